@@ -1,0 +1,4 @@
+"""The ``pavm`` command line (placeholder replaced below)."""
+import typer
+
+app = typer.Typer()

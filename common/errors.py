@@ -1,0 +1,38 @@
+"""One exception hierarchy for the engine; services turn these into HTTP/JSON-RPC errors."""
+
+from dataclasses import dataclass
+
+
+class PavmError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+@dataclass
+class InvalidTransaction(PavmError):
+    """Thrown when a transaction cannot be included in a block (the miner skips it)."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass
+class InvalidBlock(PavmError):
+    """Thrown when a validator rejects a block.
+
+    ``reason`` is a short stable identifier (``bad_signature``, ``rwset_mismatch``, ...)
+    that metrics and tests match on; ``detail`` says what differed, naming the first
+    offending transaction and state key where there is one.
+    """
+
+    reason: str
+    detail: str
+    tx_index: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"
+
+
+class WorkerFailure(PavmError):
+    """Thrown when a validation worker died twice on the same block."""

@@ -1,0 +1,55 @@
+"""Serial recorded execution: one transaction at a time on a :data:`PavmState`.
+
+The miner runs a whole block through :func:`execute_transaction`; a validation worker
+runs each of its groups through it. Both get, per transaction, the R/W set it
+produced and its operation receipt.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth.abc import SignedTransactionAPI
+
+from common.evm import gas_used_by
+from common.receipts import OpReceipt, encode_log, operation_hashes
+from common.recording import W_LOG, W_REFUND
+from common.rwset import TxRWSet, build_rwset
+
+
+@dataclass(frozen=True, slots=True)
+class TxOutcome:
+    """What executing one transaction produced."""
+
+    rwset: TxRWSet
+    receipt: OpReceipt
+
+
+def execute_transaction(state: Any, tx: SignedTransactionAPI) -> TxOutcome:
+    """Execute ``tx`` on a recording state and fold what it did into an outcome.
+
+    py-evm raises ``ValidationError`` before touching state when the transaction is
+    invalid; the caller decides whether that skips it (miner) or rejects the block.
+    """
+    db = state.recording_db
+    state.lock_changes()
+    db.begin_transaction()
+    computation = state.apply_transaction(tx)
+    ops, writes, reads_beneficiary = db.end_transaction()
+
+    # Transaction-local effects go into the operation hash only.
+    logs = []
+    for address, topics, data in computation.get_log_entries():
+        ops.append((W_LOG, address, 0, encode_log(topics, data)))
+        logs.append((address, tuple(t.to_bytes(32, "big") for t in topics), data))
+    ops.append((W_REFUND, b"", 0, computation.get_gas_refund()))
+
+    gas_used = gas_used_by(tx, computation)
+    read_hash, write_hash = operation_hashes(ops)
+    receipt = OpReceipt(
+        status=0 if computation.is_error else 1,
+        gas_used=gas_used,
+        logs=tuple(logs),
+        read_hash=read_hash,
+        write_hash=write_hash,
+    )
+    return TxOutcome(build_rwset(ops, writes, reads_beneficiary), receipt)

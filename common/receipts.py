@@ -1,0 +1,77 @@
+"""Receipts from operations, not intermediate states (paper 3.4, design invariant 5).
+
+Each transaction's receipt carries a read hash and a write hash, each a keccak
+absorbing that transaction's ordered operations one after another (the paper's
+rHash/wHash), plus status, gas used and logs. A receipt depends only on its own
+transaction's operations, so the receipt root does not depend on the order in which
+groups finish; cumulative gas is derived afterwards, in block order.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+import rlp
+from eth_hash.auto import keccak
+
+from common.recording import FIRST_WRITE, Op
+
+Log = tuple[bytes, tuple[bytes, ...], bytes]
+"""A log entry: (address, topics, data)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpReceipt:
+    """The outcome of one transaction, committed through the receipt root."""
+
+    status: int
+    """1 when the transaction succeeded, 0 when it reverted or ran out of gas."""
+    gas_used: int
+    """Gas charged to this transaction alone (after refunds)."""
+    logs: tuple[Log, ...]
+    """Logs emitted, in order (empty when the transaction failed)."""
+    read_hash: bytes
+    """keccak over the transaction's ordered read operations."""
+    write_hash: bytes
+    """keccak over its ordered write operations, transaction-local ones included."""
+
+    def to_rlp(self) -> list[object]:
+        logs = [[address, list(topics), data] for address, topics, data in self.logs]
+        return [self.status, self.gas_used, logs, self.read_hash, self.write_hash]
+
+
+def encode_value(value: Any) -> bytes:
+    """Unambiguous bytes of a recorded operation's value."""
+    if value is None:
+        return b""
+    if isinstance(value, int):
+        return value.to_bytes(32, "big", signed=value < 0)
+    if isinstance(value, bytes):
+        return len(value).to_bytes(4, "big") + value
+    raise TypeError(f"cannot encode operation value {value!r}")
+
+
+def operation_hashes(ops: Iterable[Op]) -> tuple[bytes, bytes]:
+    """(read hash, write hash) of a transaction's ordered operations."""
+    reads = keccak.new(b"")
+    writes = keccak.new(b"")
+    for kind, address, slot, value in ops:
+        item = bytes((kind,)) + address + slot.to_bytes(32, "big") + encode_value(value)
+        (reads if kind < FIRST_WRITE else writes).update(item)
+    return bytes(reads.digest()), bytes(writes.digest())
+
+
+def receipts_root(receipts: Sequence[OpReceipt]) -> bytes:
+    """The header's commitment to the block's operation receipts, in block order."""
+    return bytes(keccak(rlp.encode([r.to_rlp() for r in receipts])))
+
+
+def cumulative_gas(receipts: Sequence[OpReceipt]) -> list[int]:
+    """Cumulative gas per transaction, derived in block order after validation."""
+    return list(accumulate(r.gas_used for r in receipts))
+
+
+def encode_log(topics: Sequence[int], data: bytes) -> bytes:
+    """Value recorded for a LOG operation: topic count, topics, then data."""
+    return bytes((len(topics),)) + b"".join(t.to_bytes(32, "big") for t in topics) + data

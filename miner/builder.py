@@ -1,0 +1,136 @@
+"""Block building (paper Fig. 9, miner side): serial recorded execution to a signed block.
+
+    raw txs ─▶ decode, check ─▶ execute with recording ─▶ R/W sets, op receipts
+                                       │                          │
+                       beneficiary credit, state root      union-find groups
+                                       └──────────┬───────────────┘
+                                                  ▼
+                                   header (roots, hashes) signed by the miner
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import rlp
+from eth.db.account import AccountDB
+from eth_keys import keys
+from eth_typing import Address
+from eth_utils import ValidationError
+
+from common.block import Block, Header, transactions_root
+from common.evm import decode_transaction
+from common.execute import TxOutcome, execute_transaction
+from common.grouping import group_transactions, groups_encoding, groups_hash
+from common.receipts import receipts_root
+from common.rwset import block_rwset_encoding, rwset_hash
+from common.state import ChainState
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedTransaction:
+    """A transaction the miner left out, and why."""
+
+    position: int
+    """Index in the list handed to :func:`build_block`."""
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltBlock:
+    """What :func:`build_block` produced."""
+
+    block: Block
+    state: ChainState
+    """State after the block."""
+    outcomes: tuple[TxOutcome, ...]
+    skipped: tuple[SkippedTransaction, ...]
+    rwset_bytes: int
+    """Size of the block's canonical R/W set encoding."""
+
+
+def check_transaction(raw: bytes, chain_id: int, gas_left: int) -> object:
+    """Decode a raw transaction and check what py-evm's state does not (chain, gas room).
+
+    Raises ``ValueError`` with the reason the transaction cannot go into this block.
+    """
+    try:
+        tx = decode_transaction(raw)
+    except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError) as exc:
+        raise ValueError(f"undecodable transaction: {exc}") from exc
+    tx_chain = getattr(tx, "chain_id", None)
+    if tx_chain != chain_id:
+        raise ValueError(f"invalid chain id for signer: have {tx_chain} want {chain_id}")
+    if tx.gas > gas_left:
+        raise ValueError(f"exceeds block gas limit: tx gas {tx.gas}, room {gas_left}")
+    try:
+        tx.validate()
+        tx.check_signature_validity()
+        _ = tx.sender
+    except (ValidationError, keys.exceptions.BadSignature) as exc:  # type: ignore[attr-defined]
+        raise ValueError(f"invalid transaction: {exc}") from exc
+    return tx
+
+
+def build_block(
+    parent: ChainState,
+    transactions: Sequence[bytes],
+    miner_key: bytes,
+    timestamp: int | None = None,
+) -> BuiltBlock:
+    """Execute ``transactions`` on ``parent`` and seal the block the miner signs.
+
+    Invalid transactions (undecodable, bad signature, wrong chain, nonce gap,
+    insufficient balance, intrinsic gas, no room left in the block) are skipped with
+    a reason; they never stop the block.
+    """
+    coinbase = bytes(keys.PrivateKey(miner_key).public_key.to_canonical_address())
+    env = parent.next_env(coinbase, timestamp)
+    state = parent.recording_state(env)
+    db = state.recording_db
+    db.begin_group()
+
+    included: list[bytes] = []
+    outcomes: list[TxOutcome] = []
+    skipped: list[SkippedTransaction] = []
+    gas_used = 0
+    for position, raw in enumerate(transactions):
+        try:
+            tx = check_transaction(raw, env.chain_id, env.gas_limit - gas_used)
+            outcome = execute_transaction(state, tx)
+        except (ValueError, ValidationError) as exc:
+            skipped.append(SkippedTransaction(position, str(exc)))
+            continue
+        included.append(bytes(raw))
+        outcomes.append(outcome)
+        gas_used += outcome.receipt.gas_used
+
+    # BENEFICIARY: fee credits summed over the block, applied once.
+    if db.pending_credit:
+        beneficiary = Address(coinbase)
+        balance = AccountDB.get_balance(db, beneficiary)
+        AccountDB.set_balance(db, beneficiary, balance + db.pending_credit)
+    state.persist()
+
+    rwsets = [o.rwset for o in outcomes]
+    receipts = [o.receipt for o in outcomes]
+    groups = group_transactions(rwsets)
+    group_gas = [sum(receipts[i].gas_used for i in members) for members in groups]
+    rwset_encoding = block_rwset_encoding(rwsets)
+    header = Header(
+        parent_hash=parent.head.hash,
+        number=env.number,
+        timestamp=env.timestamp,
+        beneficiary=coinbase,
+        state_root=bytes(state.state_root),
+        transactions_root=transactions_root(included),
+        receipts_root=receipts_root(receipts),
+        rwset_hash=rwset_hash(rwset_encoding),
+        groups_hash=groups_hash(groups_encoding(groups, group_gas)),
+        gas_used=gas_used,
+        gas_limit=env.gas_limit,
+        base_fee=env.base_fee,
+    ).signed_by(miner_key)
+    block = Block(header, tuple(included), tuple(rwsets), tuple(groups), tuple(group_gas))
+    return BuiltBlock(
+        block, parent.advance(header), tuple(outcomes), tuple(skipped), len(rwset_encoding)
+    )
