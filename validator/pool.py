@@ -1,0 +1,157 @@
+"""A pool of persistent, pinned validation workers that never leaves the validator hanging.
+
+Workers are forked from the validator's process, so a new worker starts with the
+validator's current state in memory at no copying cost; that is also how a dead
+worker is replaced. A job whose worker dies is sent once more to its replacement;
+a second death on the same job raises :class:`WorkerFailure`.
+"""
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from common.errors import WorkerFailure
+from validator.worker import ApplyDiff, GroupsDone, RunGroups, worker_main
+
+_FORK = multiprocessing.get_context("fork")
+
+
+def allowed_cores() -> list[int]:
+    """Cores this process may run on, in ascending order."""
+    return sorted(os.sched_getaffinity(0))
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Connection
+    core: int | None
+
+
+@dataclass
+class WorkerPool:
+    """``size`` workers, worker ``i`` pinned to the ``i``-th allowed core (round robin).
+
+    ``source`` returns the (database, state root) a new worker starts from: the
+    validator's latest accepted state.
+    """
+
+    size: int
+    source: Callable[[], tuple[Any, bytes]]
+    pin: bool = True
+    restarts: int = 0
+    timeout: float = 120.0
+    _workers: list[_Worker] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise ValueError("a worker pool needs at least one worker")
+        cores = allowed_cores()
+        self._cores = [cores[i % len(cores)] if self.pin else None for i in range(self.size)]
+        self._workers = [self._spawn(i) for i in range(self.size)]
+
+    def _spawn(self, index: int) -> _Worker:
+        db, root = self.source()
+        parent_end, child_end = _FORK.Pipe()
+        core = self._cores[index]
+        process = _FORK.Process(
+            target=worker_main,
+            args=(child_end, core, db, root),
+            name=f"pavm-worker-{index}",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        return _Worker(process, parent_end, core)
+
+    def _replace(self, index: int) -> None:
+        old = self._workers[index]
+        old.conn.close()
+        if old.process.is_alive():
+            old.process.kill()
+        old.process.join(5)
+        self._workers[index] = self._spawn(index)
+        self.restarts += 1
+
+    def respawn_all(self) -> None:
+        """Start every worker afresh from ``source`` (after a rejected block)."""
+        for index in range(self.size):
+            self._replace(index)
+
+    @property
+    def pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers]
+
+    def run(self, jobs: Sequence[RunGroups | None]) -> list[GroupsDone | None]:
+        """Send ``jobs[i]`` to worker ``i`` and collect the answers, replacing dead workers."""
+        results: list[GroupsDone | None] = [None] * self.size
+        attempts = [0] * self.size
+        waiting: set[int] = set()
+        for index, job in enumerate(jobs):
+            if job is not None:
+                self._send(index, job)
+                attempts[index] = 1
+                waiting.add(index)
+        while waiting:
+            handles = {}
+            for index in waiting:
+                worker = self._workers[index]
+                handles[worker.conn] = index
+                handles[worker.process.sentinel] = index
+            ready = wait(list(handles), timeout=self.timeout)
+            if not ready:
+                raise WorkerFailure(f"workers {sorted(waiting)} gave no answer in {self.timeout}s")
+            for handle in ready:
+                index = handles[handle]
+                if index not in waiting:
+                    continue
+                answer = self._receive(index)
+                if answer is not None:
+                    results[index] = answer
+                    waiting.discard(index)
+                    continue
+                if attempts[index] >= 2:
+                    raise WorkerFailure(f"worker {index} died twice on the same block")
+                self._replace(index)
+                job = jobs[index]
+                assert job is not None
+                self._send(index, job)
+                attempts[index] += 1
+        return results
+
+    def _send(self, index: int, job: object) -> None:
+        try:
+            self._workers[index].conn.send(job)
+        except (BrokenPipeError, OSError):
+            self._replace(index)
+            self._workers[index].conn.send(job)
+
+    def _receive(self, index: int) -> GroupsDone | None:
+        conn = self._workers[index].conn
+        try:
+            if conn.poll():
+                answer = conn.recv()
+                if isinstance(answer, GroupsDone):
+                    return answer
+        except (EOFError, OSError):
+            pass
+        return None
+
+    def apply(self, diff: ApplyDiff) -> None:
+        """Queue a block's diff on every worker (pipes keep it ahead of the next job)."""
+        for index in range(self.size):
+            self._send(index, diff)
+
+    def close(self) -> None:
+        """Stop every worker."""
+        for worker in self._workers:
+            worker.conn.close()
+        for worker in self._workers:
+            worker.process.join(2)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(2)
+        self._workers = []

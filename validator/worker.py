@@ -1,0 +1,89 @@
+"""A validation worker: one process pinned to one core, holding its own state replica.
+
+The replica is a recording account database that lives as long as the worker and
+advances block by block: the worker executes the groups it is sent on it, then
+applies the block's merged diff (absolute post-values, so re-applying what it wrote
+itself is harmless). It never computes a state root; its journal is the flat view of
+everything that changed since it was started.
+"""
+
+import os
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from eth_utils import ValidationError
+
+from common.evm import BlockEnv, PavmState, decode_transaction
+from common.execute import TxOutcome, execute_transaction
+from common.recording import RecordingAccountDB
+from common.rwset import AccountWrite, apply_diff
+
+
+@dataclass(frozen=True, slots=True)
+class RunGroups:
+    """Execute these groups, each a list of (tx index, raw tx), on the replica."""
+
+    env: BlockEnv
+    groups: list[tuple[int, list[tuple[int, bytes]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyDiff:
+    """Advance the replica by a validated block's merged writes."""
+
+    diff: dict[bytes, AccountWrite]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupsDone:
+    """Outcomes of a :class:`RunGroups`, or the first transaction that was invalid."""
+
+    outcomes: list[tuple[int, TxOutcome]]
+    pending_credit: int
+    """Fee credits not yet flushed into the beneficiary, summed over the groups."""
+    cpu_seconds: float
+    invalid: tuple[int, str] | None = None
+
+
+def run_groups(raw_db: Any, db: RecordingAccountDB, job: RunGroups) -> GroupsDone:
+    """Execute each group serially on the replica ``db`` (over ``raw_db``).
+
+    Groups share no written key, so running them one after another on one replica
+    gives each the state it would see alone.
+    """
+    started = time.process_time()
+    state = PavmState(raw_db, job.env.execution_context(), db.state_root)
+    state.use_account_db(db)
+    outcomes: list[tuple[int, TxOutcome]] = []
+    credit = 0
+    for _, members in job.groups:
+        db.begin_group()
+        for index, raw in members:
+            try:
+                outcome = execute_transaction(state, decode_transaction(raw))
+            except (ValidationError, ValueError) as exc:
+                return GroupsDone(outcomes, credit, time.process_time() - started, (index, str(exc)))
+            outcomes.append((index, outcome))
+        credit += db.pending_credit
+    return GroupsDone(outcomes, credit, time.process_time() - started)
+
+
+def worker_main(conn: Connection, core: int | None, db: Any, state_root: bytes) -> None:
+    """Serve jobs from ``conn`` until it closes; ``db`` is inherited from the parent by fork."""
+    if core is not None:
+        os.sched_setaffinity(0, {core})
+    replica = RecordingAccountDB(db, state_root)  # type: ignore[arg-type]
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if isinstance(job, RunGroups):
+            conn.send(run_groups(db, replica, job))
+        elif isinstance(job, ApplyDiff):
+            apply_diff(replica, job.diff)
+            replica.lock_changes()
+        else:
+            return
