@@ -12,7 +12,7 @@ from eth.abc import SignedTransactionAPI
 
 from common.evm import gas_used_by
 from common.receipts import OpReceipt, encode_log, operation_hashes
-from common.recording import W_LOG, W_REFUND
+from common.recording import W_LOG, W_REFUND, Op
 from common.rwset import TxRWSet, build_rwset
 
 
@@ -22,6 +22,8 @@ class TxOutcome:
 
     rwset: TxRWSet
     receipt: OpReceipt
+    ops: tuple[Op, ...] = ()
+    """Every recorded operation in order (kept by the miner, not sent back by workers)."""
 
 
 def execute_transaction(state: Any, tx: SignedTransactionAPI) -> TxOutcome:
@@ -52,4 +54,4 @@ def execute_transaction(state: Any, tx: SignedTransactionAPI) -> TxOutcome:
         read_hash=read_hash,
         write_hash=write_hash,
     )
-    return TxOutcome(build_rwset(ops, writes, reads_beneficiary), receipt)
+    return TxOutcome(build_rwset(ops, writes, reads_beneficiary), receipt, tuple(ops))

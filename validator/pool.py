@@ -146,8 +146,16 @@ class WorkerPool:
             self._send(index, diff)
 
     def close(self) -> None:
-        """Stop every worker."""
+        """Stop every worker.
+
+        Workers are told to stop rather than left to see the pipe close: a worker
+        forked later holds copies of earlier workers' pipe ends, so EOF never comes.
+        """
         for worker in self._workers:
+            try:
+                worker.conn.send(None)
+            except OSError:
+                pass
             worker.conn.close()
         for worker in self._workers:
             worker.process.join(2)

@@ -22,7 +22,7 @@ from common.block import Block, Header, transactions_root
 from common.errors import InvalidBlock, WorkerFailure
 from common.execute import TxOutcome
 from common.grouping import find_cross_group_conflict, groups_encoding, groups_hash, schedule
-from common.receipts import receipts_root
+from common.receipts import OpReceipt, receipts_root
 from common.rwset import (
     BALANCE,
     EXISTS,
@@ -55,6 +55,8 @@ class ValidationReport:
     state_root_s: float
     total_s: float
     worker_cpu_s: tuple[float, ...]
+    receipts: tuple[OpReceipt, ...]
+    """The receipts this validator computed, in block order."""
 
 
 class Validator:
@@ -212,6 +214,7 @@ class Validator:
             state_root_s=rooted - merged,
             total_s=finished - started,
             worker_cpu_s=tuple(a.cpu_seconds if a else 0.0 for a in answers),
+            receipts=tuple(receipts),
         )
 
     def _check_structure(self, block: Block) -> None:

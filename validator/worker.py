@@ -9,7 +9,7 @@ everything that changed since it was started.
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -65,7 +65,7 @@ def run_groups(raw_db: Any, db: RecordingAccountDB, job: RunGroups) -> GroupsDon
                 outcome = execute_transaction(state, decode_transaction(raw))
             except (ValidationError, ValueError) as exc:
                 return GroupsDone(outcomes, credit, time.process_time() - started, (index, str(exc)))
-            outcomes.append((index, outcome))
+            outcomes.append((index, replace(outcome, ops=())))
         credit += db.pending_credit
     return GroupsDone(outcomes, credit, time.process_time() - started)
 
