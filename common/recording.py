@@ -231,10 +231,14 @@ class RecordingAccountDB(AccountDB):
         self._write(W_DELETE_ACCOUNT, address, 0, None)
 
     def touch_account(self, address: Address) -> None:
+        """py-evm touches every callee; only touching a missing account changes state."""
         if self._virtual_beneficiary(address):
             return
+        existed = super().account_exists(address)
+        self.ops.append((R_EXISTS, address, 0, existed))
         super().touch_account(address)
-        self._write(W_TOUCH, address, 0, None)
+        if not existed:
+            self._write(W_TOUCH, address, 0, None)
 
     # -- transaction-local effects ---------------------------------------------------
 
