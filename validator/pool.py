@@ -59,11 +59,14 @@ class WorkerPool:
         core = self._cores[index]
         process = _FORK.Process(
             target=worker_main,
-            args=(child_end, core, db, root),
+            args=(child_end, db, root),
             name=f"pavm-worker-{index}",
             daemon=True,
         )
         process.start()
+        if core is not None:
+            # Pinned from here, before any job can reach it.
+            os.sched_setaffinity(process.pid, {core})
         child_end.close()
         return _Worker(process, parent_end, core)
 
@@ -104,10 +107,14 @@ class WorkerPool:
             ready = wait(list(handles), timeout=self.timeout)
             if not ready:
                 raise WorkerFailure(f"workers {sorted(waiting)} gave no answer in {self.timeout}s")
+            handled: set[int] = set()
             for handle in ready:
                 index = handles[handle]
-                if index not in waiting:
+                # A worker's pipe and sentinel may both be ready; once handled (maybe
+                # replaced), its other stale handle must not count as a second death.
+                if index not in waiting or index in handled:
                     continue
+                handled.add(index)
                 answer = self._receive(index)
                 if answer is not None:
                     results[index] = answer

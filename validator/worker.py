@@ -7,7 +7,6 @@ itself is harmless). It never computes a state root; its journal is the flat vie
 everything that changed since it was started.
 """
 
-import os
 import time
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
@@ -70,10 +69,8 @@ def run_groups(raw_db: Any, db: RecordingAccountDB, job: RunGroups) -> GroupsDon
     return GroupsDone(outcomes, credit, time.process_time() - started)
 
 
-def worker_main(conn: Connection, core: int | None, db: Any, state_root: bytes) -> None:
-    """Serve jobs from ``conn`` until it closes; ``db`` is inherited from the parent by fork."""
-    if core is not None:
-        os.sched_setaffinity(0, {core})
+def worker_main(conn: Connection, db: Any, state_root: bytes) -> None:
+    """Serve jobs from ``conn`` until told to stop; ``db`` is inherited from the parent by fork."""
     replica = RecordingAccountDB(db, state_root)  # type: ignore[arg-type]
     while True:
         try:

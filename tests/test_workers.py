@@ -1,0 +1,84 @@
+"""Workers are pinned, replaced when they die, and never leave the validator hanging."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from common.errors import WorkerFailure
+from loadtest.contracts import load
+from tests.conftest import MINER, Chain
+from validator.pool import WorkerPool, allowed_cores
+from validator.validate import InvalidBlock, Validator
+from validator.worker import RunGroups
+
+PROBE = load("probe")
+
+
+def affinity(pid: int) -> set[int]:
+    return os.sched_getaffinity(pid)
+
+
+def test_workers_are_pinned_round_robin(deployed):
+    cores = allowed_cores()
+    with Validator(deployed.state, MINER, workers=3) as validator:
+        pinned = [affinity(pid) for pid in validator.pool.pids]
+    assert pinned == [{cores[i % len(cores)]} for i in range(3)]
+
+
+def _two_blocks(deployed, people):
+    chain = Chain(deployed.state, dict(deployed.nonces))
+    blocks = []
+    for round_ in range(2):
+        txs = [
+            chain.tx(w, deployed.probe, data=PROBE.call_data("set_value", i, round_))
+            for i, w in enumerate(people[1:7])
+        ]
+        blocks.append(chain.mine(txs).block)
+    return blocks
+
+
+def test_killed_worker_is_replaced_and_the_block_accepted(deployed, people):
+    first, second = _two_blocks(deployed, people)
+    with Validator(deployed.state, MINER, workers=2) as validator:
+        validator.validate(first)
+        victim = validator.pool.pids[0]
+        os.kill(victim, signal.SIGKILL)
+        time.sleep(0.2)
+        report = validator.validate(second)
+        assert report.number == second.header.number
+        assert validator.pool.restarts >= 1 and victim not in validator.pool.pids
+        assert validator.state.head.state_root == second.header.state_root
+
+
+class _Poison:
+    """A job no worker understands: the worker exits on it, like a crash would."""
+
+
+def test_worker_dying_twice_raises_instead_of_hanging(deployed):
+    pool = WorkerPool(1, lambda: (deployed.state.db, deployed.state.head.state_root), timeout=30)
+    try:
+        with pytest.raises(WorkerFailure, match="died twice"):
+            pool.run([_Poison()])  # type: ignore[list-item]
+        assert pool.restarts == 1
+        # The pool is usable again afterwards.
+        env = deployed.state.next_env(MINER)
+        (done,) = pool.run([RunGroups(env, [])])
+        assert done is not None and done.outcomes == []
+    finally:
+        pool.close()
+
+
+def test_validator_turns_worker_failure_into_a_rejection(deployed, people, monkeypatch):
+    first, _ = _two_blocks(deployed, people)
+    with Validator(deployed.state, MINER, workers=2) as validator:
+        original = validator.pool.run
+        monkeypatch.setattr(
+            validator.pool, "run", lambda jobs: original([_Poison() for _ in jobs])
+        )
+        with pytest.raises(InvalidBlock) as caught:
+            validator.validate(first)
+        assert caught.value.reason == "worker_failed"
+        monkeypatch.undo()
+        assert validator.validate(first).number == first.header.number
