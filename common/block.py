@@ -111,11 +111,10 @@ class Block:
 
     def encode(self) -> bytes:
         """Canonical network encoding of the whole block."""
-        groups = [[gas, list(members)] for gas, members in zip(self.group_gas, self.groups)]
+        pairs = zip(self.group_gas, self.groups, strict=True)
+        groups = [[gas, list(members)] for gas, members in pairs]
         rwsets = [r.to_rlp() for r in self.rwsets]
-        return bytes(
-            rlp.encode([self.header.to_rlp(), list(self.transactions), rwsets, groups])
-        )
+        return bytes(rlp.encode([self.header.to_rlp(), list(self.transactions), rwsets, groups]))
 
     @classmethod
     def decode(cls, data: bytes) -> "Block":

@@ -32,7 +32,7 @@ class PavmTransactionExecutor(PragueTransactionExecutor):
     def finalize_computation(
         self, transaction: SignedTransactionAPI, computation: ComputationAPI
     ) -> ComputationAPI:
-        db = cast(PavmState, self.vm_state).recording_db
+        db = cast(_RecordingPragueState, self.vm_state).recording_db
         db.finalizing = True
         try:
             return super().finalize_computation(transaction, computation)

@@ -249,4 +249,3 @@ class RecordingAccountDB(AccountDB):
     def mark_storage_warm(self, address: Address, slot: int) -> None:
         super().mark_storage_warm(address, slot)
         self.ops.append((W_WARM_SLOT, address, slot, None))
-

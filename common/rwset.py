@@ -132,7 +132,7 @@ class TxRWSet:
         return [reads, writes, int(self.reads_beneficiary)]
 
     @classmethod
-    def from_rlp(cls, item: Sequence[object]) -> "TxRWSet":
+    def from_rlp(cls, item: object) -> "TxRWSet":
         raw_reads, raw_writes, flag = _as_list(item, 3)
         reads = {}
         for entry in _as_list(raw_reads):

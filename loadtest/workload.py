@@ -42,7 +42,9 @@ def wallets(count: int, offset: int = 0) -> list[Wallet]:
     ]
 
 
-def genesis_alloc(accounts: Sequence[Wallet], balance: int = 1000 * ETHER) -> dict[bytes, GenesisAccount]:
+def genesis_alloc(
+    accounts: Sequence[Wallet], balance: int = 1000 * ETHER
+) -> dict[bytes, GenesisAccount]:
     """Genesis allocation funding every wallet with ``balance`` wei."""
     return {w.address: GenesisAccount(balance=balance) for w in accounts}
 

@@ -1,17 +1,18 @@
 """Block building (paper Fig. 9, miner side): serial recorded execution to a signed block.
 
-    raw txs ─▶ decode, check ─▶ execute with recording ─▶ R/W sets, op receipts
-                                       │                          │
-                       beneficiary credit, state root      union-find groups
-                                       └──────────┬───────────────┘
-                                                  ▼
-                                   header (roots, hashes) signed by the miner
+raw txs ─▶ decode, check ─▶ execute with recording ─▶ R/W sets, op receipts
+                                   │                          │
+                   beneficiary credit, state root      union-find groups
+                                   └──────────┬───────────────┘
+                                              ▼
+                               header (roots, hashes) signed by the miner
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import rlp
+from eth.abc import SignedTransactionAPI
 from eth.db.account import AccountDB
 from eth_keys import keys
 from eth_typing import Address
@@ -48,7 +49,7 @@ class BuiltBlock:
     """Size of the block's canonical R/W set encoding."""
 
 
-def check_transaction(raw: bytes, chain_id: int, gas_left: int) -> object:
+def check_transaction(raw: bytes, chain_id: int, gas_left: int) -> SignedTransactionAPI:
     """Decode a raw transaction and check what py-evm's state does not (chain, gas room).
 
     Raises ``ValueError`` with the reason the transaction cannot go into this block.

@@ -32,9 +32,23 @@ class Spec:
 
 
 KINDS = [
-    "eth", "eth_fresh", "erc20", "set", "add", "bump", "revert", "inner_revert",
-    "try_inner", "oog", "transient", "coinbase", "pay_fresh", "clone", "clone_destroy",
-    "hash", "create",
+    "eth",
+    "eth_fresh",
+    "erc20",
+    "set",
+    "add",
+    "bump",
+    "revert",
+    "inner_revert",
+    "try_inner",
+    "oog",
+    "transient",
+    "coinbase",
+    "pay_fresh",
+    "clone",
+    "clone_destroy",
+    "hash",
+    "create",
 ]
 
 specs = st.builds(

@@ -63,7 +63,9 @@ rwset_strategy = st.builds(
     TxRWSet,
     reads=st.dictionaries(
         addresses,
-        st.tuples(st.integers(0, 15), st.lists(uint, max_size=3, unique=True).map(sorted).map(tuple)),
+        st.tuples(
+            st.integers(0, 15), st.lists(uint, max_size=3, unique=True).map(sorted).map(tuple)
+        ),
         max_size=3,
     ),
     writes=st.dictionaries(addresses, writes, max_size=3),

@@ -103,7 +103,12 @@ def test_create2_and_selfdestruct(chain, deployed, people):
     heir = wallets(1, offset=6000)[0].address
     salt = b"\x07" * 32
     outcome, _ = call(
-        chain, people[8], deployed.probe, "clone_and_destroy", salt, "0x" + heir.hex(),
+        chain,
+        people[8],
+        deployed.probe,
+        "clone_and_destroy",
+        salt,
+        "0x" + heir.hex(),
         gas=2_000_000,
     )
     assert outcome.receipt.status == 1

@@ -169,9 +169,7 @@ def test_split_groups_with_hidden_keys_is_caught_by_execution(validator, honest)
         reads = {a: r for a, r in rwsets[i].reads.items() if a != counter_write}
         writes = {a: w for a, w in rwsets[i].writes.items() if a != counter_write}
         rwsets[i] = TxRWSet(reads, writes, rwsets[i].reads_beneficiary)
-    lying = reseal(
-        honest, rwsets=rwsets, groups=((0,), (1,), (2,), (3,)), group_gas=(1, 1, 1, 1)
-    )
+    lying = reseal(honest, rwsets=rwsets, groups=((0,), (1,), (2,), (3,)), group_gas=(1, 1, 1, 1))
     with pytest.raises(InvalidBlock) as caught:
         validator.validate(lying)
     assert caught.value.reason == "rwset_mismatch"

@@ -74,9 +74,7 @@ def test_validator_turns_worker_failure_into_a_rejection(deployed, people, monke
     first, _ = _two_blocks(deployed, people)
     with Validator(deployed.state, MINER, workers=2) as validator:
         original = validator.pool.run
-        monkeypatch.setattr(
-            validator.pool, "run", lambda jobs: original([_Poison() for _ in jobs])
-        )
+        monkeypatch.setattr(validator.pool, "run", lambda jobs: original([_Poison() for _ in jobs]))
         with pytest.raises(InvalidBlock) as caught:
             validator.validate(first)
         assert caught.value.reason == "worker_failed"

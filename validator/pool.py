@@ -64,7 +64,7 @@ class WorkerPool:
             daemon=True,
         )
         process.start()
-        if core is not None:
+        if core is not None and process.pid is not None:
             # Pinned from here, before any job can reach it.
             os.sched_setaffinity(process.pid, {core})
         child_end.close()
@@ -99,7 +99,7 @@ class WorkerPool:
                 attempts[index] = 1
                 waiting.add(index)
         while waiting:
-            handles = {}
+            handles: dict[Any, int] = {}
             for index in waiting:
                 worker = self._workers[index]
                 handles[worker.conn] = index

@@ -63,7 +63,9 @@ def run_groups(raw_db: Any, db: RecordingAccountDB, job: RunGroups) -> GroupsDon
             try:
                 outcome = execute_transaction(state, decode_transaction(raw))
             except (ValidationError, ValueError) as exc:
-                return GroupsDone(outcomes, credit, time.process_time() - started, (index, str(exc)))
+                return GroupsDone(
+                    outcomes, credit, time.process_time() - started, (index, str(exc))
+                )
             outcomes.append((index, replace(outcome, ops=())))
         credit += db.pending_credit
     return GroupsDone(outcomes, credit, time.process_time() - started)

@@ -6,7 +6,14 @@ from pathlib import Path
 
 from common.block import Block, Header
 from common.rwset import (
-    BALANCE, CODE, EXISTS, NONCE, STORAGE_WIPED, WIPED, AccountWrite, TxRWSet,
+    BALANCE,
+    CODE,
+    EXISTS,
+    NONCE,
+    STORAGE_WIPED,
+    WIPED,
+    AccountWrite,
+    TxRWSet,
     block_rwset_encoding,
 )
 

@@ -1,0 +1,235 @@
+"""``pavm bench validate``: serial py-evm against recorded mining and parallel validation.
+
+Every figure comes from one run on the same transactions and the same parent states:
+
+- serial_s    unmodified py-evm (``State.apply_transaction`` per transaction, then the
+              state root) — the paper's Geth role, the baseline;
+- record_s    the same with the recording account database (op hashes, R/W sets);
+- parallel_s  ``Validator.validate`` end to end on K pinned workers, state root included.
+
+Each is the median of ``repeat`` runs; timings are never asserted in tests.
+"""
+
+import gc
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from eth.db.account import AccountDB
+from eth_keys import keys
+from eth_typing import Address
+
+from common.evm import apply_reference, decode_transaction
+from common.execute import execute_transaction
+from common.grouping import group_transactions
+from common.state import ChainConfig, ChainState
+from loadtest.contracts import load
+from loadtest.workload import (
+    Wallet,
+    contract_address,
+    erc20_block,
+    genesis_alloc,
+    sign,
+    transfer_block,
+    wallets,
+)
+from miner.builder import BuiltBlock, build_block
+from validator.pool import allowed_cores
+from validator.validate import Validator
+
+MINER_KEY = bytes(range(1, 33))
+WORKLOADS = ("transfer", "erc20")
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """What ``pavm bench validate --json`` prints."""
+
+    workload: str
+    txs: int
+    blocks: int
+    conflict_rate: float
+    workers: int
+    cores: int
+    repeat: int
+    serial_s: float
+    record_s: float
+    parallel_s: float
+    speedup: float
+    recording_overhead: float
+    grouping_ms: float
+    state_root_ms: float
+    state_root_share: float
+    """Fraction of parallel_s spent computing the state root (serial in the validator)."""
+    execute_ms: float
+    """Time from dispatching groups to the last worker's answer."""
+    groups: int
+    largest_group: int
+    rwset_bytes: int
+    block_bytes: int
+    roots_equal: bool
+
+
+def _progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _timed(action: Callable[[], Any]) -> float:
+    gc.collect()
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def _setup(workload: str, txs: int, config: ChainConfig) -> tuple[ChainState, bytes, int]:
+    """Genesis plus, for erc20, blocks deploying the token and funding every sender."""
+    deployer, *senders = wallets(txs + 1)
+    state = ChainState.genesis(genesis_alloc([deployer, *senders]), config)
+    if workload != "erc20":
+        return state, b"", 0
+    token = contract_address(deployer.address, 0)
+    erc20 = load("erc20")
+    setup = [sign(deployer, 0, None, config=config, data=erc20.deploy_data(10**30), gas=3_000_000)]
+    for start in range(0, txs, 1000):
+        holders = ["0x" + w.address.hex() for w in senders[start : start + 1000]]
+        data = erc20.call_data("distribute", holders, 10**24)
+        setup.append(sign(deployer, len(setup), token, config=config, data=data, gas=29_000_000))
+    for raw in setup:
+        built = build_block(state, [raw], MINER_KEY)
+        if built.skipped:
+            raise RuntimeError(f"workload setup failed: {built.skipped[0].reason}")
+        state = built.state
+    return state, token, 0
+
+
+def _blocks(
+    workload: str, txs: int, blocks: int, conflict_rate: float, start: ChainState, token: bytes
+) -> list[BuiltBlock]:
+    senders: Sequence[Wallet] = wallets(txs, offset=1)
+    receivers = wallets(txs, offset=10_000_000)
+    hot = wallets(1, offset=20_000_000)[0]
+    built: list[BuiltBlock] = []
+    state = start
+    for number in range(blocks):
+        if workload == "erc20":
+            raw = erc20_block(
+                token, senders, receivers, hot, conflict_rate, number, state.config, seed=number
+            )
+        else:
+            raw = transfer_block(
+                senders, receivers, hot, conflict_rate, number, state.config, seed=number
+            )
+        block = build_block(state, raw, MINER_KEY)
+        if block.skipped:
+            raise RuntimeError(f"workload transaction skipped: {block.skipped[0].reason}")
+        built.append(block)
+        state = block.state
+    return built
+
+
+def _serial(parents: Sequence[ChainState], built: Sequence[BuiltBlock]) -> list[bytes]:
+    roots = []
+    for parent, b in zip(parents, built, strict=True):
+        header = b.block.header
+        state = parent.reference_state(parent.next_env(header.beneficiary, header.timestamp))
+        apply_reference(state, [decode_transaction(raw) for raw in b.block.transactions])
+        roots.append(bytes(state.make_state_root()))
+    return roots
+
+
+def _recorded(parents: Sequence[ChainState], built: Sequence[BuiltBlock]) -> None:
+    for parent, b in zip(parents, built, strict=True):
+        header = b.block.header
+        state = parent.recording_state(parent.next_env(header.beneficiary, header.timestamp))
+        db = state.recording_db
+        db.begin_group()
+        for raw in b.block.transactions:
+            execute_transaction(state, decode_transaction(raw))
+        if db.pending_credit:
+            beneficiary = Address(header.beneficiary)
+            balance = AccountDB.get_balance(db, beneficiary)
+            AccountDB.set_balance(db, beneficiary, balance + db.pending_credit)
+        state.make_state_root()
+
+
+def run_validate_bench(
+    workload: str = "erc20",
+    txs: int = 300,
+    conflict_rate: float = 0.0,
+    workers: int = 2,
+    blocks: int = 1,
+    repeat: int = 3,
+) -> BenchResult:
+    """Measure serial, recorded and parallel validation of the same blocks."""
+    if workload not in WORKLOADS:
+        raise ValueError(f"unknown workload {workload!r}; choose one of {', '.join(WORKLOADS)}")
+    if not 0 <= conflict_rate <= 1:
+        raise ValueError("conflict rate must be between 0 and 1")
+    if txs < 1 or blocks < 1 or workers < 1 or repeat < 1:
+        raise ValueError("txs, blocks, workers and repeat must be positive")
+    config = ChainConfig(gas_limit=max(30_000_000, txs * 100_000))
+    _progress(f"setting up {workload} with {txs} senders")
+    start, token, _ = _setup(workload, txs, config)
+    _progress(f"mining {blocks} block(s) of {txs} transactions (conflict rate {conflict_rate})")
+    built = _blocks(workload, txs, blocks, conflict_rate, start, token)
+    parents = [start, *(b.state for b in built[:-1])]
+    miner = bytes(keys.PrivateKey(MINER_KEY).public_key.to_canonical_address())
+
+    serial, record, parallel, roots_ms, execute_ms = [], [], [], [], []
+    roots_equal = True
+    for run in range(repeat):
+        _progress(f"run {run + 1}/{repeat}: serial py-evm")
+        roots: list[bytes] = []
+        serial.append(_timed(lambda: roots.extend(_serial(parents, built))))
+        roots_equal &= roots == [b.block.header.state_root for b in built]
+        _progress(f"run {run + 1}/{repeat}: serial with recording")
+        record.append(_timed(lambda: _recorded(parents, built)))
+        _progress(f"run {run + 1}/{repeat}: parallel validation on {workers} workers")
+        with Validator(start, miner, workers=workers) as validator:
+            reports = []
+            for b in built:
+                gc.collect()
+                reports.append(validator.validate(b.block))
+            roots_equal &= validator.state.head.state_root == built[-1].block.header.state_root
+        parallel.append(sum(r.total_s for r in reports))
+        roots_ms.append(sum(r.state_root_s for r in reports) * 1000)
+        execute_ms.append(sum(r.execute_s for r in reports) * 1000)
+
+    grouping = []
+    for b in built:
+        rwsets = list(b.block.rwsets)
+        grouping.append(min(_timed(lambda r=rwsets: group_transactions(r)) for _ in range(5)))
+    serial_s = statistics.median(serial)
+    record_s = statistics.median(record)
+    parallel_s = statistics.median(parallel)
+    state_root_ms = statistics.median(roots_ms)
+    return BenchResult(
+        workload=workload,
+        txs=txs,
+        blocks=blocks,
+        conflict_rate=conflict_rate,
+        workers=workers,
+        cores=len(allowed_cores()),
+        repeat=repeat,
+        serial_s=round(serial_s, 4),
+        record_s=round(record_s, 4),
+        parallel_s=round(parallel_s, 4),
+        speedup=round(serial_s / parallel_s, 3),
+        recording_overhead=round(record_s / serial_s - 1, 4),
+        grouping_ms=round(statistics.mean(grouping) * 1000, 3),
+        state_root_ms=round(state_root_ms, 2),
+        state_root_share=round(state_root_ms / 1000 / parallel_s, 3),
+        execute_ms=round(statistics.median(execute_ms), 2),
+        groups=max(len(b.block.groups) for b in built),
+        largest_group=max(max(len(g) for g in b.block.groups) for b in built),
+        rwset_bytes=max(b.rwset_bytes for b in built),
+        block_bytes=max(len(b.block.encode()) for b in built),
+        roots_equal=roots_equal,
+    )
+
+
+def as_dict(result: BenchResult) -> dict[str, Any]:
+    return asdict(result)
