@@ -16,7 +16,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from eth.db.account import AccountDB
 from eth_keys import keys
@@ -42,6 +43,7 @@ from validator.validate import Validator
 
 MINER_KEY = bytes(range(1, 33))
 WORKLOADS = ("transfer", "erc20")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,12 @@ def _progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def _timed(action: Callable[[], Any]) -> float:
+def _timed(action: Callable[[], T]) -> tuple[float, T]:
+    """(seconds, result) of one call, after a full garbage collection."""
     gc.collect()
     started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
+    result = action()
+    return time.perf_counter() - started, result
 
 
 def _setup(workload: str, txs: int, config: ChainConfig) -> tuple[ChainState, bytes, int]:
@@ -182,11 +185,11 @@ def run_validate_bench(
     roots_equal = True
     for run in range(repeat):
         _progress(f"run {run + 1}/{repeat}: serial py-evm")
-        roots: list[bytes] = []
-        serial.append(_timed(lambda: roots.extend(_serial(parents, built))))
+        seconds, roots = _timed(lambda: _serial(parents, built))
+        serial.append(seconds)
         roots_equal &= roots == [b.block.header.state_root for b in built]
         _progress(f"run {run + 1}/{repeat}: serial with recording")
-        record.append(_timed(lambda: _recorded(parents, built)))
+        record.append(_timed(lambda: _recorded(parents, built))[0])
         _progress(f"run {run + 1}/{repeat}: parallel validation on {workers} workers")
         with Validator(start, miner, workers=workers) as validator:
             reports = []
@@ -198,10 +201,9 @@ def run_validate_bench(
         roots_ms.append(sum(r.state_root_s for r in reports) * 1000)
         execute_ms.append(sum(r.execute_s for r in reports) * 1000)
 
-    grouping = []
-    for b in built:
-        rwsets = list(b.block.rwsets)
-        grouping.append(min(_timed(lambda r=rwsets: group_transactions(r)) for _ in range(5)))
+    grouping = [
+        min(_timed(partial(group_transactions, b.block.rwsets))[0] for _ in range(5)) for b in built
+    ]
     serial_s = statistics.median(serial)
     record_s = statistics.median(record)
     parallel_s = statistics.median(parallel)

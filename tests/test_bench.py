@@ -1,0 +1,32 @@
+"""The benchmark's workloads group as their conflict rate says, and all roots agree."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from common.cli import app
+from loadtest.bench import run_validate_bench
+
+
+@pytest.mark.parametrize("workload", ["transfer", "erc20"])
+def test_conflict_free_blocks_split_into_one_group_per_transaction(workload):
+    result = run_validate_bench(workload, txs=12, conflict_rate=0.0, workers=2, repeat=1)
+    assert result.roots_equal
+    assert result.groups == 12 and result.largest_group == 1
+    assert result.rwset_bytes > 0 and result.block_bytes > result.rwset_bytes
+
+
+def test_fully_conflicting_block_is_one_group():
+    result = run_validate_bench("erc20", txs=10, conflict_rate=1.0, workers=2, repeat=1)
+    assert result.roots_equal and result.groups == 1 and result.largest_group == 10
+
+
+def test_cli_prints_json_and_refuses_bad_input():
+    runner = CliRunner()
+    ok = runner.invoke(app, ["bench", "validate", "--txs", "4", "--repeat", "1", "--json"])
+    assert ok.exit_code == 0, ok.output
+    data = json.loads(ok.stdout.strip().splitlines()[-1])
+    assert data["txs"] == 4 and data["roots_equal"] is True
+    bad = runner.invoke(app, ["bench", "validate", "--workload", "nope", "--txs", "2"])
+    assert bad.exit_code != 0 and "unknown workload" in bad.output
