@@ -15,10 +15,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from eth.db.account import AccountDB
-from eth_typing import Address
-
 from common.block import Block, Header, transactions_root
+from common.commit import balance_at, commit
 from common.errors import InvalidBlock, WorkerFailure
 from common.execute import TxOutcome
 from common.grouping import find_cross_group_conflict, groups_encoding, groups_hash, schedule
@@ -26,8 +24,8 @@ from common.receipts import OpReceipt, receipts_root
 from common.rwset import (
     BALANCE,
     EXISTS,
+    WIPED,
     AccountWrite,
-    apply_diff,
     block_rwset_encoding,
     first_difference,
     merge_writes,
@@ -166,19 +164,14 @@ class Validator:
             raise InvalidBlock("gas_mismatch", f"gas used {gas_used} != header {header.gas_used}")
 
         # MERGE
+        parent_root = self.state.head.state_root
         diff = merge_writes(o.rwset for o in done)
-        db = self.state.account_db()
-        apply_diff(db, diff)
         if credit:
-            beneficiary = Address(header.beneficiary)
-            balance = AccountDB.get_balance(db, beneficiary) + credit
-            AccountDB.set_balance(db, beneficiary, balance)
-            earlier = diff.get(header.beneficiary, AccountWrite())
-            diff[header.beneficiary] = earlier.then(AccountWrite(BALANCE | EXISTS, balance))
+            self._credit_beneficiary(diff, header.beneficiary, credit)
         merged = time.perf_counter()
 
         # STATE ROOT
-        state_root = bytes(db.make_state_root())
+        state_root = commit(self.state.db, parent_root, diff)
         rooted = time.perf_counter()
         if state_root != header.state_root:
             raise InvalidBlock(
@@ -197,7 +190,6 @@ class Validator:
         if rebuilt.hash != header.hash:
             raise InvalidBlock("header_mismatch", "rebuilt header hashes differently")
 
-        db.persist()
         self.state = self.state.advance(header)
         self.pool.apply(ApplyDiff(diff))
         finished = time.perf_counter()
@@ -216,6 +208,17 @@ class Validator:
             worker_cpu_s=tuple(a.cpu_seconds if a else 0.0 for a in answers),
             receipts=tuple(receipts),
         )
+
+    def _credit_beneficiary(
+        self, diff: dict[bytes, AccountWrite], beneficiary: bytes, credit: int
+    ) -> None:
+        """Add the pooled fee credit to the beneficiary's post-block balance in ``diff``."""
+        earlier = diff.get(beneficiary, AccountWrite())
+        if earlier.flags & (BALANCE | WIPED):
+            balance = earlier.balance
+        else:
+            balance = balance_at(self.state.db, self.state.head.state_root, beneficiary)
+        diff[beneficiary] = earlier.then(AccountWrite(BALANCE | EXISTS, balance + credit))
 
     def _check_structure(self, block: Block) -> None:
         header, head = block.header, self.state.head
