@@ -9,12 +9,13 @@ gives the same bytes, and anything else is refused.
 from dataclasses import dataclass, fields, replace
 from typing import Self
 
-import rlp
 from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
-from eth_utils import big_endian_to_int
 
+from common import codec
+from common.codec import uint
+from common.grouping import groups_rlp
 from common.rwset import TxRWSet, rwsets_from_rlp
 
 _HASH_FIELDS = frozenset(
@@ -46,12 +47,15 @@ class Header:
     """65-byte secp256k1 signature (r, s, v) of :attr:`hash` by the miner."""
 
     def _unsigned_fields(self) -> list[object]:
-        return [getattr(self, f.name) for f in fields(self) if f.name != "signature"]
+        return [
+            uint(value) if isinstance(value, int) else value
+            for value in (getattr(self, f.name) for f in fields(self) if f.name != "signature")
+        ]
 
     @property
     def hash(self) -> bytes:
         """keccak of the RLP of every field but the signature: the block's identity."""
-        return bytes(keccak(rlp.encode(self._unsigned_fields())))
+        return bytes(keccak(codec.encode(self._unsigned_fields())))
 
     def to_rlp(self) -> list[object]:
         return [*self._unsigned_fields(), self.signature]
@@ -66,7 +70,7 @@ class Header:
             if not isinstance(raw, bytes):
                 raise ValueError(f"header field {name} is not a byte string")
             if name in _INT_FIELDS:
-                values[name] = big_endian_to_int(raw)
+                values[name] = codec.to_uint(raw)
             elif name in _HASH_FIELDS and len(raw) != 32:
                 raise ValueError(f"header field {name} must be 32 bytes")
             elif name == "beneficiary" and len(raw) != 20:
@@ -111,18 +115,14 @@ class Block:
 
     def encode(self) -> bytes:
         """Canonical network encoding of the whole block."""
-        pairs = zip(self.group_gas, self.groups, strict=True)
-        groups = [[gas, list(members)] for gas, members in pairs]
+        groups = groups_rlp(self.groups, self.group_gas)
         rwsets = [r.to_rlp() for r in self.rwsets]
-        return bytes(rlp.encode([self.header.to_rlp(), list(self.transactions), rwsets, groups]))
+        return codec.encode([self.header.to_rlp(), list(self.transactions), rwsets, groups])
 
     @classmethod
     def decode(cls, data: bytes) -> "Block":
         """Parse a block; raises ``ValueError`` unless ``data`` is a canonical encoding."""
-        try:
-            item = rlp.decode(data)
-        except rlp.DecodingError as exc:
-            raise ValueError(f"block is not valid RLP: {exc}") from exc
+        item = codec.decode(data)
         if not isinstance(item, list) or len(item) != 4:
             raise ValueError("a block is [header, transactions, rwsets, groups]")
         raw_header, raw_txs, raw_rwsets, raw_groups = item
@@ -136,8 +136,8 @@ class Block:
         for entry in raw_groups:
             if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[1], list):
                 raise ValueError("a group is [gas, [indices]]")
-            gas.append(big_endian_to_int(entry[0]))
-            groups.append(tuple(big_endian_to_int(i) for i in entry[1]))
+            gas.append(codec.to_uint(entry[0]))
+            groups.append(tuple(codec.to_uint(i) for i in entry[1]))
         block = cls(header, tuple(raw_txs), tuple(rwsets), tuple(groups), tuple(gas))
         if block.encode() != data:
             raise ValueError("block is not in canonical encoding")
@@ -146,4 +146,4 @@ class Block:
 
 def transactions_root(transactions: tuple[bytes, ...] | list[bytes]) -> bytes:
     """Commitment to the ordered list of encoded transactions."""
-    return bytes(keccak(rlp.encode(list(transactions))))
+    return bytes(keccak(codec.encode(list(transactions))))

@@ -66,6 +66,8 @@ def commit(
         address = by_key[key]
         write = diff[address]
         flags = write.flags
+        storage_root: bytes
+        code_hash: bytes
         if old is None or flags & WIPED:
             exists = bool(flags & EXISTS)
             nonce, balance, storage_root, code_hash = 0, 0, BLANK_ROOT_HASH, EMPTY_SHA3

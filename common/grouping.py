@@ -9,9 +9,10 @@ groups share no written key, so they can run on different workers in any order.
 import heapq
 from collections.abc import Sequence
 
-import rlp
 from eth_hash.auto import keccak
 
+from common import codec
+from common.codec import uint
 from common.rwset import TxRWSet
 from common.types import StateKey
 
@@ -92,7 +93,13 @@ def find_cross_group_conflict(
 
 def groups_encoding(groups: Sequence[Sequence[int]], gas: Sequence[int]) -> bytes:
     """Canonical bytes of the block's groups: ``[[gas, [index, ...]], ...]``."""
-    return bytes(rlp.encode([[g, list(members)] for g, members in zip(gas, groups, strict=True)]))
+    return codec.encode(groups_rlp(groups, gas))
+
+
+def groups_rlp(groups: Sequence[Sequence[int]], gas: Sequence[int]) -> list[object]:
+    """The groups as nested byte strings, ready for RLP."""
+    pairs = zip(gas, groups, strict=True)
+    return [[uint(g), [uint(i) for i in members]] for g, members in pairs]
 
 
 def groups_hash(encoding: bytes) -> bytes:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-import rlp
 from eth_hash.auto import keccak
 
+from common import codec
+from common.codec import uint
 from common.recording import FIRST_WRITE, Op
 
 Log = tuple[bytes, tuple[bytes, ...], bytes]
@@ -38,7 +39,7 @@ class OpReceipt:
 
     def to_rlp(self) -> list[object]:
         logs = [[address, list(topics), data] for address, topics, data in self.logs]
-        return [self.status, self.gas_used, logs, self.read_hash, self.write_hash]
+        return [uint(self.status), uint(self.gas_used), logs, self.read_hash, self.write_hash]
 
 
 def encode_value(value: Any) -> bytes:
@@ -64,7 +65,7 @@ def operation_hashes(ops: Iterable[Op]) -> tuple[bytes, bytes]:
 
 def receipts_root(receipts: Sequence[OpReceipt]) -> bytes:
     """The header's commitment to the block's operation receipts, in block order."""
-    return bytes(keccak(rlp.encode([r.to_rlp() for r in receipts])))
+    return bytes(keccak(codec.encode([r.to_rlp() for r in receipts])))
 
 
 def cumulative_gas(receipts: Sequence[OpReceipt]) -> list[int]:

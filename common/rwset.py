@@ -10,12 +10,12 @@ order, into the :class:`AccountWrite` diff that advances every state replica.
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-import rlp
 from eth.db.account import AccountDB
 from eth_hash.auto import keccak
 from eth_typing import Address
-from eth_utils import big_endian_to_int
 
+from common import codec
+from common.codec import uint
 from common.recording import (
     R_BALANCE,
     R_CODE,
@@ -93,8 +93,8 @@ class AccountWrite:
         return merged
 
     def encode_fields(self, address: bytes) -> list[object]:
-        slots = [[slot, self.storage[slot]] for slot in sorted(self.storage)]
-        return [address, self.flags, self.balance, self.nonce, self.code, slots]
+        slots = [[uint(slot), uint(self.storage[slot])] for slot in sorted(self.storage)]
+        return [address, uint(self.flags), uint(self.balance), uint(self.nonce), self.code, slots]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +125,11 @@ class TxRWSet:
 
     def to_rlp(self) -> list[object]:
         reads = [
-            [address, fields, list(slots)]
+            [address, uint(fields), [uint(s) for s in slots]]
             for address, (fields, slots) in sorted(self.reads.items())
         ]
         writes = [write.encode_fields(address) for address, write in sorted(self.writes.items())]
-        return [reads, writes, int(self.reads_beneficiary)]
+        return [reads, writes, uint(self.reads_beneficiary)]
 
     @classmethod
     def from_rlp(cls, item: object) -> "TxRWSet":
@@ -155,7 +155,7 @@ class TxRWSet:
 
     def encode(self) -> bytes:
         """Canonical bytes of this R/W set."""
-        return bytes(rlp.encode(self.to_rlp()))
+        return codec.encode(self.to_rlp())
 
 
 def _as_list(item: object, length: int | None = None) -> list[object]:
@@ -171,7 +171,7 @@ def _as_bytes(item: object) -> bytes:
 
 
 def _as_int(item: object) -> int:
-    return big_endian_to_int(_as_bytes(item))
+    return codec.to_uint(item)
 
 
 def build_rwset(ops: Iterable[Op], writes: Iterable[Op], reads_beneficiary: bool) -> TxRWSet:
@@ -250,7 +250,7 @@ def apply_diff(db: AccountDB, diff: dict[bytes, AccountWrite]) -> None:
 
 def block_rwset_encoding(rwsets: Sequence[TxRWSet]) -> bytes:
     """Canonical bytes of a block's R/W sets (one per transaction, in block order)."""
-    return bytes(rlp.encode([r.to_rlp() for r in rwsets]))
+    return codec.encode([r.to_rlp() for r in rwsets])
 
 
 def rwset_hash(encoding: bytes) -> bytes:
@@ -260,11 +260,7 @@ def rwset_hash(encoding: bytes) -> bytes:
 
 def decode_block_rwsets(encoding: bytes) -> list[TxRWSet]:
     """Inverse of :func:`block_rwset_encoding`; raises ``ValueError`` on malformed input."""
-    try:
-        items = rlp.decode(encoding)
-    except rlp.DecodingError as exc:
-        raise ValueError(f"R/W sets are not valid RLP: {exc}") from exc
-    rwsets = rwsets_from_rlp(items)
+    rwsets = rwsets_from_rlp(codec.decode(encoding))
     if block_rwset_encoding(rwsets) != encoding:
         raise ValueError("R/W sets are not in canonical encoding")
     return rwsets

@@ -10,8 +10,11 @@ keys = st.binary(min_size=32, max_size=32)
 # Short values make embedded (< 32 byte) nodes, long ones hashed nodes.
 values = st.one_of(st.binary(min_size=1, max_size=3), st.binary(min_size=30, max_size=80))
 # Keys sharing long prefixes force extension nodes.
-clustered = st.builds(lambda p, s: p + s, st.sampled_from([b"\x11" * 30, b"\x12" * 29 + b"\x34"]),
-                      st.binary(min_size=2, max_size=2))
+clustered = st.builds(
+    lambda p, s: p + s,
+    st.sampled_from([b"\x11" * 30, b"\x12" * 29 + b"\x34"]),
+    st.binary(min_size=2, max_size=2),
+)
 any_key = st.one_of(keys, clustered)
 
 
