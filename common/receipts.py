@@ -42,25 +42,44 @@ class OpReceipt:
         return [uint(self.status), uint(self.gas_used), logs, self.read_hash, self.write_hash]
 
 
+_KIND = [bytes((kind,)) for kind in range(256)]
+_ZERO32 = bytes(32)
+_TRUE, _FALSE = b"\x01", b"\x00"
+
+
 def encode_value(value: Any) -> bytes:
-    """Unambiguous bytes of a recorded operation's value."""
+    """Bytes of a recorded operation's value; a kind always carries one type of value,
+    and byte strings (code, transient values, logs) are length-prefixed."""
+    kind = type(value)
+    if kind is int:
+        return value.to_bytes(32, "big") if value else _ZERO32  # type: ignore[no-any-return]
+    if kind is bytes:
+        return len(value).to_bytes(4, "big") + value  # type: ignore[no-any-return]
+    if kind is bool:
+        return _TRUE if value else _FALSE
     if value is None:
         return b""
-    if isinstance(value, int):
-        return value.to_bytes(32, "big", signed=value < 0)
-    if isinstance(value, bytes):
-        return len(value).to_bytes(4, "big") + value
     raise TypeError(f"cannot encode operation value {value!r}")
 
 
 def operation_hashes(ops: Iterable[Op]) -> tuple[bytes, bytes]:
-    """(read hash, write hash) of a transaction's ordered operations."""
-    reads = keccak.new(b"")
-    writes = keccak.new(b"")
+    """(read hash, write hash): keccak over each kind of operation's encodings, in order.
+
+    An operation encodes as kind (1 byte), address (20, empty for refunds), slot
+    (32) and value.
+    """
+    reads: list[bytes] = []
+    writes: list[bytes] = []
+    read, write, kinds, zero = reads.extend, writes.extend, _KIND, _ZERO32
     for kind, address, slot, value in ops:
-        item = bytes((kind,)) + address + slot.to_bytes(32, "big") + encode_value(value)
-        (reads if kind < FIRST_WRITE else writes).update(item)
-    return bytes(reads.digest()), bytes(writes.digest())
+        if type(value) is int:
+            encoded = value.to_bytes(32, "big") if value else zero
+        else:
+            encoded = encode_value(value)
+        (read if kind < FIRST_WRITE else write)(
+            (kinds[kind], address, slot.to_bytes(32, "big") if slot else zero, encoded)
+        )
+    return bytes(keccak(b"".join(reads))), bytes(keccak(b"".join(writes)))
 
 
 def receipts_root(receipts: Sequence[OpReceipt]) -> bytes:

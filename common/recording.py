@@ -165,9 +165,10 @@ class RecordingAccountDB(AccountDB):
         return value
 
     def get_code(self, address: Address) -> bytes:
+        """Recorded with the code's hash, which binds the code without hashing it again."""
         self._virtual_beneficiary(address)
         value = super().get_code(address)
-        self.ops.append((R_CODE, address, 0, value))
+        self.ops.append((R_CODE, address, 0, super().get_code_hash(address)))
         return value
 
     def get_code_hash(self, address: Address) -> Hash32:

@@ -17,6 +17,7 @@ from eth_typing import Address
 from common import codec
 from common.codec import uint
 from common.recording import (
+    FIRST_WRITE,
     R_BALANCE,
     R_CODE,
     R_CODE_HASH,
@@ -179,6 +180,8 @@ def build_rwset(ops: Iterable[Op], writes: Iterable[Op], reads_beneficiary: bool
     fields: dict[bytes, int] = {}
     slots: dict[bytes, set[int]] = {}
     for kind, address, slot, _ in ops:
+        if kind >= FIRST_WRITE:
+            continue
         bit = _READ_FIELD.get(kind)
         if bit is not None:
             fields[address] = fields.get(address, 0) | bit
