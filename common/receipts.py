@@ -10,7 +10,6 @@ groups finish; cumulative gas is derived afterwards, in block order.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any
 
 from eth_hash.auto import keccak
 
@@ -47,18 +46,17 @@ _ZERO32 = bytes(32)
 _TRUE, _FALSE = b"\x01", b"\x00"
 
 
-def encode_value(value: Any) -> bytes:
+def encode_value(value: object) -> bytes:
     """Bytes of a recorded operation's value; a kind always carries one type of value,
     and byte strings (code, transient values, logs) are length-prefixed."""
-    kind = type(value)
-    if kind is int:
-        return value.to_bytes(32, "big") if value else _ZERO32  # type: ignore[no-any-return]
-    if kind is bytes:
-        return len(value).to_bytes(4, "big") + value  # type: ignore[no-any-return]
-    if kind is bool:
-        return _TRUE if value else _FALSE
     if value is None:
         return b""
+    if isinstance(value, bool):
+        return _TRUE if value else _FALSE
+    if isinstance(value, int):
+        return value.to_bytes(32, "big") if value else _ZERO32
+    if isinstance(value, bytes):
+        return len(value).to_bytes(4, "big") + value
     raise TypeError(f"cannot encode operation value {value!r}")
 
 

@@ -11,20 +11,19 @@ raw txs ─▶ decode, check ─▶ execute with recording ─▶ R/W sets, op r
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import rlp
-from eth.abc import SignedTransactionAPI
 from eth.db.account import AccountDB
 from eth_keys import keys
 from eth_typing import Address
 from eth_utils import ValidationError
 
 from common.block import Block, Header, transactions_root
-from common.evm import decode_transaction
+from common.errors import InvalidTransaction
 from common.execute import TxOutcome, execute_transaction
 from common.grouping import group_transactions, groups_encoding, groups_hash
 from common.receipts import receipts_root
 from common.rwset import block_rwset_encoding, rwset_hash
 from common.state import ChainState
+from common.txcheck import check_against_state, decode_checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,29 +46,6 @@ class BuiltBlock:
     skipped: tuple[SkippedTransaction, ...]
     rwset_bytes: int
     """Size of the block's canonical R/W set encoding."""
-
-
-def check_transaction(raw: bytes, chain_id: int, gas_left: int) -> SignedTransactionAPI:
-    """Decode a raw transaction and check what py-evm's state does not (chain, gas room).
-
-    Raises ``ValueError`` with the reason the transaction cannot go into this block.
-    """
-    try:
-        tx = decode_transaction(raw)
-    except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError) as exc:
-        raise ValueError(f"undecodable transaction: {exc}") from exc
-    tx_chain = getattr(tx, "chain_id", None)
-    if tx_chain != chain_id:
-        raise ValueError(f"invalid chain id for signer: have {tx_chain} want {chain_id}")
-    if tx.gas > gas_left:
-        raise ValueError(f"exceeds block gas limit: tx gas {tx.gas}, room {gas_left}")
-    try:
-        tx.validate()
-        tx.check_signature_validity()
-        _ = tx.sender
-    except (ValidationError, keys.exceptions.BadSignature) as exc:  # type: ignore[attr-defined]
-        raise ValueError(f"invalid transaction: {exc}") from exc
-    return tx
 
 
 def build_block(
@@ -96,9 +72,17 @@ def build_block(
     gas_used = 0
     for position, raw in enumerate(transactions):
         try:
-            tx = check_transaction(raw, env.chain_id, env.gas_limit - gas_used)
+            tx = decode_checked(raw, env.chain_id)
+            sender = tx.sender
+            check_against_state(
+                tx,
+                AccountDB.get_nonce(db, sender),
+                AccountDB.get_balance(db, sender),
+                env.base_fee,
+                env.gas_limit - gas_used,
+            )
             outcome = execute_transaction(state, tx)
-        except (ValueError, ValidationError) as exc:
+        except (InvalidTransaction, ValidationError) as exc:
             skipped.append(SkippedTransaction(position, str(exc)))
             continue
         included.append(bytes(raw))

@@ -1,0 +1,67 @@
+"""The miner skips invalid transactions with a reason and never fails the block."""
+
+import rlp
+from eth_account import Account
+
+from common.state import ChainConfig
+from loadtest.workload import GWEI, sign, wallets
+from miner.builder import build_block
+from tests.conftest import CONFIG, MINER_KEY, Chain
+
+
+def test_invalid_transactions_are_skipped_with_reasons(genesis, people):
+    chain = Chain(genesis)
+    good = chain.tx(people[1], people[2].address, value=1, gas=21_000)
+    broke = wallets(1, offset=777)[0]  # never funded
+    cases = {
+        "undecodable": b"\x02\xf8\x01",
+        "wrong chain": sign(people[3], 0, people[2].address, config=ChainConfig(chain_id=1)),
+        "nonce gap": sign(people[4], 5, people[2].address, config=CONFIG, gas=21_000),
+        "insufficient balance": sign(broke, 0, people[2].address, config=CONFIG, gas=21_000),
+        "intrinsic gas": sign(people[5], 0, people[2].address, config=CONFIG, gas=20_000),
+        "bad signature": _with_bad_signature(people[6]),
+        "no room in the block": sign(
+            people[7], 0, people[2].address, config=CONFIG, gas=CONFIG.gas_limit + 1
+        ),
+    }
+    built = build_block(genesis, [good, *cases.values()], MINER_KEY)
+    assert built.block.transactions == (good,)
+    reasons = {s.position: s.reason for s in built.skipped}
+    assert sorted(reasons) == list(range(1, len(cases) + 1))
+    expected = [
+        "rlp: undecodable transaction",
+        "invalid chain id for signer: have 1 want 31337",
+        "nonce too high: next nonce 0, tx nonce 5",
+        "insufficient funds for gas * price + value: balance 0, tx cost 2100000000000000",
+        "intrinsic gas too low: have 20000, want 21000",
+        "invalid sender",
+        "exceeds block gas limit",
+    ]
+    for position, fragment in enumerate(expected, start=1):
+        assert reasons[position].startswith(fragment), (position, reasons[position])
+
+
+def _with_bad_signature(wallet) -> bytes:
+    """A type-2 transaction whose signature has s = 0, which no key can produce."""
+    raw = sign(wallet, 0, wallet.address, config=CONFIG, gas=21_000)
+    fields = rlp.decode(raw[1:])
+    fields[-1] = b""
+    return raw[:1] + rlp.encode(fields)
+
+
+def test_same_sender_transactions_share_a_group(chain, people):
+    txs = [chain.tx(people[1], people[i].address, value=1, gas=21_000) for i in (2, 3, 4)]
+    txs.append(chain.tx(people[5], people[6].address, value=1, gas=21_000))
+    built = chain.mine(txs)
+    assert built.block.groups == ((0, 1, 2), (3,))
+
+
+def test_fees_go_to_the_miner_once_per_block(chain, people):
+    before = chain.state
+    txs = [chain.tx(w, people[0].address, value=1, gas=21_000, tip=2 * GWEI) for w in people[1:4]]
+    built = chain.mine(txs)
+    credited = sum(o.receipt.gas_used for o in built.outcomes) * 2 * GWEI
+    miner = Account.from_key(MINER_KEY).address
+    db_before, db_after = before.account_db(), built.state.account_db()
+    raw = bytes.fromhex(miner[2:])
+    assert db_after.get_balance(raw) - db_before.get_balance(raw) == credited
