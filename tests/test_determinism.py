@@ -99,7 +99,7 @@ def make_tx(chain: Chain, deployed: Deployed, people, spec: Spec) -> bytes:
 
 @pytest.mark.slow
 @settings(
-    max_examples=25,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
