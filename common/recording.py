@@ -131,7 +131,10 @@ class RecordingAccountDB(AccountDB):
     # -- beneficiary ---------------------------------------------------------------
 
     def _virtual_beneficiary(self, address: bytes) -> bool:
-        """True when this access is py-evm crediting fees, not the transaction reading."""
+        """True when this access is py-evm crediting fees, not the transaction reading.
+
+        Hot methods test ``address == self.beneficiary`` before calling this.
+        """
         if address != self.beneficiary:
             return False
         if self.finalizing and not self.reads_beneficiary:
@@ -152,7 +155,7 @@ class RecordingAccountDB(AccountDB):
     # -- reads -----------------------------------------------------------------------
 
     def get_balance(self, address: Address) -> int:
-        if self._virtual_beneficiary(address):
+        if address == self.beneficiary and self._virtual_beneficiary(address):
             return super().get_balance(address) + self.pending_credit
         value = super().get_balance(address)
         self.ops.append((R_BALANCE, address, 0, value))
@@ -160,7 +163,7 @@ class RecordingAccountDB(AccountDB):
 
     def get_nonce(self, address: Address) -> int:
         value = super().get_nonce(address)
-        if not self._virtual_beneficiary(address):
+        if address != self.beneficiary or not self._virtual_beneficiary(address):
             self.ops.append((R_NONCE, address, 0, value))
         return value
 
@@ -173,19 +176,20 @@ class RecordingAccountDB(AccountDB):
 
     def get_code_hash(self, address: Address) -> Hash32:
         value = super().get_code_hash(address)
-        if not self._virtual_beneficiary(address):
+        if address != self.beneficiary or not self._virtual_beneficiary(address):
             self.ops.append((R_CODE_HASH, address, 0, value))
         return value
 
     def account_exists(self, address: Address) -> bool:
-        if self._virtual_beneficiary(address):
+        if address == self.beneficiary and self._virtual_beneficiary(address):
             return super().account_exists(address) or self.pending_credit > 0
         value = super().account_exists(address)
         self.ops.append((R_EXISTS, address, 0, value))
         return value
 
     def get_storage(self, address: Address, slot: int, from_journal: bool = True) -> int:
-        self._virtual_beneficiary(address)
+        if address == self.beneficiary:
+            self._virtual_beneficiary(address)
         value = super().get_storage(address, slot, from_journal)
         kind = R_STORAGE if from_journal else R_ORIGINAL_STORAGE
         self.ops.append((kind, address, slot, value))
@@ -194,14 +198,15 @@ class RecordingAccountDB(AccountDB):
     # -- writes ----------------------------------------------------------------------
 
     def set_balance(self, address: Address, balance: int) -> None:
-        if self._virtual_beneficiary(address):
+        if address == self.beneficiary and self._virtual_beneficiary(address):
             self.pending_credit = balance - super().get_balance(address)
             return
         super().set_balance(address, balance)
         self._write(W_BALANCE, address, 0, balance)
 
     def set_nonce(self, address: Address, nonce: int) -> None:
-        self._virtual_beneficiary(address)
+        if address == self.beneficiary:
+            self._virtual_beneficiary(address)
         super().set_nonce(address, nonce)
         self._write(W_NONCE, address, 0, nonce)
 
@@ -216,7 +221,8 @@ class RecordingAccountDB(AccountDB):
         self._write(W_CODE, address, 0, b"")
 
     def set_storage(self, address: Address, slot: int, value: int) -> None:
-        self._virtual_beneficiary(address)
+        if address == self.beneficiary:
+            self._virtual_beneficiary(address)
         super().set_storage(address, slot, value)
         self._write(W_STORAGE, address, slot, value)
 
