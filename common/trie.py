@@ -10,14 +10,16 @@ the resulting state as if it had written it itself; the tests check roots agains
 ``HexaryTrie`` on random batches.
 """
 
-from collections.abc import Callable, Iterable, MutableMapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from itertools import groupby
+from typing import Any, TypeVar
 
 import rlp
 from eth.constants import BLANK_ROOT_HASH
 from eth_hash.auto import keccak
 
 Nibbles = tuple[int, ...]
+T = TypeVar("T")
 Resolver = Callable[[bytes, bytes | None], bytes | None]
 """Given a key and its current value (``None`` when absent), the new value or ``None``."""
 
@@ -73,6 +75,14 @@ def _hp_decode(encoded: bytes) -> tuple[Nibbles, bool]:
     flag = all_nibbles[0]
     path = all_nibbles[1:] if flag & 1 else all_nibbles[2:]
     return path, bool(flag & 2)
+
+
+def _by_nibble(
+    entries: list[tuple[Nibbles, T]], depth: int
+) -> Iterator[tuple[int, list[tuple[Nibbles, T]]]]:
+    """Runs of sorted ``entries`` sharing the nibble at ``depth``."""
+    for nibble, group in groupby(entries, key=lambda entry: entry[0][depth]):
+        yield nibble, list(group)
 
 
 class _Trie:
@@ -132,16 +142,8 @@ class _Trie:
             children[path[0]] = rest
             node = Branch(children)
         children = list(node.children)
-        start = 0
-        while start < len(items):
-            nibble = items[start][0][depth]
-            stop = start + 1
-            while stop < len(items) and items[stop][0][depth] == nibble:
-                stop += 1
-            children[nibble] = self.update(
-                self.load(children[nibble]), items[start:stop], depth + 1, resolve
-            )
-            start = stop
+        for nibble, group in _by_nibble(items, depth):
+            children[nibble] = self.update(self.load(children[nibble]), group, depth + 1, resolve)
         return self.collapse(children)
 
     def build(self, entries: list[tuple[Nibbles, bytes]], depth: int) -> Node:
@@ -156,14 +158,8 @@ class _Trie:
         while first[shared] == last[shared]:
             shared += 1
         children: list[Any] = [None] * 16
-        start = 0
-        while start < len(entries):
-            nibble = entries[start][0][shared]
-            stop = start + 1
-            while stop < len(entries) and entries[stop][0][shared] == nibble:
-                stop += 1
-            children[nibble] = self.build(entries[start:stop], shared + 1)
-            start = stop
+        for nibble, group in _by_nibble(entries, shared):
+            children[nibble] = self.build(group, shared + 1)
         branch = Branch(children)
         return Extension(first[depth:shared], branch) if shared > depth else branch
 

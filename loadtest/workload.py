@@ -84,9 +84,19 @@ def contract_address(deployer: bytes, nonce: int) -> bytes:
     return bytes(keccak(rlp.encode([deployer, nonce]))[12:])
 
 
-def hot_choice(rng: random.Random, conflict_rate: float) -> bool:
-    """Whether the next transaction goes to the hot receiver."""
-    return rng.random() < conflict_rate
+def _targets(
+    senders: Sequence[Wallet],
+    receivers: Sequence[Wallet],
+    hot: Wallet,
+    conflict_rate: float,
+    seed: int,
+) -> list[tuple[Wallet, bytes]]:
+    """(sender, receiver address) pairs: each sender's own receiver, or ``hot`` at rate p."""
+    rng = random.Random(seed)
+    return [
+        (sender, (hot if rng.random() < conflict_rate else receiver).address)
+        for sender, receiver in zip(senders, receivers, strict=True)
+    ]
 
 
 def transfer_block(
@@ -99,12 +109,10 @@ def transfer_block(
     seed: int = 0,
 ) -> list[bytes]:
     """One ETH transfer from each sender, to its own receiver or (at rate p) to ``hot``."""
-    rng = random.Random(seed)
-    out = []
-    for sender, receiver in zip(senders, receivers, strict=True):
-        target = hot if hot_choice(rng, conflict_rate) else receiver
-        out.append(sign(sender, nonce, target.address, config=config, value=1000, gas=21_000))
-    return out
+    return [
+        sign(sender, nonce, target, config=config, value=1000, gas=21_000)
+        for sender, target in _targets(senders, receivers, hot, conflict_rate, seed)
+    ]
 
 
 def erc20_block(
@@ -119,10 +127,14 @@ def erc20_block(
 ) -> list[bytes]:
     """One token transfer from each sender, to its own receiver or (at rate p) to ``hot``."""
     erc20 = load("erc20")
-    rng = random.Random(seed)
-    out = []
-    for sender, receiver in zip(senders, receivers, strict=True):
-        target = hot if hot_choice(rng, conflict_rate) else receiver
-        data = erc20.call_data("transfer", "0x" + target.address.hex(), 1)
-        out.append(sign(sender, nonce, token, config=config, data=data, gas=80_000))
-    return out
+    return [
+        sign(
+            sender,
+            nonce,
+            token,
+            config=config,
+            data=erc20.call_data("transfer", to_checksum_address(target), 1),
+            gas=80_000,
+        )
+        for sender, target in _targets(senders, receivers, hot, conflict_rate, seed)
+    ]

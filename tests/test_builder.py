@@ -65,3 +65,13 @@ def test_fees_go_to_the_miner_once_per_block(chain, people):
     db_before, db_after = before.account_db(), built.state.account_db()
     raw = bytes.fromhex(miner[2:])
     assert db_after.get_balance(raw) - db_before.get_balance(raw) == credited
+
+
+def test_empty_block_is_built_and_validated(genesis):
+    from tests.conftest import MINER
+    from validator.validate import validate_block
+
+    built = build_block(genesis, [], MINER_KEY)
+    assert built.block.transactions == () and built.block.groups == ()
+    assert built.block.header.state_root == genesis.head.state_root
+    assert validate_block(genesis, built.block, MINER, workers=2) == built.block.header
