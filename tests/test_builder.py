@@ -6,7 +6,8 @@ from eth_account import Account
 from common.state import ChainConfig
 from loadtest.workload import GWEI, sign, wallets
 from miner.builder import build_block
-from tests.conftest import CONFIG, MINER_KEY, Chain
+from tests.conftest import CONFIG, MINER, MINER_KEY, Chain
+from validator.validate import validate_block
 
 
 def test_invalid_transactions_are_skipped_with_reasons(genesis, people):
@@ -68,9 +69,6 @@ def test_fees_go_to_the_miner_once_per_block(chain, people):
 
 
 def test_empty_block_is_built_and_validated(genesis):
-    from tests.conftest import MINER
-    from validator.validate import validate_block
-
     built = build_block(genesis, [], MINER_KEY)
     assert built.block.transactions == () and built.block.groups == ()
     assert built.block.header.state_root == genesis.head.state_root
