@@ -80,3 +80,14 @@ def test_validator_turns_worker_failure_into_a_rejection(deployed, people, monke
         assert caught.value.reason == "worker_failed"
         monkeypatch.undo()
         assert validator.validate(first).number == first.header.number
+
+
+def test_workers_are_refreshed_from_the_validator_state(deployed, people):
+    first, second = _two_blocks(deployed, people)
+    with Validator(deployed.state, MINER, workers=2, refresh_every=1) as validator:
+        old = validator.pool.pids
+        validator.validate(first)
+        refreshed = validator.pool.pids
+        assert set(old).isdisjoint(refreshed)
+        validator.validate(second)  # executes on replicas forked after the first block
+        assert validator.state.head.state_root == second.header.state_root
