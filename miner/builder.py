@@ -74,12 +74,11 @@ def build_block(
         try:
             tx = decode_checked(raw, env.chain_id)
             sender = tx.sender
+            balance = AccountDB.get_balance(db, sender)
+            if sender == coinbase:
+                balance += db.pending_credit  # fees earned earlier in this block
             check_against_state(
-                tx,
-                AccountDB.get_nonce(db, sender),
-                AccountDB.get_balance(db, sender),
-                env.base_fee,
-                env.gas_limit - gas_used,
+                tx, AccountDB.get_nonce(db, sender), balance, env.base_fee, env.gas_limit - gas_used
             )
             outcome = execute_transaction(state, tx)
         except (InvalidTransaction, ValidationError) as exc:

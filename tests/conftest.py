@@ -55,7 +55,8 @@ def people() -> list[Wallet]:
 
 @pytest.fixture(scope="session")
 def genesis(people: list[Wallet]) -> ChainState:
-    return ChainState.genesis(genesis_alloc(people), CONFIG)
+    """Every wallet funded, the miner too (so it can send transactions of its own)."""
+    return ChainState.genesis(genesis_alloc([*people, Wallet(MINER_KEY)]), CONFIG)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loadtest.contracts import load
-from loadtest.workload import wallets
-from tests.conftest import MINER, Chain, Deployed
+from loadtest.workload import Wallet, wallets
+from tests.conftest import MINER, MINER_KEY, Chain, Deployed
 from validator.validate import Validator
 
 PROBE = load("probe")
@@ -49,6 +49,7 @@ KINDS = [
     "clone_destroy",
     "hash",
     "create",
+    "miner",
 ]
 
 specs = st.builds(
@@ -90,6 +91,10 @@ def make_tx(chain: Chain, deployed: Deployed, people, spec: Spec) -> bytes:
     if spec.kind == "pay_fresh":
         data = PROBE.call_data("pay", "0x" + fresh.hex())
         return chain.tx(sender, probe, data=data, value=spec.b + 1, gas=100_000)
+    if spec.kind == "miner":
+        # The beneficiary itself sends: it reads its own balance and nonce.
+        miner = Wallet(MINER_KEY)
+        return chain.tx(miner, people[spec.a].address, value=spec.b, gas=21_000, tip=spec.b)
     if spec.kind == "create":
         return chain.tx(sender, None, data=PROBE.deploy_data(), gas=1_500_000)
     function, *args = call[spec.kind]

@@ -10,8 +10,8 @@ from common.receipts import operation_hashes
 from common.recording import R_TRANSIENT, W_TRANSIENT
 from common.rwset import BALANCE, CODE, EXISTS, NONCE, READ_BALANCE, WIPED
 from loadtest.contracts import load
-from loadtest.workload import ETHER, wallets
-from tests.conftest import MINER, Chain
+from loadtest.workload import ETHER, GWEI, Wallet, wallets
+from tests.conftest import MINER, MINER_KEY, Chain
 
 PROBE = load("probe")
 
@@ -144,3 +144,33 @@ def test_fee_credit_matches_reference(chain, people, tip):
     """Pooled fee credits give py-evm's state root, with and without a priority fee."""
     txs = [chain.tx(w, people[0].address, value=ETHER, gas=21_000, tip=tip) for w in people[1:4]]
     chain.mine(txs)
+
+
+def test_selfdestruct_of_an_older_contract_only_moves_its_balance(chain, people):
+    """EIP-6780 (Cancun on): SELFDESTRUCT deletes only a contract created in the same tx."""
+    deploy = chain.tx(people[9], None, data=PROBE.deploy_data(), gas=3_000_000, value=777)
+    built = chain.mine([deploy])
+    (victim,) = [a for a, w in built.outcomes[0].rwset.writes.items() if w.flags & CODE]
+    heir = wallets(1, offset=6100)[0].address
+    outcome, _ = call(chain, people[9], victim, "destroy", "0x" + heir.hex())
+    assert outcome.receipt.status == 1
+    assert not outcome.rwset.writes[victim].flags & WIPED
+    assert outcome.rwset.writes[victim].balance == 0
+    assert outcome.rwset.writes[heir].balance == 777
+
+
+def test_miner_sending_a_transaction_reads_the_beneficiary(chain, people):
+    """A transaction from the coinbase itself follows every earlier one (invariant 4)."""
+    miner_wallet = Wallet(MINER_KEY)
+    assert miner_wallet.address == MINER
+    earlier = [chain.tx(w, people[0].address, value=1, gas=21_000) for w in people[1:3]]
+    chain.mine(earlier)  # the miner earns fees to spend
+    first = [chain.tx(w, people[0].address, value=1, gas=21_000) for w in people[3:5]]
+    spend = chain.tx(
+        miner_wallet, people[6].address, value=10**9, gas=21_000, max_fee=2 * GWEI, tip=0
+    )
+    pay_miner = chain.tx(people[7], MINER, value=5, gas=21_000)
+    built = chain.mine([*first, spend, pay_miner])
+    flags = [o.rwset.reads_beneficiary for o in built.outcomes]
+    assert flags == [False, False, True, True]
+    assert built.block.groups == ((0, 1, 2, 3),)
