@@ -286,4 +286,4 @@ def validate_block(parent: ChainState, block: Block, miner: bytes, workers: int 
         return validator.state.head
 
 
-__all__ = ["InvalidBlock", "ValidationReport", "Validator", "validate_block", "Header"]
+__all__ = ["InvalidBlock", "ValidationReport", "Validator", "validate_block"]
