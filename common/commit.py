@@ -11,7 +11,7 @@ The resulting nodes are the ones py-evm would have written, so any py-evm state 
 be opened on the new root (replicas, the next block, a restarted worker).
 """
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 
 import rlp
 from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
@@ -20,6 +20,34 @@ from eth_hash.auto import keccak
 
 from common import trie
 from common.rwset import BALANCE, CODE, EXISTS, NONCE, STORAGE_WIPED, WIPED, AccountWrite
+
+
+class NodeBuffer(MutableMapping[bytes, bytes]):
+    """New trie nodes held in memory over a database they read through to.
+
+    A validator commits a block's state into a buffer, and writes the buffer in the
+    same transaction as the block only once every check passed.
+    """
+
+    def __init__(self, db: Mapping[bytes, bytes]) -> None:
+        self.db = db
+        self.nodes: dict[bytes, bytes] = {}
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self.nodes.get(key)
+        return self.db[key] if value is None else value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.nodes[key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        raise TypeError("trie nodes are never deleted")
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
 
 
 def account_at(db: MutableMapping[bytes, bytes], root: bytes, address: bytes) -> Account | None:

@@ -70,15 +70,19 @@ class ChainState:
 
     @classmethod
     def genesis(
-        cls, alloc: Mapping[bytes, GenesisAccount], config: ChainConfig | None = None
+        cls,
+        alloc: Mapping[bytes, GenesisAccount],
+        config: ChainConfig | None = None,
+        db: Any = None,
     ) -> "ChainState":
-        """A new chain whose block 0 holds ``alloc``.
+        """A new chain whose block 0 holds ``alloc``, its state written to ``db``
+        (a fresh in-memory database by default).
 
         Empty accounts are refused: EIP-161 removes them the first time they are
         touched, so a chain could not keep them anyway.
         """
         config = config or ChainConfig()
-        db = AtomicDB()
+        db = AtomicDB() if db is None else db
         accounts = AccountDB(db, BLANK_ROOT_HASH)
         for raw, account in sorted(alloc.items()):
             address = Address(raw)

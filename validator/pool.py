@@ -1,8 +1,9 @@
 """A pool of persistent, pinned validation workers that never leaves the validator hanging.
 
-Workers are forked from the validator's process, so a new worker starts with the
-validator's current state in memory at no copying cost; that is also how a dead
-worker is replaced. A job whose worker dies is sent once more to its replacement;
+Over an in-memory state, workers are forked from the validator's process, so a new
+worker starts with the validator's current state at no copying cost; over an on-disk
+store they are spawned and open their own reader of it. Either way that is also how
+a dead worker is replaced. A job whose worker dies is sent once more to its replacement;
 a second death on the same job raises :class:`WorkerFailure`.
 """
 
@@ -14,9 +15,11 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from common.errors import WorkerFailure
+from common.kv import DiskHandle, handle_for_child
 from validator.worker import ApplyDiff, GroupsDone, RunGroups, worker_main
 
 _FORK = multiprocessing.get_context("fork")
+_SPAWN = multiprocessing.get_context("spawn")
 
 
 def allowed_cores() -> list[int]:
@@ -55,11 +58,13 @@ class WorkerPool:
 
     def _spawn(self, index: int) -> _Worker:
         db, root = self.source()
-        parent_end, child_end = _FORK.Pipe()
+        handle = handle_for_child(db)
+        context = _SPAWN if isinstance(handle, DiskHandle) else _FORK
+        parent_end, child_end = context.Pipe()
         core = self._cores[index]
-        process = _FORK.Process(
+        process = context.Process(
             target=worker_main,
-            args=(child_end, db, root),
+            args=(child_end, handle, root),
             name=f"pavm-worker-{index}",
             daemon=True,
         )

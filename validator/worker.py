@@ -16,6 +16,7 @@ from eth_utils import ValidationError
 
 from common.evm import BlockEnv, PavmState, decode_transaction
 from common.execute import TxOutcome, execute_transaction
+from common.kv import open_in_child
 from common.recording import RecordingAccountDB
 from common.rwset import AccountWrite, apply_diff
 
@@ -72,7 +73,9 @@ def run_groups(raw_db: Any, db: RecordingAccountDB, job: RunGroups) -> GroupsDon
 
 
 def worker_main(conn: Connection, db: Any, state_root: bytes) -> None:
-    """Serve jobs from ``conn`` until told to stop; ``db`` is inherited from the parent by fork."""
+    """Serve jobs from ``conn`` until told to stop; ``db`` is an in-memory database
+    inherited through fork or a handle to open the on-disk store."""
+    db = open_in_child(db)
     replica = RecordingAccountDB(db, state_root)  # type: ignore[arg-type]
     while True:
         try:

@@ -1,0 +1,161 @@
+"""The chain store: blocks, receipts, transaction index and head, next to the state tries.
+
+Everything lives in one key-value database (LMDB on disk, or memory in tests). Trie
+nodes and contract code sit under their 32-byte hashes, as py-evm keeps them; the
+chain's own records sit under ``pavm/...`` keys, whose lengths never equal 32, so the
+two cannot collide::
+
+    pavm/config                chain parameters (JSON)
+    pavm/head                  number of the head block
+    pavm/block/<n>             block n in its wire encoding
+    pavm/hash/<hash>           number of the block with that hash
+    pavm/receipts/<n>          the operation receipts of block n
+    pavm/tx/<hash>             (block number, index) of a transaction
+
+A block and its records are written in one transaction, the head pointer with them,
+so a node killed at any point restarts at a block it fully stored.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from eth_hash.auto import keccak
+
+from common import codec
+from common.block import Block, Header
+from common.errors import PavmError
+from common.receipts import OpReceipt
+from common.state import MAX_ANCESTORS, ChainConfig, ChainState
+
+_CONFIG = b"pavm/config"
+_HEAD = b"pavm/head"
+
+
+def _block_key(number: int) -> bytes:
+    return b"pavm/block/" + number.to_bytes(8, "big")
+
+
+def _receipts_key(number: int) -> bytes:
+    return b"pavm/receipts/" + number.to_bytes(8, "big")
+
+
+def _hash_key(block_hash: bytes) -> bytes:
+    return b"pavm/hash/" + block_hash
+
+
+def _tx_key(tx_hash: bytes) -> bytes:
+    return b"pavm/tx/" + tx_hash
+
+
+def encode_receipts(receipts: Sequence[OpReceipt]) -> bytes:
+    """Wire form of a block's receipts, in block order."""
+    return codec.encode([r.to_rlp() for r in receipts])
+
+
+def decode_receipts(data: bytes) -> list[OpReceipt]:
+    """Inverse of :func:`encode_receipts`."""
+    out = []
+    for item in codec.decode(data):
+        status, gas_used, logs, read_hash, write_hash = item
+        out.append(
+            OpReceipt(
+                status=codec.to_uint(status),
+                gas_used=codec.to_uint(gas_used),
+                logs=tuple((log[0], tuple(log[1]), log[2]) for log in logs),
+                read_hash=read_hash,
+                write_hash=write_hash,
+            )
+        )
+    return out
+
+
+class ChainStore:
+    """Blocks and receipts of one node, over the database that also holds its state."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    # -- writing -------------------------------------------------------------------
+
+    def initialise(self, genesis: ChainState) -> None:
+        """Record a new chain's parameters and block 0 (its state is already in ``db``)."""
+        if _HEAD in self.db:
+            raise PavmError("this store already holds a chain")
+        with self.db.atomic_batch() as batch:
+            batch[_CONFIG] = json.dumps(asdict(genesis.config)).encode()
+            self.put_block(batch, Block(genesis.head, (), (), (), ()), [])
+
+    def append(self, block: Block, receipts: Sequence[OpReceipt]) -> None:
+        """Store a block whose state is already in ``db``, and make it the head."""
+        with self.db.atomic_batch() as batch:
+            self.put_block(batch, block, receipts)
+
+    def put_block(self, batch: Any, block: Block, receipts: Sequence[OpReceipt]) -> None:
+        """Write ``block``, its records and the head pointer inside ``batch``."""
+        number = block.header.number
+        batch[_block_key(number)] = block.encode()
+        batch[_hash_key(block.hash)] = number.to_bytes(8, "big")
+        batch[_receipts_key(number)] = encode_receipts(receipts)
+        for index, raw in enumerate(block.transactions):
+            batch[_tx_key(bytes(keccak(raw)))] = number.to_bytes(8, "big") + index.to_bytes(
+                4, "big"
+            )
+        batch[_HEAD] = number.to_bytes(8, "big")
+
+    # -- reading -------------------------------------------------------------------
+
+    def has_chain(self) -> bool:
+        return _HEAD in self.db
+
+    def config(self) -> ChainConfig:
+        return ChainConfig(**json.loads(self.db[_CONFIG]))
+
+    def head_number(self) -> int:
+        return int.from_bytes(self.db[_HEAD], "big")
+
+    def block(self, number: int) -> Block | None:
+        """Block ``number``, or ``None`` beyond the head."""
+        try:
+            return Block.decode(self.db[_block_key(number)])
+        except KeyError:
+            return None
+
+    def block_bytes(self, number: int) -> bytes | None:
+        """Wire encoding of block ``number`` (what catch-up serves), or ``None``."""
+        try:
+            return bytes(self.db[_block_key(number)])
+        except KeyError:
+            return None
+
+    def number_of(self, block_hash: bytes) -> int | None:
+        try:
+            return int.from_bytes(self.db[_hash_key(block_hash)], "big")
+        except KeyError:
+            return None
+
+    def receipts(self, number: int) -> list[OpReceipt] | None:
+        try:
+            return decode_receipts(self.db[_receipts_key(number)])
+        except KeyError:
+            return None
+
+    def transaction_location(self, tx_hash: bytes) -> tuple[int, int] | None:
+        """(block number, index) of a mined transaction."""
+        try:
+            raw = self.db[_tx_key(tx_hash)]
+        except KeyError:
+            return None
+        return int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:], "big")
+
+    def head_state(self) -> ChainState:
+        """The chain state at the stored head, ready to build or validate the next block."""
+        head = self.head_number()
+        headers: list[Header] = []
+        for number in range(head, max(-1, head - MAX_ANCESTORS), -1):
+            block = self.block(number)
+            if block is None:
+                raise PavmError(f"store is missing block {number} below its head {head}")
+            headers.append(block.header)
+        return ChainState(self.db, self.config(), headers[0], tuple(h.hash for h in headers))

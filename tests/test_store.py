@@ -1,0 +1,91 @@
+"""The on-disk store: LMDB transactions, chain records, restart at the head, and a
+validator whose forked workers read the state its main process writes."""
+
+import pytest
+
+from common.kv import LmdbDB
+from common.state import ChainState
+from common.store import ChainStore
+from loadtest.contracts import load
+from loadtest.workload import genesis_alloc
+from tests.conftest import CONFIG, MINER, Chain
+from validator.validate import Validator
+
+PROBE = load("probe")
+
+
+def test_lmdb_batch_commits_whole_or_not_at_all(tmp_path):
+    db = LmdbDB(tmp_path / "kv")
+    db[b"a"] = b"1"
+    with db.atomic_batch() as batch:
+        batch[b"b"] = b"2"
+        assert batch[b"a"] == b"1" and batch[b"b"] == b"2"
+    assert db[b"b"] == b"2"
+    with pytest.raises(RuntimeError), db.atomic_batch() as batch:
+        batch[b"c"] = b"3"
+        del batch[b"a"]
+        raise RuntimeError("crash in the middle of a block")
+    assert b"c" not in db and db[b"a"] == b"1"
+    db.close()
+    reopened = LmdbDB(tmp_path / "kv")
+    assert reopened[b"b"] == b"2" and b"c" not in reopened
+    with pytest.raises(KeyError):
+        reopened[b"missing"]
+
+
+def _mined_chain(tmp_path, people):
+    db = LmdbDB(tmp_path / "miner")
+    genesis = ChainState.genesis(genesis_alloc(people), CONFIG, db=db)
+    store = ChainStore(db)
+    store.initialise(genesis)
+    chain = Chain(genesis)
+    built = []
+    for round_ in range(3):
+        txs = [chain.tx(w, people[0].address, value=round_ + 1, gas=21_000) for w in people[1:6]]
+        b = chain.mine(txs)
+        store.append(b.block, [o.receipt for o in b.outcomes])
+        built.append(b)
+    return db, genesis, built
+
+
+def test_chain_records_survive_reopening(tmp_path, people):
+    db, _, built = _mined_chain(tmp_path, people)
+    db.close()
+    store = ChainStore(LmdbDB(tmp_path / "miner"))
+    assert store.head_number() == 3
+    state = store.head_state()
+    assert state.head == built[-1].block.header
+    assert state.ancestors[:4] == tuple(b.block.hash for b in reversed(built)) + (
+        state.ancestors[3],
+    )
+    assert state.config == CONFIG
+    last = built[-1]
+    assert store.block(3) == last.block and store.block(4) is None
+    assert store.number_of(last.block.hash) == 3
+    assert store.receipts(3) == [o.receipt for o in last.outcomes]
+    from eth_hash.auto import keccak
+
+    assert store.transaction_location(keccak(last.block.transactions[2])) == (3, 2)
+    # The state itself is readable at the head.
+    assert state.account_db().get_balance(people[0].address) > 0
+
+
+def test_validator_on_lmdb_stores_blocks_and_restarts(tmp_path, people):
+    _, genesis, built = _mined_chain(tmp_path, people)
+    vdb = LmdbDB(tmp_path / "validator")
+    vgenesis = ChainState.genesis(genesis_alloc(people), CONFIG, db=vdb)
+    store = ChainStore(vdb)
+    store.initialise(vgenesis)
+    with Validator(vgenesis, MINER, workers=2, store=store) as validator:
+        for b in built[:2]:
+            validator.validate(b.block)
+    vdb.close()
+
+    reopened = ChainStore(LmdbDB(tmp_path / "validator"))
+    state = reopened.head_state()
+    assert state.head.hash == built[1].block.hash
+    with Validator(state, MINER, workers=2, store=reopened) as validator:
+        report = validator.validate(built[2].block)
+    assert report.receipts == tuple(o.receipt for o in built[2].outcomes)
+    assert reopened.head_number() == 3
+    assert reopened.receipts(3) == list(report.receipts)
