@@ -83,6 +83,18 @@ class LmdbDB(BaseAtomicDB):
         with self._env.begin(write=True) as txn:
             yield _Batch(txn)
 
+    def items_with_prefix(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        """Every (key, value) whose key starts with ``prefix``, in key order."""
+        out = []
+        with self._env.begin() as txn:
+            cursor = txn.cursor()
+            if cursor.set_range(prefix):
+                for key, value in cursor:
+                    if not key.startswith(prefix):
+                        break
+                    out.append((bytes(key), bytes(value)))
+        return out
+
     def close(self) -> None:
         self._env.close()
 

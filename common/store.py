@@ -11,6 +11,8 @@ two cannot collide::
     pavm/hash/<hash>           number of the block with that hash
     pavm/receipts/<n>          the operation receipts of block n
     pavm/tx/<hash>             (block number, index) of a transaction
+    pavm/pool/<hash>           a transaction acknowledged to a client, not yet mined
+    pavm/verdict/<n>/<name>    a validator's verdict on block n (miner only, JSON)
 
 A block and its records are written in one transaction, the head pointer with them,
 so a node killed at any point restarts at a block it fully stored.
@@ -47,6 +49,13 @@ def _hash_key(block_hash: bytes) -> bytes:
 
 def _tx_key(tx_hash: bytes) -> bytes:
     return b"pavm/tx/" + tx_hash
+
+
+_POOL = b"pavm/pool/"
+
+
+def _verdict_prefix(number: int) -> bytes:
+    return b"pavm/verdict/" + number.to_bytes(8, "big") + b"/"
 
 
 def encode_receipts(receipts: Sequence[OpReceipt]) -> bytes:
@@ -103,6 +112,30 @@ class ChainStore:
                 4, "big"
             )
         batch[_HEAD] = number.to_bytes(8, "big")
+
+    def journal_transaction(self, tx_hash: bytes, raw: bytes) -> None:
+        """Keep an acknowledged transaction until a block includes it (invariant 7)."""
+        with self.db.atomic_batch() as batch:
+            batch[_POOL + tx_hash] = raw
+
+    def forget_transactions(self, batch: Any, tx_hashes: Sequence[bytes]) -> None:
+        """Drop journaled transactions (mined or replaced) inside ``batch``."""
+        for tx_hash in tx_hashes:
+            key = _POOL + tx_hash
+            if key in batch:
+                del batch[key]
+
+    def journaled_transactions(self) -> list[bytes]:
+        """Raw transactions of the journal (needs a store that can list keys: LMDB)."""
+        return [raw for _, raw in self.db.items_with_prefix(_POOL)]
+
+    def put_verdict(self, number: int, validator: str, verdict: dict[str, Any]) -> None:
+        with self.db.atomic_batch() as batch:
+            batch[_verdict_prefix(number) + validator.encode()] = json.dumps(verdict).encode()
+
+    def verdicts(self, number: int) -> list[dict[str, Any]]:
+        """Verdicts received for block ``number``, by validator name."""
+        return [json.loads(v) for _, v in self.db.items_with_prefix(_verdict_prefix(number))]
 
     # -- reading -------------------------------------------------------------------
 

@@ -1,0 +1,123 @@
+"""JSON-RPC 2.0 request handling: single and batch requests, limits, error objects.
+
+The dispatcher turns a request body into a response body and never raises: malformed
+JSON, invalid requests, unknown methods, bad parameters and handler failures all
+become JSON-RPC error objects (limits follow go-ethereum: 1000 requests per batch,
+25 MB per batch response).
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from common.errors import InvalidTransaction
+from common.rpc.errors import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    RESPONSE_TOO_LARGE,
+    SERVER_ERROR,
+    RpcError,
+    invalid_params,
+)
+
+Handler = Callable[[list[Any]], Any]
+log = logging.getLogger("pavm.rpc")
+
+MAX_BATCH = 1000
+MAX_BATCH_RESPONSE = 25_000_000
+
+
+def _error(request_id: Any, error: RpcError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+
+
+class Dispatcher:
+    """Routes JSON-RPC calls to handlers taking the positional parameter list."""
+
+    def __init__(self, methods: dict[str, Handler], max_batch: int = MAX_BATCH) -> None:
+        self.methods = methods
+        self.max_batch = max_batch
+        self.calls: dict[str, int] = {}
+        """Calls served per method name (for metrics)."""
+
+    def handle(self, body: bytes) -> bytes | None:
+        """Response body for ``body``, or ``None`` when it held only notifications."""
+        try:
+            request = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return self._dump(_error(None, RpcError(PARSE_ERROR, "parse error")))
+        if isinstance(request, list):
+            return self._batch(request)
+        response = self._one(request)
+        return None if response is None else self._dump(response)
+
+    def _batch(self, requests: list[Any]) -> bytes | None:
+        if not requests:
+            return self._dump(_error(None, RpcError(INVALID_REQUEST, "empty batch")))
+        if len(requests) > self.max_batch:
+            return self._dump(_error(None, RpcError(INVALID_REQUEST, "batch too large")))
+        responses = [r for r in map(self._one, requests) if r is not None]
+        if not responses:
+            return None
+        body = self._dump(responses)
+        if len(body) > MAX_BATCH_RESPONSE:
+            return self._dump(
+                [
+                    _error(r.get("id"), RpcError(RESPONSE_TOO_LARGE, "response too large"))
+                    for r in responses
+                ]
+            )
+        return body
+
+    def _one(self, request: Any) -> dict[str, Any] | None:
+        if not isinstance(request, dict):
+            return _error(None, RpcError(INVALID_REQUEST, "invalid request"))
+        request_id = request.get("id")
+        is_notification = "id" not in request
+        if not isinstance(request_id, str | int | float | type(None)) or isinstance(
+            request_id, bool
+        ):
+            return _error(None, RpcError(INVALID_REQUEST, "invalid request id"))
+        method = request.get("method")
+        if request.get("jsonrpc") != "2.0" or not isinstance(method, str):
+            return _error(request_id, RpcError(INVALID_REQUEST, "invalid request"))
+        params = request.get("params", [])
+        try:
+            if params is None:
+                params = []
+            if not isinstance(params, list):
+                raise invalid_params("non-array args")
+            handler = self.methods.get(method)
+            if handler is None:
+                raise RpcError(
+                    METHOD_NOT_FOUND, f"the method {method} does not exist/is not available"
+                )
+            self.calls[method] = self.calls.get(method, 0) + 1
+            result = handler(params)
+        except RpcError as exc:
+            response = _error(request_id, exc)
+        except InvalidTransaction as exc:
+            response = _error(request_id, RpcError(SERVER_ERROR, str(exc)))
+        except Exception:
+            log.exception("JSON-RPC method %s failed", method)
+            response = _error(request_id, RpcError(INTERNAL_ERROR, "internal error"))
+        else:
+            response = {"jsonrpc": "2.0", "id": request_id, "result": result}
+        return None if is_notification else response
+
+    @staticmethod
+    def _dump(payload: Any) -> bytes:
+        return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def expect_params(params: list[Any], required: int, optional: int = 0) -> list[Any]:
+    """``params`` padded with ``None`` to ``required + optional``; too few or too many
+    is an invalid-params error, as go-ethereum reports it."""
+    if len(params) < required:
+        raise invalid_params(f"missing value for required argument {len(params)}")
+    if len(params) > required + optional:
+        raise invalid_params(f"too many arguments, want at most {required + optional}")
+    return params + [None] * (required + optional - len(params))

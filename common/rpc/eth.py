@@ -1,0 +1,592 @@
+"""The Ethereum JSON-RPC methods a web3.py or ethers client needs, plus ``pavm_*``.
+
+Both services serve these from their own chain store: the miner from the blocks it
+mined, a validator from the blocks it validated (with its own receipts). Only the
+miner has a transaction pool; without one, ``eth_sendRawTransaction`` is not offered.
+"""
+
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol, cast
+
+from eth.abc import SignedTransactionAPI
+from eth.db.account import AccountDB
+from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+from eth.vm.spoof import SpoofTransaction
+from eth_bloom.bloom import BloomFilter
+from eth_hash.auto import keccak
+from eth_typing import Address, Hash32
+
+from common.block import Block
+from common.evm import BlockEnv, ReferenceState, decode_transaction
+from common.receipts import OpReceipt
+from common.rpc.dispatch import Handler, expect_params
+from common.rpc.errors import EXECUTION_REVERTED, SERVER_ERROR, RpcError, invalid_params
+from common.rpc.hexcodec import (
+    parse_address,
+    parse_block_tag,
+    parse_data,
+    parse_hash,
+    parse_quantity,
+    to_data,
+    to_quantity,
+)
+from common.state import next_base_fee
+from common.store import ChainStore
+
+RPC_GAS_CAP = 50_000_000
+"""Gas given to eth_call/eth_estimateGas at most (go-ethereum's --rpc.gascap)."""
+SUGGESTED_TIP = 10**9
+EMPTY_UNCLES = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
+MAX_LOG_RANGE = 100_000
+"""Blocks one eth_getLogs may scan (reth's default)."""
+CLIENT_VERSION = "pavm-net/0.1.0/python3.11"
+
+
+class Pool(Protocol):
+    """What the RPC layer needs of a transaction pool (the miner's)."""
+
+    def add(self, raw: bytes) -> bytes: ...
+
+    def pending_nonce(self, sender: bytes, state_nonce: int) -> int: ...
+
+    def get(self, tx_hash: bytes) -> bytes | None: ...
+
+
+def _contract_address(tx: SignedTransactionAPI) -> bytes | None:
+    if tx.to:
+        return None
+    import rlp
+
+    return bytes(keccak(rlp.encode([tx.sender, tx.nonce]))[12:])
+
+
+class EthApi:
+    """JSON-RPC handlers over a chain store, guarded by the node's state lock."""
+
+    def __init__(
+        self,
+        store: ChainStore,
+        lock: threading.RLock,
+        pool: Pool | None = None,
+        node_info: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.store = store
+        self.lock = lock
+        self.pool = pool
+        self.node_info = node_info or (lambda: {})
+        self.config = store.config()
+
+    def methods(self) -> dict[str, Handler]:
+        table: dict[str, Handler] = {
+            "web3_clientVersion": lambda p: CLIENT_VERSION,
+            "net_version": lambda p: str(self.config.chain_id),
+            "net_listening": lambda p: True,
+            "net_peerCount": lambda p: "0x0",
+            "eth_chainId": lambda p: to_quantity(self.config.chain_id),
+            "eth_syncing": lambda p: False,
+            "eth_accounts": lambda p: [],
+            "eth_blockNumber": lambda p: to_quantity(self.store.head_number()),
+            "eth_getBlockByNumber": self.get_block_by_number,
+            "eth_getBlockByHash": self.get_block_by_hash,
+            "eth_getBlockTransactionCountByNumber": self.block_tx_count,
+            "eth_getBalance": self.get_balance,
+            "eth_getTransactionCount": self.get_transaction_count,
+            "eth_getCode": self.get_code,
+            "eth_getStorageAt": self.get_storage_at,
+            "eth_call": self.call,
+            "eth_estimateGas": self.estimate_gas,
+            "eth_gasPrice": self.gas_price,
+            "eth_maxPriorityFeePerGas": lambda p: to_quantity(SUGGESTED_TIP),
+            "eth_feeHistory": self.fee_history,
+            "eth_getTransactionByHash": self.get_transaction_by_hash,
+            "eth_getTransactionReceipt": self.get_transaction_receipt,
+            "eth_getLogs": self.get_logs,
+            "pavm_getBlockRWSet": self.block_rwset,
+            "pavm_getBlockGroups": self.block_groups,
+            "pavm_nodeInfo": lambda p: self.node_info(),
+        }
+        if self.pool is not None:
+            table["eth_sendRawTransaction"] = self.send_raw_transaction
+        return table
+
+    # -- blocks ------------------------------------------------------------------------
+
+    def resolve_number(self, tag: int | str) -> int:
+        """The block number a parsed tag stands for (``pending`` is the head here)."""
+        head = self.store.head_number()
+        if tag in ("latest", "pending"):
+            return head
+        if tag == "earliest":
+            return 0
+        assert isinstance(tag, int)
+        return tag
+
+    def _block_at(self, value: Any, name: str = "block") -> Block:
+        number = self.resolve_number(parse_block_tag(value, name))
+        block = self.store.block(number)
+        if block is None:
+            raise RpcError(SERVER_ERROR, "header not found")
+        return block
+
+    def get_block_by_number(self, params: list[Any]) -> Any:
+        tag, full = expect_params(params, 2)
+        number = self.resolve_number(parse_block_tag(tag, "block"))
+        block = self.store.block(number)
+        return None if block is None else self.block_json(block, bool(full))
+
+    def get_block_by_hash(self, params: list[Any]) -> Any:
+        value, full = expect_params(params, 2)
+        number = self.store.number_of(parse_hash(value, "hash"))
+        block = None if number is None else self.store.block(number)
+        return None if block is None else self.block_json(block, bool(full))
+
+    def block_tx_count(self, params: list[Any]) -> Any:
+        (tag,) = expect_params(params, 1)
+        block = self.store.block(self.resolve_number(parse_block_tag(tag, "block")))
+        return None if block is None else to_quantity(len(block.transactions))
+
+    def block_json(self, block: Block, full: bool) -> dict[str, Any]:
+        header = block.header
+        receipts = self.store.receipts(header.number) or []
+        bloom = BloomFilter()
+        for receipt in receipts:
+            for address, topics, _ in receipt.logs:
+                bloom.add(address)
+                for topic in topics:
+                    bloom.add(topic)
+        transactions: list[Any] = [
+            self.tx_json(decode_transaction(raw), block, index) if full else to_data(keccak(raw))
+            for index, raw in enumerate(block.transactions)
+        ]
+        return {
+            "number": to_quantity(header.number),
+            "hash": to_data(header.hash),
+            "parentHash": to_data(header.parent_hash),
+            "nonce": "0x0000000000000000",
+            "sha3Uncles": EMPTY_UNCLES,
+            "logsBloom": to_data(int(bloom).to_bytes(256, "big")),
+            "transactionsRoot": to_data(header.transactions_root),
+            "stateRoot": to_data(header.state_root),
+            "receiptsRoot": to_data(header.receipts_root),
+            "miner": to_data(header.beneficiary),
+            "difficulty": "0x0",
+            "totalDifficulty": "0x0",
+            "extraData": "0x",
+            "size": to_quantity(len(block.encode())),
+            "gasLimit": to_quantity(header.gas_limit),
+            "gasUsed": to_quantity(header.gas_used),
+            "timestamp": to_quantity(header.timestamp),
+            "transactions": transactions,
+            "uncles": [],
+            "baseFeePerGas": to_quantity(header.base_fee),
+            "mixHash": to_data(bytes(32)),
+            "withdrawals": [],
+            "withdrawalsRoot": to_data(keccak(b"\x80")),
+            "pavmRwsetHash": to_data(header.rwset_hash),
+            "pavmGroupsHash": to_data(header.groups_hash),
+            "pavmGroups": len(block.groups),
+        }
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _accounts(self, tag_value: Any) -> AccountDB:
+        block = self._block_at(tag_value)
+        return AccountDB(self.store.db, Hash32(block.header.state_root))
+
+    def get_balance(self, params: list[Any]) -> Any:
+        address, tag = expect_params(params, 1, 1)
+        address = parse_address(address, "address")
+        with self.lock:
+            return to_quantity(self._accounts(tag or "latest").get_balance(Address(address)))
+
+    def get_transaction_count(self, params: list[Any]) -> Any:
+        address, tag = expect_params(params, 1, 1)
+        address = parse_address(address, "address")
+        tag = tag or "latest"
+        with self.lock:
+            nonce = self._accounts(tag).get_nonce(Address(address))
+            if tag == "pending" and self.pool is not None:
+                nonce = self.pool.pending_nonce(address, nonce)
+        return to_quantity(nonce)
+
+    def get_code(self, params: list[Any]) -> Any:
+        address, tag = expect_params(params, 1, 1)
+        address = parse_address(address, "address")
+        with self.lock:
+            return to_data(self._accounts(tag or "latest").get_code(Address(address)))
+
+    def get_storage_at(self, params: list[Any]) -> Any:
+        address, slot, tag = expect_params(params, 2, 1)
+        address = parse_address(address, "address")
+        if isinstance(slot, str) and len(slot) == 66:
+            key = int.from_bytes(parse_hash(slot, "slot"), "big")
+        else:
+            key = parse_quantity(slot, "slot")
+        with self.lock:
+            value = self._accounts(tag or "latest").get_storage(Address(address), key)
+        return to_data(value.to_bytes(32, "big"))
+
+    # -- execution -----------------------------------------------------------------------
+
+    def _run_call(self, call: Any, tag: Any, gas: int | None = None) -> Any:
+        if not isinstance(call, dict):
+            raise invalid_params("invalid argument 0: call object expected")
+        sender = parse_address(call["from"], "from") if call.get("from") else bytes(20)
+        to = parse_address(call["to"], "to") if call.get("to") else b""
+        value = parse_quantity(call.get("value", "0x0"), "value")
+        data_field = call.get("input", call.get("data", "0x"))
+        data = parse_data(data_field, "input")
+        limit = gas if gas is not None else RPC_GAS_CAP
+        if call.get("gas") and gas is None:
+            limit = min(parse_quantity(call["gas"], "gas"), RPC_GAS_CAP)
+        block = self._block_at(tag or "latest")
+        header = block.header
+        env = BlockEnv(
+            number=header.number,
+            timestamp=header.timestamp,
+            coinbase=header.beneficiary,
+            gas_limit=max(header.gas_limit, limit),
+            base_fee=0,
+            chain_id=self.config.chain_id,
+        )
+        state = ReferenceState(self.store.db, env.execution_context(), Hash32(header.state_root))
+        nonce = state.get_nonce(Address(sender))
+        unsigned = PragueTransactionBuilder.create_unsigned_transaction(
+            nonce=nonce, gas_price=0, gas=limit, to=Address(to), value=value, data=data
+        )
+        tx = cast(SignedTransactionAPI, SpoofTransaction(unsigned, from_=Address(sender)))
+        if state.get_balance(Address(sender)) < value:
+            raise RpcError(SERVER_ERROR, "insufficient funds for gas * price + value")
+        return state.apply_transaction(tx)
+
+    def call(self, params: list[Any]) -> Any:
+        call, tag = expect_params(params, 1, 1)
+        with self.lock:
+            computation = self._run_call(call, tag)
+        if computation.is_error:
+            _raise_execution_error(computation)
+        return to_data(computation.output)
+
+    def estimate_gas(self, params: list[Any]) -> Any:
+        call, tag = expect_params(params, 1, 1)
+        with self.lock:
+            high = RPC_GAS_CAP
+            if isinstance(call, dict) and call.get("gas"):
+                high = min(parse_quantity(call["gas"], "gas"), RPC_GAS_CAP)
+            top = self._run_call(call, tag, high)
+            if top.is_error:
+                _raise_execution_error(top)
+            low = 21_000 - 1
+            while low + 1 < high:
+                middle = (low + high) // 2
+                if self._run_call(call, tag, middle).is_error:
+                    low = middle
+                else:
+                    high = middle
+        return to_quantity(high)
+
+    def gas_price(self, params: list[Any]) -> Any:
+        with self.lock:
+            head = self.store.block(self.store.head_number())
+            assert head is not None
+            return to_quantity(next_base_fee(head.header, self.config) + SUGGESTED_TIP)
+
+    def fee_history(self, params: list[Any]) -> Any:
+        count, newest, percentiles = expect_params(params, 2, 1)
+        count = min(
+            parse_quantity(count, "blockCount") if isinstance(count, str) else int(count), 1024
+        )
+        with self.lock:
+            last = min(
+                self.resolve_number(parse_block_tag(newest, "newestBlock")),
+                self.store.head_number(),
+            )
+            first = max(0, last - count + 1)
+            base_fees, ratios, rewards = [], [], []
+            for number in range(first, last + 1):
+                block = self.store.block(number)
+                assert block is not None
+                header = block.header
+                base_fees.append(to_quantity(header.base_fee))
+                ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0)
+                if percentiles:
+                    rewards.append(self._rewards(block, list(percentiles)))
+            after = self.store.block(last)
+            assert after is not None
+            base_fees.append(to_quantity(next_base_fee(after.header, self.config)))
+        result: dict[str, Any] = {
+            "oldestBlock": to_quantity(first),
+            "baseFeePerGas": base_fees,
+            "gasUsedRatio": ratios,
+        }
+        if percentiles:
+            result["reward"] = rewards
+        return result
+
+    def _rewards(self, block: Block, percentiles: list[float]) -> list[str]:
+        receipts = self.store.receipts(block.header.number) or []
+        tips = sorted(
+            (
+                min(tx.max_priority_fee_per_gas, tx.max_fee_per_gas - block.header.base_fee),
+                r.gas_used,
+            )
+            for tx, r in zip(map(decode_transaction, block.transactions), receipts, strict=True)
+        )
+        if not tips:
+            return ["0x0" for _ in percentiles]
+        total = sum(gas for _, gas in tips)
+        out = []
+        for p in percentiles:
+            threshold, seen = total * float(p) / 100, 0
+            chosen = tips[-1][0]
+            for tip, gas in tips:
+                seen += gas
+                if seen >= threshold:
+                    chosen = tip
+                    break
+            out.append(to_quantity(chosen))
+        return out
+
+    # -- transactions ----------------------------------------------------------------------
+
+    def send_raw_transaction(self, params: list[Any]) -> Any:
+        (raw,) = expect_params(params, 1)
+        data = parse_data(raw, "data")
+        assert self.pool is not None
+        return to_data(self.pool.add(data))
+
+    def _located(self, tx_hash: bytes) -> tuple[Block, int] | None:
+        location = self.store.transaction_location(tx_hash)
+        if location is None:
+            return None
+        block = self.store.block(location[0])
+        return None if block is None else (block, location[1])
+
+    def get_transaction_by_hash(self, params: list[Any]) -> Any:
+        (value,) = expect_params(params, 1)
+        tx_hash = parse_hash(value, "hash")
+        found = self._located(tx_hash)
+        if found is not None:
+            block, index = found
+            return self.tx_json(decode_transaction(block.transactions[index]), block, index)
+        raw = self.pool.get(tx_hash) if self.pool is not None else None
+        return None if raw is None else self.tx_json(decode_transaction(raw), None, None)
+
+    def tx_json(
+        self, tx: SignedTransactionAPI, block: Block | None, index: int | None
+    ) -> dict[str, Any]:
+        type_id = getattr(tx, "type_id", None) or 0
+        out: dict[str, Any] = {
+            "hash": to_data(tx.hash),
+            "type": to_quantity(type_id),
+            "nonce": to_quantity(tx.nonce),
+            "blockHash": None if block is None else to_data(block.hash),
+            "blockNumber": None if block is None else to_quantity(block.header.number),
+            "transactionIndex": None if index is None else to_quantity(index),
+            "from": to_data(tx.sender),
+            "to": to_data(tx.to) if tx.to else None,
+            "value": to_quantity(tx.value),
+            "gas": to_quantity(tx.gas),
+            "input": to_data(tx.data),
+            "r": to_quantity(tx.r),
+            "s": to_quantity(tx.s),
+            "chainId": to_quantity(self.config.chain_id),
+        }
+        if type_id == 0:
+            out["gasPrice"] = to_quantity(tx.gas_price)
+            out["v"] = to_quantity(cast(Any, tx).v)
+        else:
+            base_fee = 0 if block is None else block.header.base_fee
+            out["maxFeePerGas"] = to_quantity(tx.max_fee_per_gas)
+            out["maxPriorityFeePerGas"] = to_quantity(tx.max_priority_fee_per_gas)
+            out["gasPrice"] = to_quantity(
+                _effective_price(tx, base_fee) if block else tx.max_fee_per_gas
+            )
+            out["accessList"] = [
+                {"address": to_data(a), "storageKeys": [to_data(k.to_bytes(32, "big")) for k in ks]}
+                for a, ks in tx.access_list
+            ]
+            out["yParity"] = to_quantity(tx.y_parity)
+            out["v"] = to_quantity(tx.y_parity)
+        return out
+
+    def get_transaction_receipt(self, params: list[Any]) -> Any:
+        (value,) = expect_params(params, 1)
+        found = self._located(parse_hash(value, "hash"))
+        if found is None:
+            return None
+        block, index = found
+        receipts = self.store.receipts(block.header.number) or []
+        return self.receipt_json(block, index, receipts)
+
+    def receipt_json(self, block: Block, index: int, receipts: list[OpReceipt]) -> dict[str, Any]:
+        tx = decode_transaction(block.transactions[index])
+        receipt = receipts[index]
+        cumulative = sum(r.gas_used for r in receipts[: index + 1])
+        first_log = sum(len(r.logs) for r in receipts[:index])
+        logs = [
+            self._log_json(block, index, tx.hash, first_log + i, log)
+            for i, log in enumerate(receipt.logs)
+        ]
+        bloom = BloomFilter()
+        for address, topics, _ in receipt.logs:
+            bloom.add(address)
+            for topic in topics:
+                bloom.add(topic)
+        created = _contract_address(tx) if receipt.status else None
+        return {
+            "transactionHash": to_data(tx.hash),
+            "transactionIndex": to_quantity(index),
+            "blockHash": to_data(block.hash),
+            "blockNumber": to_quantity(block.header.number),
+            "from": to_data(tx.sender),
+            "to": to_data(tx.to) if tx.to else None,
+            "cumulativeGasUsed": to_quantity(cumulative),
+            "gasUsed": to_quantity(receipt.gas_used),
+            "effectiveGasPrice": to_quantity(_effective_price(tx, block.header.base_fee)),
+            "contractAddress": to_data(created) if created else None,
+            "logs": logs,
+            "logsBloom": to_data(int(bloom).to_bytes(256, "big")),
+            "type": to_quantity(getattr(tx, "type_id", None) or 0),
+            "status": to_quantity(receipt.status),
+            "pavmReadHash": to_data(receipt.read_hash),
+            "pavmWriteHash": to_data(receipt.write_hash),
+        }
+
+    @staticmethod
+    def _log_json(
+        block: Block,
+        index: int,
+        tx_hash: bytes,
+        log_index: int,
+        log: tuple[bytes, tuple[bytes, ...], bytes],
+    ) -> dict[str, Any]:
+        address, topics, data = log
+        return {
+            "address": to_data(address),
+            "topics": [to_data(t) for t in topics],
+            "data": to_data(data),
+            "blockNumber": to_quantity(block.header.number),
+            "blockHash": to_data(block.hash),
+            "transactionHash": to_data(tx_hash),
+            "transactionIndex": to_quantity(index),
+            "logIndex": to_quantity(log_index),
+            "removed": False,
+        }
+
+    def get_logs(self, params: list[Any]) -> Any:
+        (query,) = expect_params(params, 1)
+        if not isinstance(query, dict):
+            raise invalid_params("invalid argument 0: filter object expected")
+        head = self.store.head_number()
+        if query.get("blockHash"):
+            number = self.store.number_of(parse_hash(query["blockHash"], "blockHash"))
+            if number is None:
+                raise RpcError(SERVER_ERROR, "unknown block")
+            first = last = number
+        else:
+            first = self.resolve_number(
+                parse_block_tag(query.get("fromBlock", "latest"), "fromBlock")
+            )
+            last = self.resolve_number(parse_block_tag(query.get("toBlock", "latest"), "toBlock"))
+            last = min(last, head)
+        if first > last:
+            return []
+        if last - first + 1 > MAX_LOG_RANGE:
+            raise invalid_params(f"exceed maximum block range {MAX_LOG_RANGE}")
+        addresses = query.get("address")
+        if isinstance(addresses, str):
+            addresses = [addresses]
+        wanted = {parse_address(a, "address") for a in addresses or []}
+        topic_filter = query.get("topics") or []
+        if not isinstance(topic_filter, list) or len(topic_filter) > 4:
+            raise invalid_params("invalid argument 0: at most 4 topic positions")
+        positions: list[set[bytes] | None] = []
+        for position in topic_filter:
+            if position is None:
+                positions.append(None)
+            elif isinstance(position, list):
+                positions.append({parse_hash(t, "topic") for t in position} or None)
+            else:
+                positions.append({parse_hash(position, "topic")})
+        out = []
+        for number in range(first, last + 1):
+            block = self.store.block(number)
+            receipts = self.store.receipts(number) or []
+            if block is None:
+                continue
+            log_index = 0
+            for index, receipt in enumerate(receipts):
+                for log in receipt.logs:
+                    if _matches(log, wanted, positions):
+                        tx_hash = bytes(keccak(block.transactions[index]))
+                        out.append(self._log_json(block, index, tx_hash, log_index, log))
+                    log_index += 1
+        return out
+
+    # -- pavm --------------------------------------------------------------------------------
+
+    def block_rwset(self, params: list[Any]) -> Any:
+        (tag,) = expect_params(params, 1)
+        block = self._block_at(tag)
+        return [_rwset_json(r) for r in block.rwsets]
+
+    def block_groups(self, params: list[Any]) -> Any:
+        (tag,) = expect_params(params, 1)
+        block = self._block_at(tag)
+        return [
+            {"transactions": list(members), "gas": to_quantity(gas)}
+            for members, gas in zip(block.groups, block.group_gas, strict=True)
+        ]
+
+
+def _matches(
+    log: tuple[bytes, tuple[bytes, ...], bytes],
+    addresses: set[bytes],
+    positions: list[set[bytes] | None],
+) -> bool:
+    address, topics, _ = log
+    if addresses and address not in addresses:
+        return False
+    if len(positions) > len(topics) and any(p is not None for p in positions[len(topics) :]):
+        return False
+    return all(p is None or topics[i] in p for i, p in enumerate(positions) if i < len(topics))
+
+
+def _effective_price(tx: SignedTransactionAPI, base_fee: int) -> int:
+    if (getattr(tx, "type_id", None) or 0) == 0:
+        return int(tx.gas_price)
+    return int(min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas))
+
+
+def _raise_execution_error(computation: Any) -> None:
+    from eth.exceptions import Revert
+
+    if isinstance(computation.error, Revert):
+        raise RpcError(EXECUTION_REVERTED, "execution reverted", to_data(computation.output))
+    raise RpcError(SERVER_ERROR, f"execution failed: {computation.error}")
+
+
+def _rwset_json(rwset: Any) -> dict[str, Any]:
+    return {
+        "reads": [
+            {"address": to_data(a), "fields": fields, "slots": [to_quantity(s) for s in slots]}
+            for a, (fields, slots) in sorted(rwset.reads.items())
+        ],
+        "writes": [
+            {
+                "address": to_data(a),
+                "flags": w.flags,
+                "balance": to_quantity(w.balance),
+                "nonce": to_quantity(w.nonce),
+                "code": to_data(w.code),
+                "storage": {to_quantity(k): to_quantity(v) for k, v in sorted(w.storage.items())},
+            }
+            for a, w in sorted(rwset.writes.items())
+        ],
+        "readsBeneficiary": rwset.reads_beneficiary,
+    }
+
+
+__all__ = ["EthApi", "Pool"]

@@ -1,0 +1,150 @@
+"""The miner's HTTP service: JSON-RPC, blocks for catch-up, verdicts, health, metrics."""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from common import codec
+from common.rpc.dispatch import Dispatcher, expect_params
+from common.rpc.eth import EthApi
+from common.rpc.hexcodec import parse_block_tag, to_data
+from common.rpc.http import jsonrpc_router
+from common.transport import Verdict
+from miner.node import MinerNode
+
+MAX_RANGE = 256
+"""Blocks one ``GET /blocks?start=&end=`` returns at most."""
+
+
+class _MinerCollector:
+    """Reads the node's counters when Prometheus scrapes."""
+
+    def __init__(self, node: MinerNode) -> None:
+        self.node = node
+
+    def collect(self) -> Any:
+        node = self.node
+        yield CounterMetricFamily("pavm_blocks", "Blocks mined", value=node.blocks_mined)
+        yield CounterMetricFamily("pavm_txs", "Transactions mined", value=node.txs_mined)
+        yield GaugeMetricFamily("pavm_head", "Head block number", value=node.state.head.number)
+        yield GaugeMetricFamily("pavm_pool_size", "Transactions waiting", value=len(node.pool))
+        yield GaugeMetricFamily(
+            "pavm_peers", "Validators pushed to over HTTP", value=len(node.peers)
+        )
+
+
+def create_app(node: MinerNode) -> FastAPI:
+    """Assemble the miner's routes around ``node`` (started and stopped with the app)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        node.start()
+        yield
+        node.stop()
+
+    app = FastAPI(title="pavm-net miner", lifespan=lifespan)
+    eth = EthApi(node.store, node.lock, pool=_SubmittingPool(node), node_info=lambda: _info(node))
+    methods = eth.methods()
+    methods["pavm_getVerdicts"] = lambda params: _verdicts(node, eth, params)
+    dispatcher = Dispatcher(methods)
+    app.include_router(jsonrpc_router(dispatcher))
+    registry = CollectorRegistry()
+    registry.register(_MinerCollector(node))
+    calls = Gauge("pavm_rpc_calls", "JSON-RPC calls by method", ["method"], registry=registry)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        """Ready when the store is open and the block loop runs."""
+        return {"status": "ok", "role": "miner", "head": node.state.head.number}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """Prometheus metrics."""
+        for method, count in dispatcher.calls.items():
+            calls.labels(method).set(count)
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    @app.get("/blocks/{number}")
+    def block(number: int) -> Response:
+        """One block in its wire encoding."""
+        data = node.store.block_bytes(number)
+        if data is None:
+            raise HTTPException(404, f"no block {number}")
+        return Response(data, media_type="application/octet-stream")
+
+    @app.get("/blocks")
+    def blocks(start: int, end: int) -> Response:
+        """Blocks start..end (inclusive, at most 256) as an RLP list of wire encodings."""
+        if start < 0 or end < start or end - start + 1 > MAX_RANGE:
+            raise HTTPException(400, f"need 0 <= start <= end and at most {MAX_RANGE} blocks")
+        found = []
+        for number in range(start, end + 1):
+            data = node.store.block_bytes(number)
+            if data is None:
+                break
+            found.append(data)
+        return Response(codec.encode(found), media_type="application/octet-stream")
+
+    @app.post("/verdicts")
+    async def verdict(request: Request) -> dict[str, str]:
+        """A validator reports its verdict on a block."""
+        try:
+            node.record_verdict(Verdict.from_json(json.loads(await request.body())))
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return {"status": "recorded"}
+
+    @app.post("/validators")
+    async def register(request: Request) -> dict[str, Any]:
+        """A validator asks for blocks to be pushed to its URL."""
+        try:
+            url = json.loads(await request.body())["url"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HTTPException(400, 'expected {"url": "http://host:port"}') from exc
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise HTTPException(400, "url must be http(s)")
+        node.peers.add(url.rstrip("/"))
+        return {"status": "registered", "peers": len(node.peers)}
+
+    return app
+
+
+class _SubmittingPool:
+    """The pool as the RPC layer sees it, with submissions waking the block loop."""
+
+    def __init__(self, node: MinerNode) -> None:
+        self.node = node
+
+    def add(self, raw: bytes) -> bytes:
+        return self.node.submit(raw)
+
+    def pending_nonce(self, sender: bytes, state_nonce: int) -> int:
+        return self.node.pool.pending_nonce(sender, state_nonce)
+
+    def get(self, tx_hash: bytes) -> bytes | None:
+        return self.node.pool.get(tx_hash)
+
+
+def _info(node: MinerNode) -> dict[str, Any]:
+    return {
+        "role": "miner",
+        "address": to_data(node.address),
+        "head": node.state.head.number,
+        "chainId": node.state.config.chain_id,
+        "pool": len(node.pool),
+        "peers": sorted(node.peers),
+        "transport": node.settings.transport,
+        "blockTxs": node.settings.block_txs,
+        "blockInterval": node.settings.block_interval,
+    }
+
+
+def _verdicts(node: MinerNode, eth: EthApi, params: list[Any]) -> Any:
+    (tag,) = expect_params(params, 1)
+    number = eth.resolve_number(parse_block_tag(tag, "block"))
+    return node.store.verdicts(number)

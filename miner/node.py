@@ -1,0 +1,171 @@
+"""The miner node: pool, block loop, storage, broadcast and the verdicts that come back.
+
+eth_sendRawTransaction ─▶ pool (journaled) ─▶ block loop: every --block-txs waiting
+transactions or --block-interval seconds ─▶ build_block ─▶ one store transaction
+(state, block, receipts, journal clean-up) ─▶ broadcast (HTTP fan-out / Redis)
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_keys import keys
+from eth_typing import Address
+
+from common.block import Block
+from common.genesis import GenesisSpec
+from common.kv import LmdbDB
+from common.state import ChainState
+from common.store import ChainStore
+from common.transport import (
+    BLOCKS_CHANNEL,
+    VERDICTS_CHANNEL,
+    HttpFanout,
+    RedisChannel,
+    Verdict,
+)
+from miner.builder import build_block
+from miner.pool import TxPool
+
+log = logging.getLogger("pavm.miner")
+
+
+@dataclass
+class MinerSettings:
+    data_dir: Path
+    key: bytes
+    genesis: GenesisSpec
+    block_txs: int = 300
+    block_interval: float = 2.0
+    peers: list[str] = field(default_factory=list)
+    transport: str = "http"
+    redis_url: str | None = None
+
+
+class MinerNode:
+    """Everything the miner service does, independent of HTTP."""
+
+    def __init__(self, settings: MinerSettings) -> None:
+        self.settings = settings
+        self.address = bytes(keys.PrivateKey(settings.key).public_key.to_canonical_address())
+        self.db = LmdbDB(settings.data_dir / "chain")
+        self.store = ChainStore(self.db)
+        if not self.store.has_chain():
+            genesis = ChainState.genesis(settings.genesis.alloc, settings.genesis.config, self.db)
+            self.store.initialise(genesis)
+        self.state = self.store.head_state()
+        self.lock = threading.RLock()
+        self.pool = TxPool(self.store, self.lock, lambda: self.state)
+        self.restored = self.pool.restore()
+        self.peers: set[str] = set(settings.peers)
+        self.fanout = HttpFanout()
+        self.redis_blocks = self.redis_verdicts = None
+        if settings.transport in ("redis", "both"):
+            if not settings.redis_url:
+                raise ValueError("the redis transport needs --redis-url")
+            self.redis_blocks = RedisChannel(settings.redis_url, BLOCKS_CHANNEL)
+            self.redis_verdicts = RedisChannel(settings.redis_url, VERDICTS_CHANNEL)
+        self._wake = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.blocks_mined = 0
+        self.txs_mined = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="block-loop")
+        self._thread.start()
+        if self.redis_verdicts is not None:
+            self.redis_verdicts.start(self._verdict_message, lambda: None)
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join(10)
+        self.fanout.close()
+        for channel in (self.redis_blocks, self.redis_verdicts):
+            if channel is not None:
+                channel.close()
+        self.db.close()
+
+    # -- transactions ----------------------------------------------------------------------
+
+    def submit(self, raw: bytes) -> bytes:
+        """Add a raw transaction to the pool (journaled) and wake the block loop."""
+        tx_hash = self.pool.add(raw)
+        with self._wake:
+            self._wake.notify_all()
+        return tx_hash
+
+    # -- block loop ------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        last_block = time.monotonic()
+        while not self._stop.is_set():
+            with self._wake:
+                self._wake.wait(timeout=0.05)
+            waiting = len(self.pool)
+            due = time.monotonic() - last_block >= self.settings.block_interval
+            if waiting and (waiting >= self.settings.block_txs or due):
+                try:
+                    self.produce_block()
+                except Exception:
+                    log.exception("block production failed")
+                last_block = time.monotonic()
+            elif due:
+                last_block = time.monotonic()
+
+    def produce_block(self) -> Block | None:
+        """Mine the executable transactions waiting now; ``None`` when there are none."""
+        with self.lock:
+            parent = self.state
+            accounts = parent.account_db()
+            nonces = {s: accounts.get_nonce(Address(s)) for s in self.pool.senders()}
+            chosen = self.pool.executable(self.settings.block_txs, nonces)
+            if not chosen:
+                return None
+            timestamp = max(parent.head.timestamp + 1, int(time.time()))
+            built = build_block(parent, [e.raw for e in chosen], self.settings.key, timestamp)
+            for s in built.skipped:
+                log.info("dropped transaction 0x%s: %s", chosen[s.position].hash.hex(), s.reason)
+            block = built.block
+            with self.db.atomic_batch() as batch:
+                self.store.put_block(batch, block, [o.receipt for o in built.outcomes])
+                self.store.forget_transactions(batch, [e.hash for e in chosen])
+            self.state = built.state
+            # Included transactions leave the pool, and so do skipped ones: they failed
+            # against the state they would run on, and their reason is logged above.
+            self.pool.remove([e.hash for e in chosen])
+            settled = built.state.account_db()
+            self.pool.remove_settled(
+                {s: settled.get_nonce(Address(s)) for s in {e.sender for e in chosen}}
+            )
+            self.blocks_mined += 1
+            self.txs_mined += len(block.transactions)
+        self.broadcast(block)
+        return block
+
+    def broadcast(self, block: Block) -> None:
+        data = block.encode()
+        if self.settings.transport in ("http", "both"):
+            self.fanout.send(sorted(self.peers), "/blocks", data, "application/octet-stream")
+        if self.redis_blocks is not None:
+            self.redis_blocks.publish(data)
+
+    # -- verdicts --------------------------------------------------------------------------
+
+    def record_verdict(self, verdict: Verdict) -> None:
+        self.store.put_verdict(verdict.number, verdict.validator, verdict.to_json())
+
+    def _verdict_message(self, payload: bytes) -> None:
+        import json
+
+        try:
+            self.record_verdict(Verdict.from_json(json.loads(payload)))
+        except ValueError as exc:
+            log.warning("ignored malformed verdict: %s", exc)
