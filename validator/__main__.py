@@ -1,0 +1,73 @@
+"""``python -m validator``: run a validator service."""
+
+import logging
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from common.errors import PavmError
+from common.genesis import load_genesis
+from common.keys import address_of, default_miner_key
+from common.transport import TRANSPORTS
+from validator.app import create_app
+from validator.node import ValidatorNode, ValidatorSettings
+
+cli = typer.Typer(add_completion=False)
+
+
+@cli.command()
+def main(
+    miner_url: Annotated[str, typer.Option(help="The miner's HTTP URL.")] = "http://127.0.0.1:8545",
+    name: Annotated[
+        str | None, typer.Option(help="Name in verdicts (default: the hostname).")
+    ] = None,
+    data_dir: Annotated[Path, typer.Option(help="Where the chain store lives.")] = Path(
+        "data/validator"
+    ),
+    genesis: Annotated[Path | None, typer.Option(help="Genesis JSON; must be the miner's.")] = None,
+    miner_address: Annotated[
+        str | None,
+        typer.Option(help="Address whose signature blocks need (default: dev key #100)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes, one per pinned core.")] = 2,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for block intake and JSON-RPC.")] = 8546,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="URL the miner pushes blocks to; registered at start (omit: no push)."),
+    ] = None,
+    transport: Annotated[str, typer.Option(help="Block intake: http, redis or both.")] = "http",
+    redis_url: Annotated[
+        str | None, typer.Option(help="Redis URL for the redis transport.")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="Logging level.")] = "info",
+) -> None:
+    """A pavm-net validator: validates the miner's blocks on pinned worker processes."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    if transport not in TRANSPORTS:
+        raise typer.BadParameter(f"transport must be one of {', '.join(TRANSPORTS)}")
+    try:
+        settings = ValidatorSettings(
+            name=name or socket.gethostname(),
+            data_dir=data_dir,
+            genesis=load_genesis(genesis),
+            miner_address=bytes.fromhex(miner_address.removeprefix("0x"))
+            if miner_address
+            else address_of(default_miner_key()),
+            miner_url=miner_url,
+            workers=workers,
+            transport=transport,
+            redis_url=redis_url,
+            public_url=public_url,
+        )
+        node = ValidatorNode(settings)
+    except (PavmError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    uvicorn.run(create_app(node), host=host, port=port, log_level=log_level.lower())
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,142 @@
+"""The validator's HTTP service: block intake, read-only JSON-RPC, health, metrics."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+from common.rpc.dispatch import Dispatcher
+from common.rpc.eth import EthApi
+from common.rpc.hexcodec import to_data
+from common.rpc.http import MAX_BODY, jsonrpc_router
+from validator.node import ValidatorNode
+
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _ValidatorCollector:
+    """Reads the node's counters and recent reports when Prometheus scrapes."""
+
+    def __init__(self, node: ValidatorNode) -> None:
+        self.node = node
+
+    def collect(self) -> Any:
+        node = self.node
+        reports = list(node.reports)
+        yield CounterMetricFamily("pavm_blocks", "Blocks validated", value=node.validated)
+        yield CounterMetricFamily("pavm_txs", "Transactions validated", value=node.transactions)
+        yield GaugeMetricFamily("pavm_head", "Head block number", value=node.head)
+        yield GaugeMetricFamily("pavm_synced", "1 when at the miner's head", value=node.synced)
+        rejected = CounterMetricFamily(
+            "pavm_rejected_blocks", "Blocks rejected, by reason", labels=["reason"]
+        )
+        for reason, count in node.rejected.items():
+            rejected.add_metric([reason], count)
+        yield rejected
+        dropped = CounterMetricFamily(
+            "pavm_dropped_blocks", "Blocks dropped unvalidated, by cause", labels=["cause"]
+        )
+        for cause, count in node.dropped.items():
+            dropped.add_metric([cause], count)
+        yield dropped
+        buckets = [0] * len(LATENCY_BUCKETS)
+        for report in reports:
+            for i, bound in enumerate(LATENCY_BUCKETS):
+                if report.total_s <= bound:
+                    buckets[i] += 1
+        histogram = HistogramMetricFamily(
+            "pavm_validation_seconds", "Validation time of the most recent 100 blocks"
+        )
+        histogram.add_metric(
+            [],
+            [
+                *((str(b), c) for b, c in zip(LATENCY_BUCKETS, buckets, strict=True)),
+                ("+Inf", len(reports)),
+            ],
+            sum(r.total_s for r in reports),
+        )
+        yield histogram
+        if reports:
+            last = reports[-1]
+            yield GaugeMetricFamily("pavm_groups", "Groups in the last block", value=last.groups)
+            serial_equivalent = sum(last.worker_cpu_s) + last.total_s - last.execute_s
+            yield GaugeMetricFamily(
+                "pavm_speedup_estimate",
+                "Last block: (worker CPU seconds + serial phases) / wall seconds",
+                value=serial_equivalent / last.total_s if last.total_s else 0.0,
+            )
+            cpu = CounterMetricFamily(
+                "pavm_worker_cpu_seconds",
+                "Worker CPU seconds over recent blocks",
+                labels=["worker"],
+            )
+            for worker in range(last.workers):
+                cpu.add_metric(
+                    [str(worker)],
+                    sum(r.worker_cpu_s[worker] for r in reports if len(r.worker_cpu_s) > worker),
+                )
+            yield cpu
+        yield GaugeMetricFamily("pavm_peers", "Miners this validator follows", value=1)
+
+
+def create_app(node: ValidatorNode) -> FastAPI:
+    """Assemble the validator's routes around ``node`` (started and stopped with the app)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        node.start()
+        yield
+        node.stop()
+
+    app = FastAPI(title="pavm-net validator", lifespan=lifespan)
+    eth = EthApi(node.store, node.lock, pool=None, node_info=lambda: _info(node))
+    app.include_router(jsonrpc_router(Dispatcher(eth.methods())))
+    registry = CollectorRegistry()
+    registry.register(_ValidatorCollector(node))
+
+    @app.post("/blocks", status_code=202)
+    async def blocks(request: Request) -> dict[str, str]:
+        """The miner pushes a block in its wire encoding."""
+        body = await request.body()
+        if len(body) > 8 * MAX_BODY:
+            return {"status": "too large"}
+        node.receive(body)
+        return {"status": "queued"}
+
+    @app.get("/health")
+    def health(response: Response) -> dict[str, Any]:
+        """200 when at the miner's head, 503 while catching up or without the miner."""
+        if not node.synced:
+            response.status_code = 503
+        return {
+            "status": "ok" if node.synced else "syncing",
+            "role": "validator",
+            "name": node.settings.name,
+            "head": node.head,
+            "minerHead": node.known_head,
+        }
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def _info(node: ValidatorNode) -> dict[str, Any]:
+    return {
+        "role": "validator",
+        "name": node.settings.name,
+        "miner": to_data(node.settings.miner_address),
+        "head": node.head,
+        "minerHead": node.known_head,
+        "synced": node.synced,
+        "workers": node.validator.pool.size,
+        "validated": node.validated,
+        "rejected": dict(node.rejected),
+        "dropped": dict(node.dropped),
+    }

@@ -1,0 +1,264 @@
+"""The validator node: block intake, in-order parallel validation, catch-up, verdicts.
+
+    POST /blocks ──┐
+    pavm:blocks ───┼─▶ queue ─▶ one thread: decode, miner's signature? ─▶ gap? catch up
+    head poll ─────┘             over GET /blocks from the miner ─▶ Validator.validate
+                                 ─▶ verdict to the miner (HTTP) and on pavm:verdicts
+
+Blocks not signed by the configured miner are dropped and counted, whatever
+transport brought them (design invariant 6); a gap in block numbers (a dropped
+pub/sub message, a restart) is filled over HTTP before anything newer is validated
+(invariant 7). The store commits each accepted block, so a restart resumes at the head.
+"""
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from common import codec
+from common.block import Block
+from common.errors import InvalidBlock
+from common.genesis import GenesisSpec
+from common.kv import LmdbDB
+from common.state import ChainState
+from common.store import ChainStore
+from common.transport import BLOCKS_CHANNEL, VERDICTS_CHANNEL, RedisChannel, Verdict
+from validator.validate import ValidationReport, Validator
+
+log = logging.getLogger("pavm.validator")
+CATCH_UP_BATCH = 256
+
+
+@dataclass
+class ValidatorSettings:
+    name: str
+    data_dir: Path
+    genesis: GenesisSpec
+    miner_address: bytes
+    miner_url: str
+    workers: int = 2
+    transport: str = "http"
+    redis_url: str | None = None
+    public_url: str | None = None
+    """Where the miner should push blocks (registered at start when given)."""
+    poll_interval: float = 2.0
+
+
+class ValidatorNode:
+    """Everything the validator service does, independent of HTTP."""
+
+    def __init__(self, settings: ValidatorSettings) -> None:
+        self.settings = settings
+        self.db = LmdbDB(settings.data_dir / "chain")
+        self.store = ChainStore(self.db)
+        if not self.store.has_chain():
+            genesis = ChainState.genesis(settings.genesis.alloc, settings.genesis.config, self.db)
+            self.store.initialise(genesis)
+        self.lock = threading.RLock()
+        self.validator = Validator(
+            self.store.head_state(), settings.miner_address, settings.workers, store=self.store
+        )
+        self.http = httpx.Client(base_url=settings.miner_url.rstrip("/"), timeout=10.0)
+        self.redis_blocks = self.redis_verdicts = None
+        if settings.transport in ("redis", "both"):
+            if not settings.redis_url:
+                raise ValueError("the redis transport needs --redis-url")
+            self.redis_blocks = RedisChannel(settings.redis_url, BLOCKS_CHANNEL)
+            self.redis_verdicts = RedisChannel(settings.redis_url, VERDICTS_CHANNEL)
+        self._inbox: queue.Queue[bytes | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.known_head = self.head
+        self.miner_reachable = False
+        self.validated = 0
+        self.transactions = 0
+        self.rejected: Counter[str] = Counter()
+        self.dropped: Counter[str] = Counter()
+        self.reports: list[ValidationReport] = []
+        """The most recent validation reports (for metrics), newest last."""
+
+    @property
+    def head(self) -> int:
+        return self.validator.state.head.number
+
+    @property
+    def synced(self) -> bool:
+        return self.miner_reachable and self.head >= self.known_head
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for target, name in ((self._work, "validate"), (self._poll, "head-poll")):
+            thread = threading.Thread(target=target, daemon=True, name=name)
+            thread.start()
+            self._threads.append(thread)
+        if self.redis_blocks is not None:
+            self.redis_blocks.start(self.receive, self.request_catch_up)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._inbox.put(None)
+        for thread in self._threads:
+            thread.join(10)
+        for channel in (self.redis_blocks, self.redis_verdicts):
+            if channel is not None:
+                channel.close()
+        self.validator.close()
+        self.http.close()
+        self.db.close()
+
+    # -- intake ----------------------------------------------------------------------------
+
+    def receive(self, data: bytes) -> None:
+        """A block arrived (HTTP push or pub/sub); validation happens in order, elsewhere."""
+        self._inbox.put(data)
+
+    def request_catch_up(self) -> None:
+        """Ask the worker thread to compare with the miner's head (e.g. after resubscribing)."""
+        self._inbox.put(b"")
+
+    def _poll(self) -> None:
+        registered = self.settings.public_url is None
+        while not self._stop.is_set():
+            if not registered:
+                registered = self._register()
+            self.request_catch_up()
+            self._stop.wait(self.settings.poll_interval)
+
+    def _register(self) -> bool:
+        try:
+            self.http.post("/validators", json={"url": self.settings.public_url}).raise_for_status()
+            return True
+        except httpx.HTTPError as exc:
+            log.info("miner not reachable for registration yet: %s", exc)
+            return False
+
+    def _miner_head(self) -> int | None:
+        try:
+            answer = self.http.post(
+                "/", json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
+            )
+            head = int(answer.json()["result"], 16)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            self.miner_reachable = False
+            return None
+        self.miner_reachable = True
+        self.known_head = max(self.known_head, head)
+        return head
+
+    # -- validation ------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            data = self._inbox.get()
+            if data is None:
+                return
+            try:
+                if data:
+                    self._handle(data)
+                else:
+                    head = self._miner_head()
+                    if head is not None and head > self.head:
+                        self._catch_up(head)
+            except Exception:
+                log.exception("block handling failed")
+
+    def _handle(self, data: bytes) -> None:
+        try:
+            block = Block.decode(data)
+        except ValueError as exc:
+            self.dropped["malformed"] += 1
+            log.warning("dropped a malformed block: %s", exc)
+            return
+        if block.header.signer() != self.settings.miner_address:
+            self.dropped["signature"] += 1
+            log.warning("dropped block %d: not signed by the miner", block.header.number)
+            return
+        number = block.header.number
+        self.known_head = max(self.known_head, number)
+        if number <= self.head:
+            return
+        if number > self.head + 1:
+            self._catch_up(number - 1)
+            if number != self.head + 1:
+                return
+        self._validate(block)
+
+    def _catch_up(self, target: int) -> None:
+        """Fetch and validate, in order, every block up to ``target`` from the miner."""
+        while self.head < target and not self._stop.is_set():
+            start, end = self.head + 1, min(target, self.head + CATCH_UP_BATCH)
+            try:
+                answer = self.http.get("/blocks", params={"start": start, "end": end})
+                answer.raise_for_status()
+                encoded = codec.decode(answer.content)
+            except (httpx.HTTPError, ValueError) as exc:
+                log.warning("catch-up from the miner failed: %s", exc)
+                return
+            if not encoded:
+                return
+            log.info("catching up blocks %d..%d", start, start + len(encoded) - 1)
+            for data in encoded:
+                block = Block.decode(data)
+                if block.header.signer() != self.settings.miner_address:
+                    self.dropped["signature"] += 1
+                    return
+                if not self._validate(block):
+                    return
+
+    def _validate(self, block: Block) -> bool:
+        header = block.header
+        started = time.perf_counter()
+        try:
+            with self.lock:
+                report = self.validator.validate(block)
+        except InvalidBlock as exc:
+            if exc.reason == "bad_signature":
+                self.dropped["signature"] += 1
+                return False
+            self.rejected[exc.reason] += 1
+            log.warning("rejected block %d: %s", header.number, exc)
+            self._report(
+                Verdict(
+                    self.settings.name,
+                    header.number,
+                    "0x" + block.hash.hex(),
+                    False,
+                    str(exc),
+                    (time.perf_counter() - started) * 1000,
+                )
+            )
+            return False
+        self.validated += 1
+        self.transactions += report.transactions
+        self.reports = [*self.reports[-99:], report]
+        self._report(
+            Verdict(
+                self.settings.name,
+                header.number,
+                "0x" + block.hash.hex(),
+                True,
+                "",
+                report.total_s * 1000,
+            )
+        )
+        return True
+
+    def _report(self, verdict: Verdict) -> None:
+        body = json.dumps(verdict.to_json()).encode()
+        if self.settings.transport in ("http", "both"):
+            try:
+                self.http.post(
+                    "/verdicts", content=body, headers={"content-type": "application/json"}
+                )
+            except httpx.HTTPError as exc:
+                log.warning("could not report verdict on block %d: %s", verdict.number, exc)
+        if self.redis_verdicts is not None:
+            self.redis_verdicts.publish(body)
