@@ -1,8 +1,10 @@
-"""The ``pavm`` command line: the user's front door to benchmarks (and, later, the testnet)."""
+"""The ``pavm`` command line: benchmarks, the process-mode testnet, dev accounts."""
 
 import json
+import time
 from importlib.metadata import version
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -68,3 +70,157 @@ def bench_validate(
     width = max(len(k) for k in data)
     for key, value in data.items():
         typer.echo(f"{key:<{width}}  {value}")
+
+
+testnet = typer.Typer(
+    help="A process-mode testnet on 127.0.0.1: one miner, N validators, Redis if asked.",
+    no_args_is_help=True,
+)
+app.add_typer(testnet, name="testnet")
+DataDir = Annotated[Path, typer.Option(help="Folder for node data, logs and testnet.json.")]
+
+
+@testnet.command("up")
+def testnet_up(
+    validators: Annotated[int, typer.Option(min=1, help="Validator processes.")] = 3,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes per validator.")] = 2,
+    transport: Annotated[str, typer.Option(help="Block broadcast: http, redis or both.")] = "http",
+    data_dir: DataDir = Path("testnet"),
+    base_port: Annotated[int, typer.Option(help="Miner port; validator i on base+1+i.")] = 8545,
+    block_txs: Annotated[int, typer.Option(min=1, help="Mine when this many wait.")] = 300,
+    block_interval: Annotated[float, typer.Option(help="...or after this many seconds.")] = 2.0,
+    redis_url: Annotated[
+        str | None, typer.Option(help="Use this Redis instead of starting redis-server.")
+    ] = None,
+    genesis: Annotated[Path | None, typer.Option(help="Genesis JSON for every node.")] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Return once healthy; stop with pavm testnet down.")
+    ] = False,
+) -> None:
+    """Start the testnet, print the RPC URLs, then show a live status line until Ctrl-C."""
+    from common import testnet as net_mod
+    from common.errors import PavmError
+
+    if transport not in ("http", "redis", "both"):
+        raise typer.BadParameter("transport must be http, redis or both")
+    try:
+        net = net_mod.up(
+            data_dir,
+            validators,
+            workers,
+            transport,
+            base_port,
+            block_txs,
+            block_interval,
+            redis_url,
+            genesis,
+            progress=lambda line: typer.echo(line, err=True),
+        )
+    except PavmError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"JSON-RPC: {net.miner.url}  (validators: {', '.join(v.url for v in net.validators)})"
+    )
+    if detach:
+        return
+    try:
+        _live_status(net)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        typer.echo("\nstopping...", err=True)
+        net_mod.down(net)
+
+
+def _live_status(net: Any) -> None:
+    from common import testnet as net_mod
+
+    seen = 0
+    window: list[tuple[float, int]] = []
+    agree = reject = 0
+    while True:
+        try:
+            head = int(net_mod.rpc(net.miner.url, "eth_blockNumber"), 16)
+            for number in range(seen + 1, head + 1):
+                count = net_mod.rpc(
+                    net.miner.url, "eth_getBlockTransactionCountByNumber", [hex(number)]
+                )
+                window.append((time.monotonic(), int(count, 16)))
+            verdicts = net_mod.rpc(net.miner.url, "pavm_getVerdicts", [hex(head)]) if head else []
+            agree = sum(1 for v in verdicts if v["agree"])
+            reject = sum(1 for v in verdicts if not v["agree"])
+            seen = head
+        except Exception as exc:  # noqa: BLE001 - a status line must survive anything
+            typer.echo(f"\rstatus unavailable: {exc}".ljust(100), nl=False, err=True)
+            time.sleep(1)
+            continue
+        now = time.monotonic()
+        window = [(t, n) for t, n in window if now - t <= 10]
+        rate = sum(n for _, n in window) / 10
+        line = (
+            f"head {head}  tx/s {rate:.1f}  last block: {agree} agree, {reject} reject "
+            f"of {len(net.validators)} validators"
+        )
+        typer.echo("\r" + line.ljust(100), nl=False, err=True)
+        time.sleep(1)
+
+
+@testnet.command("status")
+def testnet_status(
+    data_dir: DataDir = Path("testnet"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
+) -> None:
+    """A table of nodes: liveness, head, health and verdicts over the last 20 blocks."""
+    from common import testnet as net_mod
+    from common.errors import PavmError
+
+    try:
+        rows = net_mod.status(net_mod.Testnet.load(data_dir))
+    except PavmError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    typer.echo(f"{'node':<14}{'url':<26}{'alive':<7}{'head':>6}  {'health':<8}verdicts")
+    for row in rows:
+        verdicts = f"{row['agree']} agree / {row['reject']} reject" if "agree" in row else ""
+        if not row["alive"]:
+            health = "down"
+        else:
+            health = "" if "healthy" not in row else ("ok" if row["healthy"] else "syncing")
+        head = "" if row.get("head") is None else row["head"]
+        typer.echo(
+            f"{row['name']:<14}{row['url']:<26}{'yes' if row['alive'] else 'no':<7}"
+            f"{head!s:>6}  {health:<8}{verdicts}"
+        )
+
+
+@testnet.command("down")
+def testnet_down(data_dir: DataDir = Path("testnet")) -> None:
+    """Stop every process the testnet in --data-dir started."""
+    from common import testnet as net_mod
+    from common.errors import PavmError
+
+    try:
+        stopped = net_mod.down(net_mod.Testnet.load(data_dir))
+    except PavmError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+
+
+@app.command("accounts")
+def accounts(
+    count: Annotated[int, typer.Option(min=1, max=1000, help="How many accounts.")] = 10,
+) -> None:
+    """The prefunded development accounts (mnemonic 'test ... junk') and their keys."""
+    from common.genesis import DEV_MNEMONIC, dev_accounts
+    from common.keys import address_of, default_miner_key
+
+    typer.echo(f"mnemonic: {DEV_MNEMONIC}")
+    for account in dev_accounts(count):
+        funded = " (1,000,000 ETH at genesis)" if account.index < 10 else ""
+        typer.echo(f"{account.index:>3}  0x{account.address.hex()}  0x{account.key.hex()}{funded}")
+    typer.echo(f"miner: 0x{address_of(default_miner_key()).hex()} (key #100, not funded)")

@@ -1,0 +1,300 @@
+"""The process-mode testnet: a miner, N validators and (when asked) Redis on 127.0.0.1.
+
+``pavm testnet up`` starts them as local processes, each with its own data folder
+and log under ``--data-dir``, and records what it started in ``testnet.json`` there,
+which ``pavm testnet status`` and ``pavm testnet down`` read. Ports: the miner on
+``base_port``, validator i on ``base_port + 1 + i``, Redis on ``base_port + 1000``.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from common.errors import PavmError
+
+STATE_FILE = "testnet.json"
+
+
+@dataclass
+class NodeProcess:
+    name: str
+    role: str
+    url: str
+    pid: int
+    log: str
+
+
+@dataclass
+class Testnet:
+    data_dir: str
+    transport: str
+    nodes: list[NodeProcess] = field(default_factory=list)
+    redis_url: str | None = None
+
+    def save(self) -> None:
+        Path(self.data_dir, STATE_FILE).write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def load(cls, data_dir: Path) -> "Testnet":
+        path = data_dir / STATE_FILE
+        if not path.exists():
+            raise PavmError(f"no testnet recorded in {data_dir} (start one with pavm testnet up)")
+        data = json.loads(path.read_text())
+        data["nodes"] = [NodeProcess(**n) for n in data["nodes"]]
+        return cls(**data)
+
+    @property
+    def miner(self) -> NodeProcess:
+        return next(n for n in self.nodes if n.role == "miner")
+
+    @property
+    def validators(self) -> list[NodeProcess]:
+        return [n for n in self.nodes if n.role == "validator"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _spawn(command: list[str], log_path: Path) -> int:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return process.pid
+
+
+def wait_healthy(url: str, pid: int, timeout: float = 60.0) -> None:
+    """Wait until ``url``/health answers 200; fail early when the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            raise PavmError(f"{url}: process {pid} exited during start-up (see its log)")
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise PavmError(f"{url} did not become healthy within {timeout:.0f}s")
+
+
+def up(
+    data_dir: Path,
+    validators: int,
+    workers: int,
+    transport: str = "http",
+    base_port: int = 8545,
+    block_txs: int = 300,
+    block_interval: float = 2.0,
+    redis_url: str | None = None,
+    genesis: Path | None = None,
+    progress: Any = print,
+) -> Testnet:
+    """Start the testnet; on any failure, stop what was started and raise."""
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if (data_dir / STATE_FILE).exists():
+        previous = Testnet.load(data_dir)
+        if any(_alive(n.pid) for n in previous.nodes):
+            raise PavmError(f"a testnet is already running from {data_dir} (pavm testnet down)")
+    net = Testnet(str(data_dir), transport)
+    python = sys.executable
+    genesis_args = ["--genesis", str(genesis)] if genesis else []
+    try:
+        if transport in ("redis", "both") and redis_url is None:
+            server = shutil.which("redis-server")
+            if server is None:
+                raise PavmError("the redis transport needs redis-server on PATH or --redis-url")
+            port = base_port + 1000
+            pid = _spawn(
+                [
+                    server,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                data_dir / "logs" / "redis.log",
+            )
+            redis_url = f"redis://127.0.0.1:{port}"
+            net.nodes.append(NodeProcess("redis", "redis", redis_url, pid, "logs/redis.log"))
+            _wait_port(port, pid)
+        net.redis_url = redis_url
+        redis_args = ["--redis-url", redis_url] if redis_url else []
+        miner_url = f"http://127.0.0.1:{base_port}"
+        pid = _spawn(
+            [
+                python,
+                "-m",
+                "miner",
+                "--data-dir",
+                str(data_dir / "miner"),
+                "--port",
+                str(base_port),
+                "--block-txs",
+                str(block_txs),
+                "--block-interval",
+                str(block_interval),
+                "--transport",
+                transport,
+                *redis_args,
+                *genesis_args,
+            ],
+            data_dir / "logs" / "miner.log",
+        )
+        net.nodes.append(NodeProcess("miner", "miner", miner_url, pid, "logs/miner.log"))
+        net.save()
+        wait_healthy(miner_url, pid)
+        progress(f"miner      {miner_url}")
+        for i in range(validators):
+            name = f"validator-{i + 1}"
+            port = base_port + 1 + i
+            url = f"http://127.0.0.1:{port}"
+            push = ["--public-url", url] if transport in ("http", "both") else []
+            pid = _spawn(
+                [
+                    python,
+                    "-m",
+                    "validator",
+                    "--name",
+                    name,
+                    "--data-dir",
+                    str(data_dir / name),
+                    "--port",
+                    str(port),
+                    "--miner-url",
+                    miner_url,
+                    "--workers",
+                    str(workers),
+                    "--transport",
+                    transport,
+                    *push,
+                    *redis_args,
+                    *genesis_args,
+                ],
+                data_dir / "logs" / f"{name}.log",
+            )
+            net.nodes.append(NodeProcess(name, "validator", url, pid, f"logs/{name}.log"))
+            net.save()
+        for node in net.validators:
+            wait_healthy(node.url, node.pid)
+            progress(f"{node.name:<10} {node.url}")
+    except BaseException:
+        down(net)
+        raise
+    return net
+
+
+def _wait_port(port: int, pid: int, timeout: float = 10.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            raise PavmError("redis-server exited during start-up (see logs/redis.log)")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise PavmError(f"redis-server did not listen on {port} within {timeout:.0f}s")
+
+
+def down(net: Testnet, timeout: float = 10.0) -> list[str]:
+    """Stop every process of ``net`` (validators first, Redis last); names stopped."""
+    order = sorted(net.nodes, key=lambda n: {"validator": 0, "miner": 1, "redis": 2}[n.role])
+    stopped = []
+    for node in order:
+        if _alive(node.pid):
+            try:
+                os.killpg(node.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            deadline = time.monotonic() + timeout
+            while _alive(node.pid) and time.monotonic() < deadline:
+                _reap(node.pid)
+                time.sleep(0.05)
+            if _alive(node.pid):
+                os.killpg(node.pid, signal.SIGKILL)
+            _reap(node.pid)
+            stopped.append(node.name)
+    return stopped
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def rpc(url: str, method: str, params: list[Any] | None = None, timeout: float = 5.0) -> Any:
+    """One JSON-RPC call; raises PavmError with the node's error message."""
+    answer = httpx.post(
+        url,
+        json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []},
+        timeout=timeout,
+    ).json()
+    if "error" in answer:
+        raise PavmError(f"{method} on {url}: {answer['error'].get('message')}")
+    return answer["result"]
+
+
+def status(net: Testnet, blocks: int = 20) -> list[dict[str, Any]]:
+    """A row per node: head, health, and verdict counts over the last ``blocks`` blocks."""
+    rows: list[dict[str, Any]] = []
+    agree: dict[str, int] = {}
+    reject: dict[str, int] = {}
+    miner_head = None
+    try:
+        miner_head = int(rpc(net.miner.url, "eth_blockNumber"), 16)
+        for number in range(max(1, miner_head - blocks + 1), miner_head + 1):
+            for verdict in rpc(net.miner.url, "pavm_getVerdicts", [hex(number)]):
+                table = agree if verdict["agree"] else reject
+                table[verdict["validator"]] = table.get(verdict["validator"], 0) + 1
+    except (httpx.HTTPError, PavmError, ValueError):
+        pass
+    for node in net.nodes:
+        row: dict[str, Any] = {
+            "name": node.name,
+            "role": node.role,
+            "url": node.url,
+            "pid": node.pid,
+            "alive": _alive(node.pid),
+        }
+        if node.role == "redis":
+            rows.append(row)
+            continue
+        try:
+            health = httpx.get(node.url + "/health", timeout=2)
+            row["head"] = health.json().get("head")
+            row["healthy"] = health.status_code == 200
+        except (httpx.HTTPError, ValueError):
+            row["head"], row["healthy"] = None, False
+        if node.role == "validator":
+            row["agree"] = agree.get(node.name, 0)
+            row["reject"] = reject.get(node.name, 0)
+        else:
+            row["head"] = miner_head if miner_head is not None else row["head"]
+        rows.append(row)
+    return rows
