@@ -31,6 +31,8 @@ class NodeProcess:
     url: str
     pid: int
     log: str
+    command: list[str] = field(default_factory=list)
+    """How it was started, so :func:`restart` can start it again the same way."""
 
 
 @dataclass
@@ -71,6 +73,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def restart(net: Testnet, name: str, extra: list[str] | None = None) -> NodeProcess:
+    """Start node ``name`` again with its recorded command (plus ``extra`` options)."""
+    node = next(n for n in net.nodes if n.name == name)
+    if _alive(node.pid):
+        raise PavmError(f"{name} is still running (pid {node.pid})")
+    node.pid = _spawn([*node.command, *(extra or [])], Path(net.data_dir) / node.log)
+    net.save()
+    return node
+
+
 def _spawn(command: list[str], log_path: Path) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -106,6 +118,7 @@ def up(
     redis_url: str | None = None,
     genesis: Path | None = None,
     progress: Any = print,
+    validator_args: list[str] | None = None,
 ) -> Testnet:
     """Start the testnet; on any failure, stop what was started and raise."""
     data_dir = data_dir.resolve()
@@ -117,6 +130,7 @@ def up(
     net = Testnet(str(data_dir), transport)
     python = sys.executable
     genesis_args = ["--genesis", str(genesis)] if genesis else []
+    validator_args = validator_args or []
     try:
         if transport in ("redis", "both") and redis_url is None:
             server = shutil.which("redis-server")

@@ -43,6 +43,9 @@ def main(
     redis_url: Annotated[
         str | None, typer.Option(help="Redis URL for the redis transport.")
     ] = None,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.05, help="Seconds between checks of the miner's head.")
+    ] = 2.0,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "info",
 ) -> None:
     """A pavm-net validator: validates the miner's blocks on pinned worker processes."""
@@ -62,6 +65,7 @@ def main(
             transport=transport,
             redis_url=redis_url,
             public_url=public_url,
+            poll_interval=poll_interval,
         )
         node = ValidatorNode(settings)
     except (PavmError, ValueError) as exc:

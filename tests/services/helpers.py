@@ -1,0 +1,75 @@
+"""Helpers for the service tests: free ports, a process-mode testnet, polling."""
+
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from common import testnet
+
+T = TypeVar("T")
+
+
+def free_base_port(span: int = 8) -> int:
+    """A port p with p..p+span and p+1000 free on 127.0.0.1 (checked, then released)."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + 1000 + span > 65535:
+            continue
+        wanted = [*range(base, base + span), base + 1000]
+        sockets = []
+        try:
+            for port in wanted:
+                s = socket.socket()
+                s.bind(("127.0.0.1", port))
+                sockets.append(s)
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+        return base
+    raise RuntimeError("no free port range")
+
+
+def start_testnet(tmp: Path, **options: Any) -> testnet.Testnet:
+    options.setdefault("base_port", free_base_port())
+    return testnet.up(tmp, progress=lambda line: None, **options)
+
+
+def wait_for(check: Callable[[], T | None], timeout: float = 60.0, what: str = "condition") -> T:
+    """Poll ``check`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except Exception as exc:  # noqa: BLE001 - nodes may be restarting
+            last = exc
+        if last:
+            return last  # type: ignore[return-value]
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def verdict_table(miner_url: str, head: int) -> dict[int, dict[str, bool]]:
+    """block number -> {validator: agree} for blocks 1..head."""
+    return {
+        number: {
+            v["validator"]: v["agree"]
+            for v in testnet.rpc(miner_url, "pavm_getVerdicts", [hex(number)])
+        }
+        for number in range(1, head + 1)
+    }
+
+
+def all_agree(net: testnet.Testnet) -> int | None:
+    """The miner's head when every validator agreed on every block up to it, else None."""
+    head = int(testnet.rpc(net.miner.url, "eth_blockNumber"), 16)
+    names = {v.name for v in net.validators}
+    table = verdict_table(net.miner.url, head)
+    ok = all(set(row) == names and all(row.values()) for row in table.values())
+    return head if ok and head > 0 else None

@@ -1,0 +1,107 @@
+"""web3.py against a process-mode testnet: a miner and three validators, both transports.
+
+Deploys the Vyper ERC20, transfers, waits for receipts, calls, reads logs; then every
+validator must have agreed on every block, and state read from a validator must
+equal the miner's.
+"""
+
+import pytest
+from web3 import Web3
+
+from common.genesis import dev_accounts
+from loadtest.contracts import load
+from tests.services.helpers import all_agree, start_testnet, wait_for
+
+ERC20 = load("erc20")
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    network = start_testnet(
+        tmp_path_factory.mktemp("testnet"),
+        validators=3,
+        workers=2,
+        transport="both",
+        block_interval=0.3,
+        block_txs=20,
+    )
+    yield network
+    from common import testnet
+
+    testnet.down(network)
+
+
+def test_erc20_lifecycle_agreed_by_every_validator(net):
+    w3 = Web3(Web3.HTTPProvider(net.miner.url))
+    owner, alice, bob = dev_accounts(3)
+    assert w3.eth.chain_id == 31337
+    assert w3.eth.get_balance(Web3.to_checksum_address(owner.address)) == 10**24
+
+    def send(account, tx):
+        tx.setdefault("chainId", 31337)
+        tx.setdefault(
+            "nonce",
+            w3.eth.get_transaction_count(Web3.to_checksum_address(account.address), "pending"),
+        )
+        tx.setdefault("maxFeePerGas", w3.eth.gas_price * 2)
+        tx.setdefault("maxPriorityFeePerGas", w3.eth.max_priority_fee)
+        signed = w3.eth.account.sign_transaction(tx, account.key)
+        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+        assert tx_hash == signed.hash  # the same hash web3.py computes
+        return tx_hash
+
+    token = w3.eth.contract(abi=list(ERC20.abi), bytecode=ERC20.bytecode)
+    deploy = token.constructor(10**24).build_transaction(
+        {"from": Web3.to_checksum_address(owner.address), "gas": 2_000_000, "nonce": 0}
+    )
+    receipt = w3.eth.wait_for_transaction_receipt(send(owner, deploy), timeout=30)
+    assert receipt.status == 1 and receipt.contractAddress
+    token = w3.eth.contract(address=receipt.contractAddress, abi=list(ERC20.abi))
+    assert w3.eth.get_code(receipt.contractAddress)
+
+    hashes = []
+    for i, receiver in enumerate([alice, bob] * 3):
+        call = token.functions.transfer(Web3.to_checksum_address(receiver.address), 100 + i)
+        gas = call.estimate_gas({"from": Web3.to_checksum_address(owner.address)})
+        hashes.append(
+            send(
+                owner,
+                call.build_transaction(
+                    {"from": Web3.to_checksum_address(owner.address), "gas": gas}
+                ),
+            )
+        )
+    receipts = [w3.eth.wait_for_transaction_receipt(h, timeout=30) for h in hashes]
+    assert all(r.status == 1 for r in receipts)
+    assert receipts[0].effectiveGasPrice > 0 and receipts[0].logs
+
+    alice_balance = sum(100 + i for i in (0, 2, 4))
+    assert (
+        token.functions.balanceOf(Web3.to_checksum_address(alice.address)).call() == alice_balance
+    )
+    events = token.events.Transfer().get_logs(from_block=0)
+    assert len(events) == 1 + 6  # the mint in the constructor, then six transfers
+    to_alice = w3.eth.get_logs(
+        {
+            "address": receipt.contractAddress,
+            "topics": [None, None, "0x" + bytes(12).hex() + alice.address.hex()],
+            "fromBlock": 0,
+        }
+    )
+    assert len(to_alice) == 3
+
+    head = wait_for(lambda: all_agree(net), what="every validator agreeing on every block")
+    assert head >= receipts[-1].blockNumber
+    for validator in net.validators:
+        v3 = Web3(Web3.HTTPProvider(validator.url))
+        wait_for(lambda v3=v3: v3.eth.block_number >= head, what=f"{validator.name} at head")
+        for account in (owner, alice, bob):
+            address = Web3.to_checksum_address(account.address)
+            assert v3.eth.get_balance(address, head) == w3.eth.get_balance(address, head)
+        at_validator = v3.eth.contract(address=receipt.contractAddress, abi=list(ERC20.abi))
+        assert (
+            at_validator.functions.balanceOf(Web3.to_checksum_address(alice.address)).call()
+            == alice_balance
+        )
+        assert v3.eth.get_transaction_receipt(hashes[0]).status == 1
+        assert v3.eth.get_block(head).hash == w3.eth.get_block(head).hash
