@@ -64,6 +64,12 @@ class Testnet:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs; reaps it first when it is our exited child (a zombie)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -76,8 +82,11 @@ def _alive(pid: int) -> bool:
 def restart(net: Testnet, name: str, extra: list[str] | None = None) -> NodeProcess:
     """Start node ``name`` again with its recorded command (plus ``extra`` options)."""
     node = next(n for n in net.nodes if n.name == name)
-    if _alive(node.pid):
-        raise PavmError(f"{name} is still running (pid {node.pid})")
+    deadline = time.monotonic() + 10
+    while _alive(node.pid):  # a kill may still be under way
+        if time.monotonic() > deadline:
+            raise PavmError(f"{name} is still running (pid {node.pid})")
+        time.sleep(0.05)
     node.pid = _spawn([*node.command, *(extra or [])], Path(net.data_dir) / node.log)
     net.save()
     return node
@@ -107,6 +116,14 @@ def wait_healthy(url: str, pid: int, timeout: float = 60.0) -> None:
     raise PavmError(f"{url} did not become healthy within {timeout:.0f}s")
 
 
+def _start(net: Testnet, name: str, role: str, url: str, command: list[str]) -> NodeProcess:
+    log = f"logs/{name}.log"
+    node = NodeProcess(name, role, url, _spawn(command, Path(net.data_dir) / log), log, command)
+    net.nodes.append(node)
+    net.save()
+    return node
+
+
 def up(
     data_dir: Path,
     validators: int,
@@ -129,15 +146,19 @@ def up(
             raise PavmError(f"a testnet is already running from {data_dir} (pavm testnet down)")
     net = Testnet(str(data_dir), transport)
     python = sys.executable
-    genesis_args = ["--genesis", str(genesis)] if genesis else []
-    validator_args = validator_args or []
+    shared = ["--genesis", str(genesis)] if genesis else []
     try:
         if transport in ("redis", "both") and redis_url is None:
             server = shutil.which("redis-server")
             if server is None:
                 raise PavmError("the redis transport needs redis-server on PATH or --redis-url")
             port = base_port + 1000
-            pid = _spawn(
+            redis_url = f"redis://127.0.0.1:{port}"
+            redis = _start(
+                net,
+                "redis",
+                "redis",
+                redis_url,
                 [
                     server,
                     "--port",
@@ -149,15 +170,16 @@ def up(
                     "--appendonly",
                     "no",
                 ],
-                data_dir / "logs" / "redis.log",
             )
-            redis_url = f"redis://127.0.0.1:{port}"
-            net.nodes.append(NodeProcess("redis", "redis", redis_url, pid, "logs/redis.log"))
-            _wait_port(port, pid)
+            _wait_port(port, redis.pid)
         net.redis_url = redis_url
-        redis_args = ["--redis-url", redis_url] if redis_url else []
-        miner_url = f"http://127.0.0.1:{base_port}"
-        pid = _spawn(
+        if redis_url:
+            shared += ["--redis-url", redis_url]
+        miner = _start(
+            net,
+            "miner",
+            "miner",
+            f"http://127.0.0.1:{base_port}",
             [
                 python,
                 "-m",
@@ -172,21 +194,21 @@ def up(
                 str(block_interval),
                 "--transport",
                 transport,
-                *redis_args,
-                *genesis_args,
+                *shared,
             ],
-            data_dir / "logs" / "miner.log",
         )
-        net.nodes.append(NodeProcess("miner", "miner", miner_url, pid, "logs/miner.log"))
-        net.save()
-        wait_healthy(miner_url, pid)
-        progress(f"miner      {miner_url}")
+        wait_healthy(miner.url, miner.pid)
+        progress(f"miner      {miner.url}")
         for i in range(validators):
             name = f"validator-{i + 1}"
             port = base_port + 1 + i
             url = f"http://127.0.0.1:{port}"
             push = ["--public-url", url] if transport in ("http", "both") else []
-            pid = _spawn(
+            _start(
+                net,
+                name,
+                "validator",
+                url,
                 [
                     python,
                     "-m",
@@ -198,19 +220,16 @@ def up(
                     "--port",
                     str(port),
                     "--miner-url",
-                    miner_url,
+                    miner.url,
                     "--workers",
                     str(workers),
                     "--transport",
                     transport,
                     *push,
-                    *redis_args,
-                    *genesis_args,
+                    *shared,
+                    *(validator_args or []),
                 ],
-                data_dir / "logs" / f"{name}.log",
             )
-            net.nodes.append(NodeProcess(name, "validator", url, pid, f"logs/{name}.log"))
-            net.save()
         for node in net.validators:
             wait_healthy(node.url, node.pid)
             progress(f"{node.name:<10} {node.url}")

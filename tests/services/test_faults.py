@@ -1,0 +1,160 @@
+"""Faults on a running process-mode testnet.
+
+- a validator killed with SIGKILL while blocks flow restarts, catches up and agrees;
+- the miner killed with SIGKILL after eth_sendRawTransaction returned mines the
+  transaction after restarting (the pool journal);
+- a block signed by another key is dropped by a validator, whatever it says;
+- a tampered block signed by the miner's key gets a reject verdict with its reason.
+"""
+
+import os
+import signal
+import threading
+from dataclasses import replace
+
+import httpx
+import pytest
+from eth_account import Account
+
+from common import testnet
+from common.block import Block, Header, transactions_root
+from common.genesis import dev_accounts
+from common.grouping import groups_encoding, groups_hash
+from common.keys import default_miner_key
+from common.receipts import receipts_root
+from common.rwset import block_rwset_encoding, rwset_hash
+from common.state import ChainConfig, next_base_fee
+from loadtest.workload import GWEI, Wallet, sign
+from tests.services.helpers import all_agree, start_testnet, wait_for
+
+CONFIG = ChainConfig()
+RECEIVER = bytes.fromhex("00" * 19 + "99")
+
+
+def _metric(url: str, name: str, label: str) -> float:
+    for line in httpx.get(url + "/metrics", timeout=5).text.splitlines():
+        if line.startswith(name) and label in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _send_many(url: str, wallet: Wallet, start_nonce: int, count: int) -> list[str]:
+    hashes = []
+    for nonce in range(start_nonce, start_nonce + count):
+        raw = sign(wallet, nonce, RECEIVER, config=CONFIG, value=1, gas=21_000)
+        hashes.append(testnet.rpc(url, "eth_sendRawTransaction", ["0x" + raw.hex()]))
+    return hashes
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    network = start_testnet(
+        tmp_path_factory.mktemp("faults"),
+        validators=2,
+        workers=1,
+        transport="both",
+        block_interval=0.2,
+        block_txs=10,
+        validator_args=["--poll-interval", "0.5"],
+    )
+    yield network
+    testnet.down(network)
+
+
+def test_killed_validator_catches_up_and_agrees(net):
+    sender = Wallet(dev_accounts(5)[4].key)
+    victim = net.validators[0]
+    flowing = threading.Thread(target=_send_many, args=(net.miner.url, sender, 0, 40))
+    flowing.start()
+    os.kill(victim.pid, signal.SIGKILL)
+    flowing.join()
+    testnet.restart(net, victim.name)
+    testnet.wait_healthy(victim.url, victim.pid)
+    head = wait_for(lambda: all_agree(net), timeout=90, what="agreement after the restart")
+    assert head >= 2
+    assert int(testnet.rpc(victim.url, "eth_blockNumber"), 16) >= head
+
+
+def test_miner_killed_after_acknowledging_still_mines(net):
+    sender = Wallet(dev_accounts(6)[5].key)
+    miner = net.miner
+    # Restart the miner so that it will not mine on its own before it is killed.
+    os.kill(miner.pid, signal.SIGKILL)
+    testnet.restart(net, "miner", ["--block-interval", "3600", "--block-txs", "1000"])
+    testnet.wait_healthy(miner.url, miner.pid)
+    raw = sign(sender, 0, RECEIVER, config=CONFIG, value=7, gas=21_000, tip=2 * GWEI)
+    tx_hash = testnet.rpc(miner.url, "eth_sendRawTransaction", ["0x" + raw.hex()])
+    assert testnet.rpc(miner.url, "eth_getTransactionByHash", [tx_hash])["blockNumber"] is None
+    os.kill(miner.pid, signal.SIGKILL)
+    testnet.restart(net, "miner")
+    testnet.wait_healthy(miner.url, miner.pid)
+    receipt = wait_for(
+        lambda: testnet.rpc(miner.url, "eth_getTransactionReceipt", [tx_hash]),
+        what="the acknowledged transaction mined after the restart",
+    )
+    assert receipt["status"] == "0x1"
+    wait_for(lambda: all_agree(net), timeout=60, what="validators agreeing after the restart")
+
+
+def _idle_head(net) -> tuple[Block, testnet.NodeProcess]:
+    """The head block once the chain is idle and the validator has it."""
+    validator = net.validators[1]
+    head = wait_for(lambda: all_agree(net), timeout=60, what="an idle, agreed chain")
+    wait_for(
+        lambda: int(testnet.rpc(validator.url, "eth_blockNumber"), 16) == head,
+        what="the validator at the head",
+    )
+    data = httpx.get(f"{net.miner.url}/blocks/{head}", timeout=5).content
+    return Block.decode(data), validator
+
+
+def _empty_child(parent: Block, **changes: object) -> Header:
+    """The header of a correct empty block on ``parent``, with ``changes``."""
+    header = Header(
+        parent_hash=parent.hash,
+        number=parent.header.number + 1,
+        timestamp=parent.header.timestamp + 1,
+        beneficiary=parent.header.beneficiary,
+        state_root=parent.header.state_root,
+        transactions_root=transactions_root([]),
+        receipts_root=receipts_root([]),
+        rwset_hash=rwset_hash(block_rwset_encoding([])),
+        groups_hash=groups_hash(groups_encoding([], [])),
+        gas_used=0,
+        gas_limit=parent.header.gas_limit,
+        base_fee=next_base_fee(parent.header, CONFIG),
+    )
+    return replace(header, **changes)
+
+
+def test_block_from_another_key_is_dropped(net):
+    parent, validator = _idle_head(net)
+    forged = Block(_empty_child(parent).signed_by(Account.create().key), (), (), (), ())
+    before = _metric(validator.url, "pavm_dropped_blocks_total", 'cause="signature"')
+    httpx.post(validator.url + "/blocks", content=forged.encode(), timeout=5)
+    wait_for(
+        lambda: _metric(validator.url, "pavm_dropped_blocks_total", 'cause="signature"') > before,
+        what="the forged block counted as dropped",
+    )
+    assert int(testnet.rpc(validator.url, "eth_blockNumber"), 16) == parent.header.number
+    verdicts = testnet.rpc(net.miner.url, "pavm_getVerdicts", [hex(forged.header.number)])
+    assert all(v["validator"] != validator.name for v in verdicts)
+
+
+def test_tampered_block_gets_a_reject_verdict(net):
+    parent, validator = _idle_head(net)
+    lying = _empty_child(parent, state_root=b"\x01" * 32).signed_by(default_miner_key())
+    tampered = Block(lying, (), (), (), ())
+    before = _metric(validator.url, "pavm_rejected_blocks_total", 'reason="state_root_mismatch"')
+    httpx.post(validator.url + "/blocks", content=tampered.encode(), timeout=5)
+    wait_for(
+        lambda: (
+            _metric(validator.url, "pavm_rejected_blocks_total", 'reason="state_root_mismatch"')
+            > before
+        ),
+        what="a state_root_mismatch rejection",
+    )
+    verdicts = testnet.rpc(net.miner.url, "pavm_getVerdicts", [hex(tampered.header.number)])
+    mine = [v for v in verdicts if v["validator"] == validator.name]
+    assert mine and not mine[0]["agree"] and mine[0]["reason"].startswith("state_root_mismatch")
+    assert int(testnet.rpc(validator.url, "eth_blockNumber"), 16) == parent.header.number
