@@ -1,0 +1,238 @@
+"""Malformed JSON-RPC requests and raw transactions each get their JSON-RPC error.
+
+Runs the miner's app in process (FastAPI's test client, the block loop held back by
+a long interval). A valid transaction waits in the pool before the table runs; after
+it, the node still serves and that transaction is still there.
+"""
+
+import json
+
+import pytest
+import rlp
+from fastapi.testclient import TestClient
+
+from common.genesis import default_genesis, dev_accounts
+from common.keys import default_miner_key
+from common.state import ChainConfig
+from loadtest.workload import Wallet, sign
+from miner.app import create_app
+from miner.node import MinerNode, MinerSettings
+
+CONFIG = ChainConfig()
+ALICE, BOB = (Wallet(a.key) for a in dev_accounts(2))
+POOR = Wallet(b"\x42" * 32)
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    settings = MinerSettings(
+        data_dir=tmp_path_factory.mktemp("miner"),
+        key=default_miner_key(),
+        genesis=default_genesis(),
+        block_txs=10_000,
+        block_interval=3600,
+    )
+    return MinerNode(settings)
+
+
+@pytest.fixture(scope="module")
+def client(node):
+    with TestClient(create_app(node)) as test_client:
+        yield test_client
+
+
+def call(client, method, *params, raw_body=None):
+    body = (
+        raw_body
+        if raw_body is not None
+        else json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+    )
+    answer = client.post("/", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def raw_hex(raw: bytes) -> str:
+    return "0x" + raw.hex()
+
+
+@pytest.fixture(scope="module")
+def pending(client):
+    raw = sign(ALICE, 0, BOB.address, config=CONFIG, value=5, gas=21_000)
+    answer = call(client, "eth_sendRawTransaction", raw_hex(raw))
+    return answer["result"]
+
+
+def _truncated() -> str:
+    return raw_hex(sign(ALICE, 1, BOB.address, config=CONFIG, gas=21_000)[:-7])
+
+
+def _non_canonical_rlp() -> str:
+    return "0x" + rlp.encode([b"\x00\x01"]).hex()
+
+
+TABLE = [
+    # (id, method, params, expected code, message fragment)
+    ("unknown method", "eth_mine", [], -32601, "does not exist"),
+    ("params not a list", "eth_getBalance", {"a": 1}, -32602, "non-array"),
+    ("too few params", "eth_getBalance", [], -32602, "missing value"),
+    ("too many params", "eth_getBalance", ["0x" + "00" * 20, "latest", 1], -32602, "too many"),
+    ("short address", "eth_getBalance", ["0x1234", "latest"], -32602, "20 bytes"),
+    ("odd hex", "eth_getCode", ["0x123", "latest"], -32602, "hex string"),
+    ("leading zero", "eth_getBlockByNumber", ["0x01", False], -32602, "leading zeros"),
+    ("negative number", "eth_getBlockByNumber", ["-0x1", False], -32602, "block number"),
+    ("negative hex", "eth_getBlockByNumber", ["0x-1", False], -32602, "leading zeros"),
+    ("overflowing block", "eth_getBlockByNumber", ["0x1" + "0" * 20, False], -32602, "64 bits"),
+    (
+        "overflowing value",
+        "eth_call",
+        [{"to": "0x" + "00" * 20, "value": "0x1" + "0" * 64}],
+        -32602,
+        "256 bits",
+    ),
+    ("unknown tag", "eth_getBalance", ["0x" + "00" * 20, "pending2"], -32602, "block number"),
+    ("number not hex", "eth_getBlockByNumber", [12, False], -32602, "block number"),
+    ("bad hash", "eth_getTransactionByHash", ["0x00"], -32602, "32 bytes"),
+    ("raw tx not hex", "eth_sendRawTransaction", ["0xzz"], -32602, "hex string"),
+    ("truncated rlp", "eth_sendRawTransaction", [_truncated()], -32000, "rlp"),
+    ("garbage rlp", "eth_sendRawTransaction", [_non_canonical_rlp()], -32000, "rlp"),
+    (
+        "wrong chain id",
+        "eth_sendRawTransaction",
+        [raw_hex(sign(ALICE, 1, BOB.address, config=ChainConfig(chain_id=1), gas=21_000))],
+        -32000,
+        "invalid chain id for signer: have 1 want 31337",
+    ),
+    (
+        "huge payload",
+        "eth_sendRawTransaction",
+        [
+            raw_hex(
+                sign(ALICE, 1, BOB.address, config=CONFIG, data=b"\x01" * 140_000, gas=29_000_000)
+            )
+        ],
+        -32000,
+        "oversized data: transaction size",
+    ),
+    (
+        "intrinsic gas",
+        "eth_sendRawTransaction",
+        [raw_hex(sign(ALICE, 1, BOB.address, config=CONFIG, gas=20_000))],
+        -32000,
+        "intrinsic gas too low",
+    ),
+    (
+        "insufficient funds",
+        "eth_sendRawTransaction",
+        [raw_hex(sign(POOR, 0, ALICE.address, config=CONFIG, gas=21_000))],
+        -32000,
+        "insufficient funds for gas * price + value: balance 0",
+    ),
+    (
+        "nonce too far ahead",
+        "eth_sendRawTransaction",
+        [raw_hex(sign(ALICE, 500, BOB.address, config=CONFIG, gas=21_000))],
+        -32000,
+        "nonce too high: next nonce 0, tx nonce 500",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "code", "fragment"),
+    [row[1:] for row in TABLE],
+    ids=[row[0] for row in TABLE],
+)
+def test_bad_call_gets_its_error(client, pending, method, params, code, fragment):
+    answer = (
+        call(client, method, *params)
+        if isinstance(params, list)
+        else call(
+            client,
+            method,
+            raw_body=json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+        )
+    )
+    assert answer["error"]["code"] == code, answer
+    assert fragment in answer["error"]["message"], answer
+
+
+def test_replayed_and_underpriced_transactions(client, pending):
+    raw = sign(ALICE, 0, BOB.address, config=CONFIG, value=5, gas=21_000)
+    assert call(client, "eth_sendRawTransaction", raw_hex(raw))["error"]["message"] == (
+        "already known"
+    )
+    cheaper = sign(ALICE, 0, BOB.address, config=CONFIG, value=6, gas=21_000)
+    answer = call(client, "eth_sendRawTransaction", raw_hex(cheaper))
+    assert answer["error"] == {"code": -32000, "message": "replacement transaction underpriced"}
+
+
+ENVELOPES = [
+    ("not json", b"{", -32700),
+    ("empty batch", b"[]", -32600),
+    ("wrong version", b'{"jsonrpc":"1.0","id":1,"method":"eth_chainId"}', -32600),
+    ("method not a string", b'{"jsonrpc":"2.0","id":1,"method":5}', -32600),
+    ("request not an object", b"[1]", -32600),
+    ("id is an object", b'{"jsonrpc":"2.0","id":{},"method":"eth_chainId"}', -32600),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"), [e[1:] for e in ENVELOPES], ids=[e[0] for e in ENVELOPES]
+)
+def test_malformed_envelopes(client, body, code):
+    answer = client.post("/", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 200
+    payload = answer.json()
+    error = payload[0]["error"] if isinstance(payload, list) else payload["error"]
+    assert error["code"] == code
+
+
+def test_batches(client):
+    batch = [{"jsonrpc": "2.0", "id": i, "method": "eth_chainId"} for i in range(3)]
+    batch.append({"jsonrpc": "2.0", "method": "eth_chainId"})  # a notification: no answer
+    batch.append({"jsonrpc": "2.0", "id": 9, "method": "nope"})
+    answers = client.post("/", json=batch).json()
+    assert [a["id"] for a in answers] == [0, 1, 2, 9]
+    assert answers[0]["result"] == "0x7a69" and answers[3]["error"]["code"] == -32601
+    too_many = [{"jsonrpc": "2.0", "id": i, "method": "eth_chainId"} for i in range(1001)]
+    assert client.post("/", json=too_many).json()["error"] == {
+        "code": -32600,
+        "message": "batch too large",
+    }
+
+
+def test_http_limits(client):
+    assert (
+        client.post(
+            "/", content=b"x" * (5 * 1024 * 1024 + 1), headers={"content-type": "application/json"}
+        ).status_code
+        == 413
+    )
+    assert (
+        client.post("/", content=b"{}", headers={"content-type": "text/plain"}).status_code == 415
+    )
+    assert client.get("/").status_code == 405
+
+
+def test_call_gas_is_capped_and_reverts_report_data(client):
+    huge = {"to": "0x" + "00" * 20, "gas": hex(10**12)}
+    assert call(client, "eth_call", huge, "latest")["result"] == "0x"
+    assert call(client, "eth_estimateGas", {"to": "0x" + "00" * 20})["result"] == hex(21_000)
+
+
+def test_node_still_serves_and_kept_the_pool(client, node, pending):
+    """Runs last: nothing the table threw at the node cost it the pending transaction."""
+    assert call(client, "eth_chainId")["result"] == "0x7a69"
+    found = call(client, "eth_getTransactionByHash", pending)["result"]
+    assert found["hash"] == pending and found["blockNumber"] is None
+    alice = "0x" + ALICE.address.hex()
+    assert call(client, "eth_getTransactionCount", alice, "pending")["result"] == "0x1"
+    assert call(client, "eth_getTransactionCount", alice, "latest")["result"] == "0x0"
+    block = node.produce_block()
+    assert block is not None and len(block.transactions) == 1
+    receipt = call(client, "eth_getTransactionReceipt", pending)["result"]
+    assert receipt["status"] == "0x1" and receipt["blockNumber"] == "0x1"
+    replay = sign(ALICE, 0, BOB.address, config=CONFIG, value=9, gas=21_000)
+    answer = call(client, "eth_sendRawTransaction", raw_hex(replay))
+    assert answer["error"]["message"] == "nonce too low: next nonce 1, tx nonce 0"
