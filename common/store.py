@@ -184,11 +184,14 @@ class ChainStore:
 
     def head_state(self) -> ChainState:
         """The chain state at the stored head, ready to build or validate the next block."""
-        head = self.head_number()
+        return self.state_at(self.head_number())
+
+    def state_at(self, number: int) -> ChainState:
+        """The chain state after block ``number`` (its state root and 256 ancestors)."""
         headers: list[Header] = []
-        for number in range(head, max(-1, head - MAX_ANCESTORS), -1):
-            block = self.block(number)
+        for ancestor in range(number, max(-1, number - MAX_ANCESTORS), -1):
+            block = self.block(ancestor)
             if block is None:
-                raise PavmError(f"store is missing block {number} below its head {head}")
+                raise PavmError(f"store is missing block {ancestor}")
             headers.append(block.header)
         return ChainState(self.db, self.config(), headers[0], tuple(h.hash for h in headers))

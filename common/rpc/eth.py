@@ -20,6 +20,7 @@ from eth_typing import Address, Hash32
 from common.block import Block
 from common.evm import BlockEnv, ReferenceState, decode_transaction
 from common.receipts import OpReceipt
+from common.replay import OP_NAMES, replay
 from common.rpc.dispatch import Handler, expect_params
 from common.rpc.errors import EXECUTION_REVERTED, SERVER_ERROR, RpcError, invalid_params
 from common.rpc.hexcodec import (
@@ -104,6 +105,7 @@ class EthApi:
             "eth_getLogs": self.get_logs,
             "pavm_getBlockRWSet": self.block_rwset,
             "pavm_getBlockGroups": self.block_groups,
+            "pavm_getOperationReceipt": self.operation_receipt,
             "pavm_nodeInfo": lambda p: self.node_info(),
         }
         if self.pool is not None:
@@ -532,6 +534,26 @@ class EthApi:
         block = self._block_at(tag)
         return [_rwset_json(r) for r in block.rwsets]
 
+    def operation_receipt(self, params: list[Any]) -> Any:
+        (value,) = expect_params(params, 1)
+        tx_hash = parse_hash(value, "hash")
+        with self.lock:
+            replayed = replay(self.store, tx_hash)
+        if replayed is None:
+            return None
+        receipt = replayed.outcome.receipt
+        return {
+            "transactionHash": to_data(tx_hash),
+            "blockNumber": to_quantity(replayed.number),
+            "transactionIndex": to_quantity(replayed.index),
+            "group": replayed.group,
+            "status": to_quantity(receipt.status),
+            "gasUsed": to_quantity(receipt.gas_used),
+            "readHash": to_data(receipt.read_hash),
+            "writeHash": to_data(receipt.write_hash),
+            "operations": [_op_json(op) for op in replayed.outcome.ops],
+        }
+
     def block_groups(self, params: list[Any]) -> Any:
         (tag,) = expect_params(params, 1)
         block = self._block_at(tag)
@@ -539,6 +561,20 @@ class EthApi:
             {"transactions": list(members), "gas": to_quantity(gas)}
             for members, gas in zip(block.groups, block.group_gas, strict=True)
         ]
+
+
+def _op_json(op: tuple[int, bytes, int, Any]) -> dict[str, Any]:
+    kind, address, slot, value = op
+    out: dict[str, Any] = {"op": OP_NAMES.get(kind, str(kind)), "address": to_data(address)}
+    if slot:
+        out["slot"] = to_quantity(slot)
+    if isinstance(value, bool):
+        out["value"] = value
+    elif isinstance(value, int):
+        out["value"] = to_quantity(value)
+    elif isinstance(value, bytes):
+        out["value"] = to_data(value)
+    return out
 
 
 def _matches(

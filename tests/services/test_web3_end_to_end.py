@@ -105,3 +105,56 @@ def test_erc20_lifecycle_agreed_by_every_validator(net):
         )
         assert v3.eth.get_transaction_receipt(hashes[0]).status == 1
         assert v3.eth.get_block(head).hash == w3.eth.get_block(head).hash
+
+
+def test_pavm_methods_describe_blocks_and_operations(net):
+    from common import testnet
+
+    w3 = Web3(Web3.HTTPProvider(net.miner.url))
+    owner, alice = dev_accounts(2)
+    signed = w3.eth.account.sign_transaction(
+        {
+            "to": Web3.to_checksum_address(alice.address),
+            "value": 12345,
+            "gas": 21_000,
+            "nonce": w3.eth.get_transaction_count(
+                Web3.to_checksum_address(owner.address), "pending"
+            ),
+            "chainId": 31337,
+            "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 10**9,
+        },
+        owner.key,
+    )
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+    number = hex(receipt.blockNumber)
+
+    for url in (net.miner.url, net.validators[0].url):
+        wait_for(
+            lambda url=url: int(testnet.rpc(url, "eth_blockNumber"), 16) >= receipt.blockNumber,
+            what="the block at " + url,
+        )
+        ops = testnet.rpc(url, "pavm_getOperationReceipt", ["0x" + tx_hash.hex()])
+        assert (
+            ops["readHash"]
+            == testnet.rpc(url, "eth_getTransactionReceipt", ["0x" + tx_hash.hex()])["pavmReadHash"]
+        )
+        kinds = [op["op"] for op in ops["operations"]]
+        assert "read_nonce" in kinds and "write_balance" in kinds and kinds[-1] == "refund"
+        written = {
+            op["address"]: op["value"] for op in ops["operations"] if op["op"] == "write_balance"
+        }
+        assert "0x" + alice.address.hex() in written
+        rwsets = testnet.rpc(url, "pavm_getBlockRWSet", [number])
+        groups = testnet.rpc(url, "pavm_getBlockGroups", [number])
+        index = receipt.transactionIndex
+        assert any(index in g["transactions"] for g in groups)
+        assert any(w["address"] == "0x" + alice.address.hex() for w in rwsets[index]["writes"])
+    verdicts = wait_for(
+        lambda: (
+            (v := testnet.rpc(net.miner.url, "pavm_getVerdicts", [number])) and len(v) == 3 and v
+        ),
+        what="three verdicts",
+    )
+    assert all(v["agree"] and v["validation_ms"] > 0 for v in verdicts)
