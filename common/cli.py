@@ -224,3 +224,41 @@ def accounts(
         funded = " (1,000,000 ETH at genesis)" if account.index < 10 else ""
         typer.echo(f"{account.index:>3}  0x{account.address.hex()}  0x{account.key.hex()}{funded}")
     typer.echo(f"miner: 0x{address_of(default_miner_key()).hex()} (key #100, not funded)")
+
+
+@bench.command("network")
+def bench_network(
+    workload: Annotated[str, typer.Option(help="'transfer' (ETH) or 'erc20' (token).")] = "erc20",
+    txs: Annotated[int, typer.Option(min=1, max=20_000, help="Transactions to send.")] = 300,
+    validators: Annotated[int, typer.Option(min=1, help="Validator processes.")] = 3,
+    workers: Annotated[int, typer.Option(min=1, help="Workers per validator.")] = 2,
+    transport: Annotated[str, typer.Option(help="http, redis or both.")] = "http",
+    block_txs: Annotated[int, typer.Option(min=1, help="Mine when this many wait.")] = 300,
+    block_interval: Annotated[float, typer.Option(help="...or after this many seconds.")] = 1.0,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Keep the testnet's data here (default: a temp dir).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Drive a process-mode testnet over JSON-RPC: throughput from mined blocks, latency
+    p50/p95/p99, per-validator validation time and speedup over py-evm, agreement."""
+    from common.errors import PavmError
+    from loadtest.bench_network import as_dict, run_network_bench
+
+    if workload not in ("transfer", "erc20"):
+        raise typer.BadParameter("workload must be transfer or erc20")
+    if transport not in ("http", "redis", "both"):
+        raise typer.BadParameter("transport must be http, redis or both")
+    try:
+        result = run_network_bench(
+            workload, txs, validators, workers, transport, block_txs, block_interval, data_dir
+        )
+    except (PavmError, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    data = as_dict(result)
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    for key, value in data.items():
+        typer.echo(f"{key:<22}  {value}")

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -61,6 +62,29 @@ class Testnet:
     @property
     def validators(self) -> list[NodeProcess]:
         return [n for n in self.nodes if n.role == "validator"]
+
+
+def free_base_port(span: int = 64) -> int:
+    """A port p with p..p+span and p+1000 free on 127.0.0.1 (checked, then released)."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + 1000 + span > 65535:
+            continue
+        taken = []
+        try:
+            for port in [*range(base, base + span), base + 1000]:
+                sock = socket.socket()
+                taken.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in taken:
+                sock.close()
+        return base
+    raise PavmError("no free range of ports on 127.0.0.1")
 
 
 def _alive(pid: int) -> bool:
@@ -240,8 +264,6 @@ def up(
 
 
 def _wait_port(port: int, pid: int, timeout: float = 10.0) -> None:
-    import socket
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _alive(pid):

@@ -1,6 +1,5 @@
 """Helpers for the service tests: free ports, a process-mode testnet, polling."""
 
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,32 +10,8 @@ from common import testnet
 T = TypeVar("T")
 
 
-def free_base_port(span: int = 8) -> int:
-    """A port p with p..p+span and p+1000 free on 127.0.0.1 (checked, then released)."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + 1000 + span > 65535:
-            continue
-        wanted = [*range(base, base + span), base + 1000]
-        sockets = []
-        try:
-            for port in wanted:
-                s = socket.socket()
-                s.bind(("127.0.0.1", port))
-                sockets.append(s)
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-        return base
-    raise RuntimeError("no free port range")
-
-
 def start_testnet(tmp: Path, **options: Any) -> testnet.Testnet:
-    options.setdefault("base_port", free_base_port())
+    options.setdefault("base_port", testnet.free_base_port())
     return testnet.up(tmp, progress=lambda line: None, **options)
 
 

@@ -1,0 +1,279 @@
+"""``pavm bench network``: a process-mode testnet driven over JSON-RPC, measured end to end.
+
+1. start a miner and N validators (genesis funds one sender per transaction);
+2. for erc20, deploy the token and fund the senders (not measured);
+3. send T pre-signed transactions in JSON-RPC batches, noting when each was sent;
+4. watch blocks appear; a transaction's latency runs from its send to the first
+   time it is seen in a block;
+5. throughput counts mined transactions over chain time (timestamps of the first and
+   last block holding workload transactions, one-second resolution) and over wall
+   time; validation times come from the validators' verdicts, and the serial
+   baseline is unmodified py-evm re-executing each block here, so per-validator
+   speedup = serial time / validation time for the same blocks.
+"""
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from common import testnet
+from common.block import Block
+from common.evm import apply_reference, decode_transaction
+from common.genesis import DEV_BALANCE, dev_accounts
+from common.state import ChainConfig, ChainState
+from loadtest.contracts import load
+from loadtest.workload import contract_address, erc20_block, sign, transfer_block, wallets
+
+SEND_BATCH = 50
+
+
+@dataclass(frozen=True)
+class NetworkResult:
+    workload: str
+    txs: int
+    validators: int
+    workers: int
+    transport: str
+    blocks: int
+    mined: int
+    throughput_chain_tps: float
+    throughput_wall_tps: float
+    latency_p50_s: float
+    latency_p95_s: float
+    latency_p99_s: float
+    serial_ms_per_block: float
+    validation_ms: dict[str, float]
+    """Mean validation time per block, per validator."""
+    speedup: dict[str, float]
+    """Serial py-evm time / validation time over the same blocks, per validator."""
+    agreement: bool
+    """Every validator agreed on every block of the run."""
+
+
+def _progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _genesis_file(path: Path, senders: list[bytes]) -> None:
+    alloc = {"0x" + a.address.hex(): {"balance": hex(DEV_BALANCE)} for a in dev_accounts()}
+    for sender in senders:
+        alloc["0x" + sender.hex()] = {"balance": hex(1000 * 10**18)}
+    path.write_text(json.dumps({"chainId": 31337, "alloc": alloc}))
+
+
+def _send(url: str, raws: list[bytes]) -> list[tuple[str, float]]:
+    """Send in JSON-RPC batches; (hash, send time) per transaction."""
+    sent = []
+    with httpx.Client(timeout=60) as client:
+        for start in range(0, len(raws), SEND_BATCH):
+            chunk = raws[start : start + SEND_BATCH]
+            batch = [
+                {
+                    "jsonrpc": "2.0",
+                    "id": i,
+                    "method": "eth_sendRawTransaction",
+                    "params": ["0x" + raw.hex()],
+                }
+                for i, raw in enumerate(chunk)
+            ]
+            moment = time.monotonic()
+            for answer in client.post(url, json=batch).json():
+                if "error" in answer:
+                    raise RuntimeError(f"transaction refused: {answer['error']['message']}")
+                sent.append((answer["result"], moment))
+    return sent
+
+
+def _wait_mined(url: str, hashes: set[str], timeout: float, after: int) -> dict[str, float]:
+    """First time each hash is seen in a block numbered above ``after``."""
+    seen: dict[str, float] = {}
+    number = after
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=10) as client:
+        while len(seen) < len(hashes) and time.monotonic() < deadline:
+            head = int(testnet.rpc(url, "eth_blockNumber"), 16)
+            while number < head:
+                number += 1
+                block = client.post(
+                    url,
+                    json={
+                        "jsonrpc": "2.0",
+                        "id": 1,
+                        "method": "eth_getBlockByNumber",
+                        "params": [hex(number), False],
+                    },
+                ).json()["result"]
+                now = time.monotonic()
+                for tx_hash in block["transactions"]:
+                    if tx_hash in hashes:
+                        seen.setdefault(tx_hash, now)
+            time.sleep(0.02)
+    return seen
+
+
+def _setup_erc20(url: str, senders: list[Any], config: ChainConfig) -> bytes:
+    owner = dev_accounts(1)[0]
+    from loadtest.workload import Wallet
+
+    deployer = Wallet(owner.key)
+    erc20 = load("erc20")
+    token = contract_address(owner.address, 0)
+    raws = [sign(deployer, 0, None, config=config, data=erc20.deploy_data(10**30), gas=3_000_000)]
+    holders = ["0x" + s.address.hex() for s in senders]
+    for nonce, first in enumerate(range(0, len(holders), 1000), start=1):
+        data = erc20.call_data("distribute", holders[first : first + 1000], 10**24)
+        raws.append(sign(deployer, nonce, token, config=config, data=data, gas=29_000_000))
+    before = int(testnet.rpc(url, "eth_blockNumber"), 16)
+    sent = _send(url, raws)
+    _wait_mined(url, {h for h, _ in sent}, timeout=120, after=before)
+    return token
+
+
+def _serial_ms(url: str, genesis: ChainState, numbers: list[int]) -> dict[int, float]:
+    """Unmodified py-evm re-executing each block, timed here; blocks applied in order."""
+    state = genesis
+    timings = {}
+    head = max(numbers)
+    with httpx.Client(timeout=30) as client:
+        for number in range(1, head + 1):
+            block = Block.decode(client.get(f"{url}/blocks/{number}").content)
+            header = block.header
+            env = state.env_of(header)
+            started = time.perf_counter()
+            reference = state.reference_state(env)
+            apply_reference(reference, [decode_transaction(raw) for raw in block.transactions])
+            reference.persist()
+            elapsed = time.perf_counter() - started
+            if bytes(reference.state_root) != header.state_root:
+                raise RuntimeError(f"py-evm disagrees with the chain at block {number}")
+            state = state.advance(header)
+            if number in numbers:
+                timings[number] = elapsed * 1000
+    return timings
+
+
+def run_network_bench(
+    workload: str = "erc20",
+    txs: int = 300,
+    validators: int = 3,
+    workers: int = 2,
+    transport: str = "http",
+    block_txs: int = 300,
+    block_interval: float = 1.0,
+    data_dir: Path | None = None,
+) -> NetworkResult:
+    """Start a testnet, drive it, measure, stop it."""
+    from common.genesis import load_genesis
+
+    config = ChainConfig()
+    senders = wallets(txs, offset=1)
+    receivers = wallets(txs, offset=5_000_000)
+    hot = wallets(1, offset=9_000_000)[0]
+    folder = Path(data_dir or tempfile.mkdtemp(prefix="pavm-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    genesis_path = folder / "genesis.json"
+    _genesis_file(genesis_path, [s.address for s in senders])
+    _progress(
+        f"starting a testnet in {folder}: 1 miner, {validators} validators x {workers} workers"
+    )
+    net = testnet.up(
+        folder,
+        validators,
+        workers,
+        transport,
+        testnet.free_base_port(),
+        block_txs,
+        block_interval,
+        genesis=genesis_path,
+        progress=lambda line: None,
+    )
+    try:
+        url = net.miner.url
+        token = b""
+        if workload == "erc20":
+            _progress("deploying and funding the token")
+            token = _setup_erc20(url, senders, config)
+        first_block = int(testnet.rpc(url, "eth_blockNumber"), 16) + 1
+        if workload == "erc20":
+            raws = erc20_block(token, senders, receivers, hot, 0.0, 0, config)
+        else:
+            raws = transfer_block(senders, receivers, hot, 0.0, 0, config)
+        _progress(f"sending {len(raws)} transactions")
+        started = time.monotonic()
+        sent = _send(url, raws)
+        seen = _wait_mined(url, {h for h, _ in sent}, timeout=300, after=first_block - 1)
+        wall = max(seen.values(), default=started) - started
+        latencies = sorted(seen[h] - t for h, t in sent if h in seen)
+        last_block = int(testnet.rpc(url, "eth_blockNumber"), 16)
+        numbers = list(range(first_block, last_block + 1))
+        stamps = [
+            int(testnet.rpc(url, "eth_getBlockByNumber", [hex(n), False])["timestamp"], 16)
+            for n in numbers
+        ]
+        parent_stamp = int(
+            testnet.rpc(url, "eth_getBlockByNumber", [hex(first_block - 1), False])["timestamp"], 16
+        )
+        chain_seconds = max(1, stamps[-1] - parent_stamp) if stamps else 1
+        _progress("waiting for every verdict")
+        names = [v.name for v in net.validators]
+        verdicts: dict[int, dict[str, Any]] = {}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            verdicts = {
+                n: {v["validator"]: v for v in testnet.rpc(url, "pavm_getVerdicts", [hex(n)])}
+                for n in numbers
+            }
+            if all(set(names) <= set(row) for row in verdicts.values()):
+                break
+            time.sleep(0.5)
+        _progress("re-executing the blocks with unmodified py-evm for the serial baseline")
+        genesis_spec = load_genesis(genesis_path)
+        local = ChainState.genesis(genesis_spec.alloc, genesis_spec.config)
+        serial = _serial_ms(url, local, numbers)
+        validation = {
+            name: statistics.mean(
+                verdicts[n][name]["validation_ms"] for n in numbers if name in verdicts[n]
+            )
+            for name in names
+        }
+        serial_mean = statistics.mean(serial.values()) if serial else 0.0
+        return NetworkResult(
+            workload=workload,
+            txs=txs,
+            validators=validators,
+            workers=workers,
+            transport=transport,
+            blocks=len(numbers),
+            mined=len(seen),
+            throughput_chain_tps=round(len(seen) / chain_seconds, 1),
+            throughput_wall_tps=round(len(seen) / wall, 1) if wall > 0 else 0.0,
+            latency_p50_s=round(_percentile(latencies, 50), 3),
+            latency_p95_s=round(_percentile(latencies, 95), 3),
+            latency_p99_s=round(_percentile(latencies, 99), 3),
+            serial_ms_per_block=round(serial_mean, 1),
+            validation_ms={k: round(v, 1) for k, v in validation.items()},
+            speedup={k: round(serial_mean / v, 2) if v else 0.0 for k, v in validation.items()},
+            agreement=all(
+                all(row.get(name, {}).get("agree") for name in names) for row in verdicts.values()
+            ),
+        )
+    finally:
+        testnet.down(net)
+
+
+def _percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    index = min(len(values) - 1, max(0, round(p / 100 * len(values) + 0.5) - 1))
+    return values[index]
+
+
+def as_dict(result: NetworkResult) -> dict[str, Any]:
+    return asdict(result)

@@ -1,0 +1,20 @@
+"""The network benchmark counts every sent transaction as mined and agreed upon."""
+
+from loadtest.bench_network import run_network_bench
+
+
+def test_network_bench_accounts_for_every_transaction(tmp_path):
+    result = run_network_bench(
+        "transfer",
+        txs=40,
+        validators=2,
+        workers=1,
+        block_txs=15,
+        block_interval=0.3,
+        data_dir=tmp_path,
+    )
+    assert result.mined == 40 and result.blocks >= 3
+    assert result.agreement
+    assert 0 < result.latency_p50_s <= result.latency_p95_s <= result.latency_p99_s
+    assert set(result.validation_ms) == {"validator-1", "validator-2"}
+    assert result.serial_ms_per_block > 0 and all(v > 0 for v in result.speedup.values())
