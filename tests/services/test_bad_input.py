@@ -9,6 +9,7 @@ import json
 
 import pytest
 import rlp
+from eth_hash.auto import keccak
 from fastapi.testclient import TestClient
 
 from common.genesis import default_genesis, dev_accounts
@@ -157,6 +158,24 @@ def test_bad_call_gets_its_error(client, pending, method, params, code, fragment
     assert fragment in answer["error"]["message"], answer
 
 
+def test_replacement_needs_ten_percent_more(client):
+    first = sign(BOB, 0, ALICE.address, config=CONFIG, value=1, gas=21_000, tip=10**9)
+    first_hash = call(client, "eth_sendRawTransaction", raw_hex(first))["result"]
+    bumped = sign(
+        BOB,
+        0,
+        ALICE.address,
+        config=CONFIG,
+        value=2,
+        gas=21_000,
+        tip=11 * 10**8,
+        max_fee=110 * 10**9,
+    )
+    bumped_hash = call(client, "eth_sendRawTransaction", raw_hex(bumped))["result"]
+    assert call(client, "eth_getTransactionByHash", first_hash)["result"] is None
+    assert call(client, "eth_getTransactionByHash", bumped_hash)["result"]["value"] == "0x2"
+
+
 def test_replayed_and_underpriced_transactions(client, pending):
     raw = sign(ALICE, 0, BOB.address, config=CONFIG, value=5, gas=21_000)
     assert call(client, "eth_sendRawTransaction", raw_hex(raw))["error"]["message"] == (
@@ -230,7 +249,8 @@ def test_node_still_serves_and_kept_the_pool(client, node, pending):
     assert call(client, "eth_getTransactionCount", alice, "pending")["result"] == "0x1"
     assert call(client, "eth_getTransactionCount", alice, "latest")["result"] == "0x0"
     block = node.produce_block()
-    assert block is not None and len(block.transactions) == 1
+    assert block is not None
+    assert pending in {"0x" + keccak(raw).hex() for raw in block.transactions}
     receipt = call(client, "eth_getTransactionReceipt", pending)["result"]
     assert receipt["status"] == "0x1" and receipt["blockNumber"] == "0x1"
     replay = sign(ALICE, 0, BOB.address, config=CONFIG, value=9, gas=21_000)

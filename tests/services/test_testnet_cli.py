@@ -1,0 +1,54 @@
+"""``pavm testnet up`` runs until Ctrl-C and then stops everything it started."""
+
+import signal
+import subprocess
+import sys
+import time
+
+from common import testnet
+
+
+def test_ctrl_c_stops_every_process(tmp_path):
+    port = testnet.free_base_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "common.cli_main",
+            "testnet",
+            "up",
+            "--validators",
+            "2",
+            "--workers",
+            "1",
+            "--transport",
+            "redis",
+            "--data-dir",
+            str(tmp_path),
+            "--base-port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if line.startswith("JSON-RPC:"):
+                break
+        assert any(line.startswith("JSON-RPC:") for line in lines), "".join(lines)
+        net = testnet.Testnet.load(tmp_path)
+        rows = testnet.status(net)
+        assert [r["name"] for r in rows] == ["redis", "miner", "validator-1", "validator-2"]
+        assert all(r["alive"] for r in rows)
+        assert all(r.get("healthy", True) for r in rows)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        assert not any(r["alive"] for r in testnet.status(net))
+    finally:
+        if process.poll() is None:
+            process.kill()
