@@ -158,3 +158,39 @@ def test_pavm_methods_describe_blocks_and_operations(net):
         what="three verdicts",
     )
     assert all(v["agree"] and v["validation_ms"] > 0 for v in verdicts)
+
+
+def test_blocks_with_full_transactions_and_metrics(net):
+    import httpx
+
+    w3 = Web3(Web3.HTTPProvider(net.miner.url))
+    head = w3.eth.block_number
+    block = w3.eth.get_block(head, full_transactions=True)
+    assert block.baseFeePerGas > 0 and block.transactions
+    assert block.transactions[0]["blockNumber"] == head
+    assert w3.eth.get_block("earliest").number == 0
+    assert w3.eth.get_block("pending").number == head
+    by_hash = w3.eth.get_block(block.hash)
+    assert by_hash.transactions[0] == block.transactions[0]["hash"]
+
+    miner = httpx.get(net.miner.url + "/metrics").text
+    for name in (
+        "pavm_blocks_total",
+        "pavm_txs_total",
+        "pavm_pool_size",
+        "pavm_peers",
+        "pavm_rpc_calls",
+    ):
+        assert name in miner, name
+    validator = httpx.get(net.validators[0].url + "/metrics").text
+    for name in (
+        "pavm_blocks_total",
+        "pavm_validation_seconds_bucket",
+        "pavm_groups",
+        "pavm_speedup_estimate",
+        "pavm_worker_cpu_seconds_total",
+        "pavm_head",
+    ):
+        assert name in validator, name
+    blocks = [line for line in validator.splitlines() if line.startswith("pavm_blocks_total")]
+    assert float(blocks[0].split()[-1]) >= 1

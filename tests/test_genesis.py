@@ -1,0 +1,71 @@
+"""Genesis files: defaults, a custom allocation, and errors that name the bad field."""
+
+import json
+
+import pytest
+
+from common.errors import PavmError
+from common.genesis import DEV_BALANCE, default_genesis, load_genesis, parse_genesis
+from common.state import ChainState
+
+
+def test_default_genesis_funds_the_anvil_accounts():
+    spec = default_genesis()
+    anvil_first = bytes.fromhex("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
+    assert spec.config.chain_id == 31337 and len(spec.alloc) == 10
+    assert spec.alloc[anvil_first].balance == DEV_BALANCE
+
+
+def test_custom_genesis_file(tmp_path):
+    path = tmp_path / "genesis.json"
+    path.write_text(
+        json.dumps(
+            {
+                "chainId": 777,
+                "gasLimit": "0x1c9c380",
+                "baseFee": 7,
+                "alloc": {
+                    "0x" + "11" * 20: {
+                        "balance": "0x10",
+                        "code": "0x6000",
+                        "storage": {"0x1": "0x2a"},
+                    }
+                },
+            }
+        )
+    )
+    spec = load_genesis(path)
+    assert (spec.config.chain_id, spec.config.gas_limit, spec.config.initial_base_fee) == (
+        777,
+        30_000_000,
+        7,
+    )
+    account = spec.alloc[b"\x11" * 20]
+    assert (account.balance, account.code, dict(account.storage)) == (16, b"\x60\x00", {1: 42})
+    state = ChainState.genesis(spec.alloc, spec.config)
+    assert state.account_db().get_storage(b"\x11" * 20, 1) == 42
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ([], "top level"),
+        ({"chainId": -1}, "chainId"),
+        ({"alloc": {"0x12": {}}}, "20 bytes"),
+        ({"alloc": {"0x" + "11" * 20: {"balance": "lots"}}}, "balance"),
+        ({"alloc": {"0x" + "11" * 20: {"code": "0xzz"}}}, "code"),
+        ({"alloc": {"0x" + "11" * 20: {"balance": 1, "storage": []}}}, "storage"),
+    ],
+)
+def test_bad_genesis_names_the_field(data, fragment):
+    with pytest.raises(PavmError, match=fragment):
+        parse_genesis(data)
+
+
+def test_missing_or_broken_file(tmp_path):
+    with pytest.raises(PavmError, match="does not exist"):
+        load_genesis(tmp_path / "nope.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(PavmError, match="not valid JSON"):
+        load_genesis(broken)
