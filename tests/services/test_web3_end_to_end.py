@@ -1,4 +1,4 @@
-"""web3.py against a process-mode testnet: a miner and three validators, both transports.
+"""web3.py against a process-mode testnet: a miner and three validators, on each transport.
 
 Deploys the Vyper ERC20, transfers, waits for receipts, calls, reads logs; then every
 validator must have agreed on every block, and state read from a validator must
@@ -15,13 +15,14 @@ from tests.services.helpers import all_agree, start_testnet, wait_for
 ERC20 = load("erc20")
 
 
-@pytest.fixture(scope="module")
-def net(tmp_path_factory):
+@pytest.fixture(scope="module", params=["http", "redis"])
+def net(request, tmp_path_factory):
+    """The same testnet once with blocks pushed over HTTP, once published on Redis only."""
     network = start_testnet(
         tmp_path_factory.mktemp("testnet"),
         validators=3,
         workers=2,
-        transport="both",
+        transport=request.param,
         block_interval=0.3,
         block_txs=20,
     )
