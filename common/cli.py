@@ -169,12 +169,35 @@ def _live_status(net: Any) -> None:
 @testnet.command("status")
 def testnet_status(
     data_dir: DataDir = Path("testnet"),
+    compose: Annotated[
+        bool, typer.Option("--compose", help="The containerised testnet (docker-compose.yml).")
+    ] = False,
+    project: Annotated[
+        str | None, typer.Option(help="Compose project (default: COMPOSE_PROJECT_NAME or pavm).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
 ) -> None:
     """A table of nodes: liveness, head, health and verdicts over the last 20 blocks."""
     from common import testnet as net_mod
     from common.errors import PavmError
 
+    if compose:
+        from common import compose as compose_mod
+
+        rows = compose_mod.status(project)
+        if as_json:
+            typer.echo(json.dumps(rows))
+            return
+        if not rows:
+            typer.echo("no containers of this compose project are running", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{'container':<22}{'state':<10}{'head':>6}  {'health':<8}verdicts")
+        for row in rows:
+            verdicts = f"{row['agree']} agree / {row['reject']} reject" if "agree" in row else ""
+            health = "" if "healthy" not in row else ("ok" if row["healthy"] else "syncing")
+            head = "" if row.get("head") is None else row["head"]
+            typer.echo(f"{row['name']:<22}{row['state']:<10}{head!s:>6}  {health:<8}{verdicts}")
+        return
     try:
         rows = net_mod.status(net_mod.Testnet.load(data_dir))
     except PavmError as exc:
