@@ -252,13 +252,11 @@ class ValidatorNode:
         return True
 
     def _report(self, verdict: Verdict) -> None:
+        """Always to the miner over HTTP (pub/sub may drop it), and on Redis when enabled."""
         body = json.dumps(verdict.to_json()).encode()
-        if self.settings.transport in ("http", "both"):
-            try:
-                self.http.post(
-                    "/verdicts", content=body, headers={"content-type": "application/json"}
-                )
-            except httpx.HTTPError as exc:
-                log.warning("could not report verdict on block %d: %s", verdict.number, exc)
+        try:
+            self.http.post("/verdicts", content=body, headers={"content-type": "application/json"})
+        except httpx.HTTPError as exc:
+            log.warning("could not report verdict on block %d: %s", verdict.number, exc)
         if self.redis_verdicts is not None:
             self.redis_verdicts.publish(body)
