@@ -1,0 +1,45 @@
+"""Print docker-compose.yml in the form ``docker stack deploy`` (Engine 20.10) accepts.
+
+The Swarm loader of that engine predates the Compose Specification: it wants a
+``version`` key and ``depends_on`` as a plain list (Swarm ignores start order and
+health conditions anyway; each service retries until its dependencies answer).
+
+Services are reached by DNS round robin on task addresses and ports are published
+on the host running the task, instead of through virtual IPs and the ingress mesh:
+both of those need the kernel's IPVS, which not every engine has (this machine's
+does not: a service VIP answers "no route to host"), and a testnet needs neither
+(one miner, validators addressed by their own IP). Variables are still
+interpolated by ``docker stack deploy``.
+"""
+
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def swarm_form(spec: dict) -> dict:
+    out = {"version": "3.8", **spec}
+    for service in out.get("services", {}).values():
+        depends = service.get("depends_on")
+        if isinstance(depends, dict):
+            service["depends_on"] = sorted(depends)
+        service.pop("build", None)
+        service.setdefault("deploy", {})["endpoint_mode"] = "dnsrr"
+        if "ports" in service:
+            service["ports"] = [_host_mode(port) for port in service["ports"]]
+    return out
+
+
+def _host_mode(port: str) -> dict:
+    """``"8546"`` or ``"${X:-8545}:8545"`` as a host-mode long-syntax port."""
+    published, _, target = str(port).rpartition(":")
+    entry: dict = {"target": int(target), "protocol": "tcp", "mode": "host"}
+    if published:
+        entry["published"] = published
+    return entry
+
+
+if __name__ == "__main__":
+    source = Path(sys.argv[1] if len(sys.argv) > 1 else "docker-compose.yml")
+    yaml.safe_dump(swarm_form(yaml.safe_load(source.read_text())), sys.stdout, sort_keys=False)
