@@ -261,10 +261,14 @@ def bench_network(
     data_dir: Annotated[
         Path | None, typer.Option(help="Keep the testnet's data here (default: a temp dir).")
     ] = None,
+    compose: Annotated[
+        bool, typer.Option("--compose", help="Use the containerised testnet instead.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Drive a process-mode testnet over JSON-RPC: throughput from mined blocks, latency
-    p50/p95/p99, per-validator validation time and speedup over py-evm, agreement."""
+    """Drive a process-mode (or, with --compose, containerised) testnet over JSON-RPC:
+    throughput from mined blocks, latency p50/p95/p99, per-validator validation time and
+    speedup over py-evm, agreement; with --compose also CPU and memory per container."""
     from common.errors import PavmError
     from loadtest.bench_network import as_dict, run_network_bench
 
@@ -274,7 +278,15 @@ def bench_network(
         raise typer.BadParameter("transport must be http, redis or both")
     try:
         result = run_network_bench(
-            workload, txs, validators, workers, transport, block_txs, block_interval, data_dir
+            workload,
+            txs,
+            validators,
+            workers,
+            transport,
+            block_txs,
+            block_interval,
+            data_dir,
+            compose,
         )
     except (PavmError, RuntimeError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -5,9 +5,9 @@
 3. send T pre-signed transactions in JSON-RPC batches, noting when each was sent;
 4. watch blocks appear; a transaction's latency runs from its send to the first
    time it is seen in a block;
-5. throughput counts mined transactions over chain time (timestamps of the first and
-   last block holding workload transactions, one-second resolution) and over wall
-   time; validation times come from the validators' verdicts, and the serial
+5. throughput counts mined transactions over chain time (the seconds spanned by the
+   blocks holding workload transactions, inclusive, one-second resolution) and over
+   wall time; validation times come from the validators' verdicts, and the serial
    baseline is unmodified py-evm re-executing each block here, so per-validator
    speedup = serial time / validation time for the same blocks.
 """
@@ -29,7 +29,14 @@ from common.evm import apply_reference, decode_transaction
 from common.genesis import DEV_BALANCE, dev_accounts
 from common.state import ChainConfig, ChainState
 from loadtest.contracts import load
-from loadtest.workload import contract_address, erc20_block, sign, transfer_block, wallets
+from loadtest.workload import (
+    Wallet,
+    contract_address,
+    erc20_block,
+    sign,
+    transfer_block,
+    wallets,
+)
 
 SEND_BATCH = 50
 
@@ -55,6 +62,8 @@ class NetworkResult:
     """Serial py-evm time / validation time over the same blocks, per validator."""
     agreement: bool
     """Every validator agreed on every block of the run."""
+    containers: dict[str, dict[str, float]] | None = None
+    """With --compose: CPU seconds during the run and memory MB after it, per container."""
 
 
 def _progress(message: str) -> None:
@@ -120,14 +129,17 @@ def _wait_mined(url: str, hashes: set[str], timeout: float, after: int) -> dict[
 
 def _setup_erc20(url: str, senders: list[Any], config: ChainConfig) -> bytes:
     owner = dev_accounts(1)[0]
-    from loadtest.workload import Wallet
-
     deployer = Wallet(owner.key)
     erc20 = load("erc20")
-    token = contract_address(owner.address, 0)
-    raws = [sign(deployer, 0, None, config=config, data=erc20.deploy_data(10**30), gas=3_000_000)]
+    start = int(
+        testnet.rpc(url, "eth_getTransactionCount", ["0x" + owner.address.hex(), "pending"]), 16
+    )
+    token = contract_address(owner.address, start)
+    raws = [
+        sign(deployer, start, None, config=config, data=erc20.deploy_data(10**30), gas=3_000_000)
+    ]
     holders = ["0x" + s.address.hex() for s in senders]
-    for nonce, first in enumerate(range(0, len(holders), 1000), start=1):
+    for nonce, first in enumerate(range(0, len(holders), 1000), start=start + 1):
         data = erc20.call_data("distribute", holders[first : first + 1000], 10**24)
         raws.append(sign(deployer, nonce, token, config=config, data=data, gas=29_000_000))
     before = int(testnet.rpc(url, "eth_blockNumber"), 16)
@@ -159,6 +171,45 @@ def _serial_ms(url: str, genesis: ChainState, numbers: list[int]) -> dict[int, f
     return timings
 
 
+def _fund(url: str, senders: list[Wallet], config: ChainConfig) -> None:
+    """Send each sender 1 ETH from the dev accounts (the compose genesis is the default)."""
+    payers = [Wallet(a.key) for a in dev_accounts()]
+    nonces = {
+        p.address: int(
+            testnet.rpc(url, "eth_getTransactionCount", ["0x" + p.address.hex(), "pending"]), 16
+        )
+        for p in payers
+    }
+    raws = []
+    for i, sender in enumerate(senders):
+        payer = payers[i % len(payers)]
+        raws.append(
+            sign(
+                payer,
+                nonces[payer.address],
+                sender.address,
+                config=config,
+                value=10**18,
+                gas=21_000,
+            )
+        )
+        nonces[payer.address] += 1
+    before = int(testnet.rpc(url, "eth_blockNumber"), 16)
+    sent = _send(url, raws)
+    _wait_mined(url, {h for h, _ in sent}, timeout=300, after=before)
+
+
+@dataclass
+class _Target:
+    """A running testnet to measure: the miner's URL, validator names, its genesis."""
+
+    url: str
+    names: list[str]
+    genesis: Any
+    sample: Any = None
+    """Called before and after the timed phase for per-container CPU and memory."""
+
+
 def run_network_bench(
     workload: str = "erc20",
     txs: int = 300,
@@ -168,14 +219,21 @@ def run_network_bench(
     block_txs: int = 300,
     block_interval: float = 1.0,
     data_dir: Path | None = None,
+    compose: bool = False,
 ) -> NetworkResult:
-    """Start a testnet, drive it, measure, stop it."""
+    """Start a testnet (processes, or the compose stack), drive it, measure, stop it."""
     from common.genesis import load_genesis
 
     config = ChainConfig()
     senders = wallets(txs, offset=1)
-    receivers = wallets(txs, offset=5_000_000)
-    hot = wallets(1, offset=9_000_000)[0]
+    if compose:
+        from loadtest.compose_stack import ComposeStack
+
+        with ComposeStack(validators, workers, transport, block_txs, block_interval) as stack:
+            _progress(f"funding {txs} senders from the dev accounts")
+            _fund(stack.url, senders, config)
+            target = _Target(stack.url, stack.validator_names(), load_genesis(None), stack.sample)
+            return _measure(target, workload, senders, validators, workers, transport, config)
     folder = Path(data_dir or tempfile.mkdtemp(prefix="pavm-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     genesis_path = folder / "genesis.json"
@@ -195,77 +253,96 @@ def run_network_bench(
         progress=lambda line: None,
     )
     try:
-        url = net.miner.url
-        token = b""
-        if workload == "erc20":
-            _progress("deploying and funding the token")
-            token = _setup_erc20(url, senders, config)
-        first_block = int(testnet.rpc(url, "eth_blockNumber"), 16) + 1
-        if workload == "erc20":
-            raws = erc20_block(token, senders, receivers, hot, 0.0, 0, config)
-        else:
-            raws = transfer_block(senders, receivers, hot, 0.0, 0, config)
-        _progress(f"sending {len(raws)} transactions")
-        started = time.monotonic()
-        sent = _send(url, raws)
-        seen = _wait_mined(url, {h for h, _ in sent}, timeout=300, after=first_block - 1)
-        wall = max(seen.values(), default=started) - started
-        latencies = sorted(seen[h] - t for h, t in sent if h in seen)
-        last_block = int(testnet.rpc(url, "eth_blockNumber"), 16)
-        numbers = list(range(first_block, last_block + 1))
-        stamps = [
-            int(testnet.rpc(url, "eth_getBlockByNumber", [hex(n), False])["timestamp"], 16)
-            for n in numbers
-        ]
-        parent_stamp = int(
-            testnet.rpc(url, "eth_getBlockByNumber", [hex(first_block - 1), False])["timestamp"], 16
+        target = _Target(
+            net.miner.url, [v.name for v in net.validators], load_genesis(genesis_path)
         )
-        chain_seconds = max(1, stamps[-1] - parent_stamp) if stamps else 1
-        _progress("waiting for every verdict")
-        names = [v.name for v in net.validators]
-        verdicts: dict[int, dict[str, Any]] = {}
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            verdicts = {
-                n: {v["validator"]: v for v in testnet.rpc(url, "pavm_getVerdicts", [hex(n)])}
-                for n in numbers
-            }
-            if all(set(names) <= set(row) for row in verdicts.values()):
-                break
-            time.sleep(0.5)
-        _progress("re-executing the blocks with unmodified py-evm for the serial baseline")
-        genesis_spec = load_genesis(genesis_path)
-        local = ChainState.genesis(genesis_spec.alloc, genesis_spec.config)
-        serial = _serial_ms(url, local, numbers)
-        validation = {
-            name: statistics.mean(
-                verdicts[n][name]["validation_ms"] for n in numbers if name in verdicts[n]
-            )
-            for name in names
-        }
-        serial_mean = statistics.mean(serial.values()) if serial else 0.0
-        return NetworkResult(
-            workload=workload,
-            txs=txs,
-            validators=validators,
-            workers=workers,
-            transport=transport,
-            blocks=len(numbers),
-            mined=len(seen),
-            throughput_chain_tps=round(len(seen) / chain_seconds, 1),
-            throughput_wall_tps=round(len(seen) / wall, 1) if wall > 0 else 0.0,
-            latency_p50_s=round(_percentile(latencies, 50), 3),
-            latency_p95_s=round(_percentile(latencies, 95), 3),
-            latency_p99_s=round(_percentile(latencies, 99), 3),
-            serial_ms_per_block=round(serial_mean, 1),
-            validation_ms={k: round(v, 1) for k, v in validation.items()},
-            speedup={k: round(serial_mean / v, 2) if v else 0.0 for k, v in validation.items()},
-            agreement=all(
-                all(row.get(name, {}).get("agree") for name in names) for row in verdicts.values()
-            ),
-        )
+        return _measure(target, workload, senders, validators, workers, transport, config)
     finally:
         testnet.down(net)
+
+
+def _measure(
+    target: _Target,
+    workload: str,
+    senders: list[Wallet],
+    validators: int,
+    workers: int,
+    transport: str,
+    config: ChainConfig,
+) -> NetworkResult:
+    url, names = target.url, target.names
+    txs = len(senders)
+    receivers = wallets(txs, offset=5_000_000)
+    hot = wallets(1, offset=9_000_000)[0]
+    token = b""
+    if workload == "erc20":
+        _progress("deploying and funding the token")
+        token = _setup_erc20(url, senders, config)
+    first_block = int(testnet.rpc(url, "eth_blockNumber"), 16) + 1
+    if workload == "erc20":
+        raws = erc20_block(token, senders, receivers, hot, 0.0, 0, config)
+    else:
+        raws = transfer_block(senders, receivers, hot, 0.0, 0, config)
+    before = target.sample() if target.sample else None
+    _progress(f"sending {len(raws)} transactions")
+    started = time.monotonic()
+    sent = _send(url, raws)
+    seen = _wait_mined(url, {h for h, _ in sent}, timeout=300, after=first_block - 1)
+    wall = max(seen.values(), default=started) - started
+    latencies = sorted(seen[h] - t for h, t in sent if h in seen)
+    last_block = int(testnet.rpc(url, "eth_blockNumber"), 16)
+    numbers = list(range(first_block, last_block + 1))
+    stamps = [
+        int(testnet.rpc(url, "eth_getBlockByNumber", [hex(n), False])["timestamp"], 16)
+        for n in numbers
+    ]
+    # Seconds of chain time spanned by the blocks holding the workload, inclusive
+    # (block timestamps have one-second resolution).
+    chain_seconds = stamps[-1] - stamps[0] + 1 if stamps else 1
+    _progress("waiting for every verdict")
+    verdicts: dict[int, dict[str, Any]] = {}
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        verdicts = {
+            n: {v["validator"]: v for v in testnet.rpc(url, "pavm_getVerdicts", [hex(n)])}
+            for n in numbers
+        }
+        if all(set(names) <= set(row) for row in verdicts.values()):
+            break
+        time.sleep(0.5)
+    containers = target.sample(before) if target.sample else None
+    _progress("re-executing the blocks with unmodified py-evm for the serial baseline")
+    local = ChainState.genesis(target.genesis.alloc, target.genesis.config)
+    serial = _serial_ms(url, local, numbers)
+    validation = {
+        name: statistics.mean(
+            verdicts[n][name]["validation_ms"] for n in numbers if name in verdicts[n]
+        )
+        for name in names
+        if any(name in verdicts[n] for n in numbers)
+    }
+    serial_mean = statistics.mean(serial.values()) if serial else 0.0
+    return NetworkResult(
+        workload=workload,
+        txs=txs,
+        validators=validators,
+        workers=workers,
+        transport=transport,
+        blocks=len(numbers),
+        mined=len(seen),
+        throughput_chain_tps=round(len(seen) / chain_seconds, 1),
+        throughput_wall_tps=round(len(seen) / wall, 1) if wall > 0 else 0.0,
+        latency_p50_s=round(_percentile(latencies, 50), 3),
+        latency_p95_s=round(_percentile(latencies, 95), 3),
+        latency_p99_s=round(_percentile(latencies, 99), 3),
+        serial_ms_per_block=round(serial_mean, 1),
+        validation_ms={k: round(v, 1) for k, v in validation.items()},
+        speedup={k: round(serial_mean / v, 2) if v else 0.0 for k, v in validation.items()},
+        agreement=all(
+            all(row.get(name, {}).get("agree") for name in names) for row in verdicts.values()
+        ),
+        containers=containers,
+    )
 
 
 def _percentile(values: list[float], p: float) -> float:
