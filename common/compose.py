@@ -12,8 +12,7 @@ from typing import Any
 import docker
 import httpx
 
-from common.errors import PavmError
-from common.testnet import rpc
+from common.testnet import recent_verdicts
 
 DEFAULT_PROJECT = "pavm"
 
@@ -56,16 +55,9 @@ def status(project: str | None = None, blocks: int = 20) -> list[dict[str, Any]]
     """A row per container: state, head, health and verdicts over the last blocks."""
     found = nodes(project)
     miner = next((n for n in found if n.service == "miner"), None)
-    verdicts: dict[str, list[int]] = {}
+    verdicts: dict[str, tuple[int, int]] = {}
     if miner is not None and miner.url is not None:
-        try:
-            head = int(rpc(miner.url, "eth_blockNumber"), 16)
-            for number in range(max(1, head - blocks + 1), head + 1):
-                for verdict in rpc(miner.url, "pavm_getVerdicts", [hex(number)]):
-                    counts = verdicts.setdefault(verdict["validator"], [0, 0])
-                    counts[0 if verdict["agree"] else 1] += 1
-        except (httpx.HTTPError, PavmError, ValueError, KeyError):
-            pass  # the miner is down or restarting: show the containers anyway
+        _, verdicts = recent_verdicts(miner.url, blocks)
     rows = []
     for node in found:
         row: dict[str, Any] = {
@@ -83,7 +75,7 @@ def status(project: str | None = None, blocks: int = 20) -> list[dict[str, Any]]
             except (httpx.HTTPError, ValueError):
                 row["head"], row["healthy"] = None, False
         if node.service == "validator":
-            agree, reject = verdicts.get(hostname, [0, 0])
+            agree, reject = verdicts.get(hostname, (0, 0))
             row["hostname"], row["agree"], row["reject"] = hostname, agree, reject
         rows.append(row)
     return rows

@@ -315,20 +315,29 @@ def rpc(url: str, method: str, params: list[Any] | None = None, timeout: float =
     return answer["result"]
 
 
+def recent_verdicts(
+    miner_url: str, blocks: int = 20
+) -> tuple[int | None, dict[str, tuple[int, int]]]:
+    """(miner head, validator -> (agree, reject) over the last ``blocks`` blocks);
+    (None, {}) while the miner does not answer."""
+    counts: dict[str, tuple[int, int]] = {}
+    try:
+        head = int(rpc(miner_url, "eth_blockNumber"), 16)
+        for number in range(max(1, head - blocks + 1), head + 1):
+            for verdict in rpc(miner_url, "pavm_getVerdicts", [hex(number)]):
+                agree, reject = counts.get(verdict["validator"], (0, 0))
+                counts[verdict["validator"]] = (
+                    (agree + 1, reject) if verdict["agree"] else (agree, reject + 1)
+                )
+    except (httpx.HTTPError, PavmError, ValueError, KeyError):
+        return None, {}
+    return head, counts
+
+
 def status(net: Testnet, blocks: int = 20) -> list[dict[str, Any]]:
     """A row per node: head, health, and verdict counts over the last ``blocks`` blocks."""
     rows: list[dict[str, Any]] = []
-    agree: dict[str, int] = {}
-    reject: dict[str, int] = {}
-    miner_head = None
-    try:
-        miner_head = int(rpc(net.miner.url, "eth_blockNumber"), 16)
-        for number in range(max(1, miner_head - blocks + 1), miner_head + 1):
-            for verdict in rpc(net.miner.url, "pavm_getVerdicts", [hex(number)]):
-                table = agree if verdict["agree"] else reject
-                table[verdict["validator"]] = table.get(verdict["validator"], 0) + 1
-    except (httpx.HTTPError, PavmError, ValueError):
-        pass
+    miner_head, verdicts = recent_verdicts(net.miner.url, blocks)
     for node in net.nodes:
         row: dict[str, Any] = {
             "name": node.name,
@@ -347,8 +356,7 @@ def status(net: Testnet, blocks: int = 20) -> list[dict[str, Any]]:
         except (httpx.HTTPError, ValueError):
             row["head"], row["healthy"] = None, False
         if node.role == "validator":
-            row["agree"] = agree.get(node.name, 0)
-            row["reject"] = reject.get(node.name, 0)
+            row["agree"], row["reject"] = verdicts.get(node.name, (0, 0))
         else:
             row["head"] = miner_head if miner_head is not None else row["head"]
         rows.append(row)

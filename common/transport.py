@@ -6,7 +6,6 @@ miner, or the ``pavm:verdicts`` channel). Pub/sub may drop messages, which is wh
 validator that sees a gap in block numbers catches up over HTTP.
 """
 
-import json
 import logging
 import threading
 import time
@@ -121,5 +120,12 @@ class RedisChannel:
         self._client.close()
 
 
-def encode_verdict(verdict: Verdict) -> bytes:
-    return json.dumps(verdict.to_json()).encode()
+def redis_channels(
+    transport: str, url: str | None
+) -> tuple[RedisChannel | None, RedisChannel | None]:
+    """(blocks, verdicts) channels when ``transport`` uses Redis, else (None, None)."""
+    if transport not in ("redis", "both"):
+        return None, None
+    if not url:
+        raise ValueError("the redis transport needs --redis-url")
+    return RedisChannel(url, BLOCKS_CHANNEL), RedisChannel(url, VERDICTS_CHANNEL)

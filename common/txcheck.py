@@ -52,9 +52,17 @@ def check_against_state(
             f"max fee per gas less than block base fee: address 0x{tx.sender.hex()}, "
             f"maxFeePerGas: {tx.max_fee_per_gas}, baseFee: {base_fee}"
         )
+    check_nonce_and_funds(tx, nonce, balance)
+
+
+def check_nonce_and_funds(
+    tx: SignedTransactionAPI, nonce: int, balance: int, max_ahead: int = 0
+) -> None:
+    """The sender's next nonce is ``nonce`` (a pool may hold up to ``max_ahead`` more)
+    and ``balance`` must cover gas at the fee cap plus value."""
     if tx.nonce < nonce:
         raise InvalidTransaction(f"nonce too low: next nonce {nonce}, tx nonce {tx.nonce}")
-    if tx.nonce > nonce:
+    if tx.nonce > nonce + max_ahead:
         raise InvalidTransaction(f"nonce too high: next nonce {nonce}, tx nonce {tx.nonce}")
     cost = tx.gas * tx.max_fee_per_gas + tx.value
     if balance < cost:

@@ -19,13 +19,7 @@ from common.genesis import GenesisSpec
 from common.kv import LmdbDB
 from common.state import ChainState
 from common.store import ChainStore
-from common.transport import (
-    BLOCKS_CHANNEL,
-    VERDICTS_CHANNEL,
-    HttpFanout,
-    RedisChannel,
-    Verdict,
-)
+from common.transport import HttpFanout, Verdict, redis_channels
 from miner.builder import build_block
 from miner.pool import TxPool
 
@@ -61,12 +55,9 @@ class MinerNode:
         self.restored = self.pool.restore()
         self.peers: set[str] = set(settings.peers)
         self.fanout = HttpFanout()
-        self.redis_blocks = self.redis_verdicts = None
-        if settings.transport in ("redis", "both"):
-            if not settings.redis_url:
-                raise ValueError("the redis transport needs --redis-url")
-            self.redis_blocks = RedisChannel(settings.redis_url, BLOCKS_CHANNEL)
-            self.redis_verdicts = RedisChannel(settings.redis_url, VERDICTS_CHANNEL)
+        self.redis_blocks, self.redis_verdicts = redis_channels(
+            settings.transport, settings.redis_url
+        )
         self._wake = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

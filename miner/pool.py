@@ -20,7 +20,7 @@ from eth_typing import Address
 from common.errors import InvalidTransaction
 from common.state import ChainState
 from common.store import ChainStore
-from common.txcheck import decode_checked
+from common.txcheck import check_nonce_and_funds, decode_checked
 
 MAX_TX_SIZE = 131_072
 MAX_POOL = 5_120
@@ -76,16 +76,7 @@ class TxPool:
         with self._lock:
             if tx_hash in self._by_hash or self.store.transaction_location(tx_hash):
                 raise InvalidTransaction("already known")
-            if tx.nonce < nonce:
-                raise InvalidTransaction(f"nonce too low: next nonce {nonce}, tx nonce {tx.nonce}")
-            if tx.nonce > nonce + MAX_NONCE_AHEAD:
-                raise InvalidTransaction(f"nonce too high: next nonce {nonce}, tx nonce {tx.nonce}")
-            cost = tx.gas * tx.max_fee_per_gas + tx.value
-            if balance < cost:
-                raise InvalidTransaction(
-                    f"insufficient funds for gas * price + value: balance {balance}, "
-                    f"tx cost {cost}, overshot {cost - balance}"
-                )
+            check_nonce_and_funds(tx, nonce, balance, MAX_NONCE_AHEAD)
             queued = self._by_sender.get(sender, {})
             old = queued.get(tx.nonce)
             if old is not None and not _outbids(tx, old.tx):

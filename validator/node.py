@@ -29,7 +29,7 @@ from common.genesis import GenesisSpec
 from common.kv import LmdbDB
 from common.state import ChainState
 from common.store import ChainStore
-from common.transport import BLOCKS_CHANNEL, VERDICTS_CHANNEL, RedisChannel, Verdict
+from common.transport import Verdict, redis_channels
 from validator.validate import ValidationReport, Validator
 
 log = logging.getLogger("pavm.validator")
@@ -66,12 +66,9 @@ class ValidatorNode:
             self.store.head_state(), settings.miner_address, settings.workers, store=self.store
         )
         self.http = httpx.Client(base_url=settings.miner_url.rstrip("/"), timeout=10.0)
-        self.redis_blocks = self.redis_verdicts = None
-        if settings.transport in ("redis", "both"):
-            if not settings.redis_url:
-                raise ValueError("the redis transport needs --redis-url")
-            self.redis_blocks = RedisChannel(settings.redis_url, BLOCKS_CHANNEL)
-            self.redis_verdicts = RedisChannel(settings.redis_url, VERDICTS_CHANNEL)
+        self.redis_blocks, self.redis_verdicts = redis_channels(
+            settings.transport, settings.redis_url
+        )
         self._inbox: queue.Queue[bytes | None] = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
