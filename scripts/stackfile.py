@@ -2,7 +2,8 @@
 
 The Swarm loader of that engine predates the Compose Specification: it wants a
 ``version`` key and ``depends_on`` as a plain list (Swarm ignores start order and
-health conditions anyway; each service retries until its dependencies answer).
+health conditions anyway; each service retries until its dependencies answer), and
+knows no profiles (services behind one are left out).
 
 Services are reached by DNS round robin on task addresses and ports are published
 on the host running the task, instead of through virtual IPs and the ingress mesh:
@@ -20,7 +21,13 @@ import yaml
 
 def swarm_form(spec: dict) -> dict:
     out = {"version": "3.8", **spec}
-    for service in out.get("services", {}).values():
+    # Swarm has no profiles: opt-in services (the locust 'load' profile) stay out.
+    out["services"] = {
+        name: service
+        for name, service in out.get("services", {}).items()
+        if not service.get("profiles")
+    }
+    for service in out["services"].values():
         depends = service.get("depends_on")
         if isinstance(depends, dict):
             service["depends_on"] = sorted(depends)

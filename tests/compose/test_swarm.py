@@ -52,9 +52,12 @@ def swarm_url():
         subprocess.run(["docker", "stack", "rm", STACK], check=False, capture_output=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and client.containers.list(
-            filters={"label": f"com.docker.stack.namespace={STACK}"}
+            all=True, filters={"label": f"com.docker.stack.namespace={STACK}"}
         ):
             time.sleep(1)
+        # docker stack rm keeps volumes: drop the chain data so the next run starts anew.
+        for volume in client.volumes.list(filters={"label": f"com.docker.stack.namespace={STACK}"}):
+            volume.remove(force=True)
         if joined:
             subprocess.run(
                 ["docker", "swarm", "leave", "--force"], check=False, capture_output=True
@@ -77,13 +80,17 @@ def _until(check, timeout, what):
 def test_stack_validators_agree(swarm_url):
     _until(lambda: httpx.get(swarm_url + "/health", timeout=2).status_code == 200, 240, "the miner")
     wallet = Wallet(dev_accounts(1)[0].key)
+    start = int(
+        testnet.rpc(swarm_url, "eth_getTransactionCount", ["0x" + wallet.address.hex(), "pending"]),
+        16,
+    )
     hashes = [
         testnet.rpc(
             swarm_url,
             "eth_sendRawTransaction",
             ["0x" + sign(wallet, n, b"\x01" * 20, config=ChainConfig(), value=1, gas=21_000).hex()],
         )
-        for n in range(20)
+        for n in range(start, start + 20)
     ]
     _until(
         lambda: all(testnet.rpc(swarm_url, "eth_getTransactionReceipt", [h]) for h in hashes),
