@@ -78,6 +78,8 @@ class ValidatorNode:
         self.transactions = 0
         self.rejected: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
+        self._unreported: list[bytes] = []
+        """Verdicts the miner has not acknowledged yet (touched by the work thread only)."""
         self.reports: list[ValidationReport] = []
         """The most recent validation reports (for metrics), newest last."""
 
@@ -162,6 +164,8 @@ class ValidatorNode:
                     self._handle(data)
                 else:
                     head = self._miner_head()
+                    if head is not None:
+                        self._retry_unreported()
                     if head is not None and head > self.head:
                         self._catch_up(head)
             except Exception:
@@ -249,11 +253,27 @@ class ValidatorNode:
         return True
 
     def _report(self, verdict: Verdict) -> None:
-        """Always to the miner over HTTP (pub/sub may drop it), and on Redis when enabled."""
+        """Always to the miner over HTTP (pub/sub may drop it), and on Redis when enabled.
+
+        A verdict the miner could not take (it is down or restarting) is kept and sent
+        again on the next head poll, so every block ends up with this validator's verdict.
+        """
         body = json.dumps(verdict.to_json()).encode()
-        try:
-            self.http.post("/verdicts", content=body, headers={"content-type": "application/json"})
-        except httpx.HTTPError as exc:
-            log.warning("could not report verdict on block %d: %s", verdict.number, exc)
+        if not self._post_verdict(body):
+            log.warning("could not report verdict on block %d; will retry", verdict.number)
+            self._unreported.append(body)
         if self.redis_verdicts is not None:
             self.redis_verdicts.publish(body)
+
+    def _post_verdict(self, body: bytes) -> bool:
+        try:
+            answer = self.http.post(
+                "/verdicts", content=body, headers={"content-type": "application/json"}
+            )
+        except httpx.HTTPError:
+            return False
+        return answer.status_code < 500
+
+    def _retry_unreported(self) -> None:
+        while self._unreported and self._post_verdict(self._unreported[0]):
+            self._unreported.pop(0)
