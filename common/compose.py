@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import docker
-import httpx
 
-from common.testnet import recent_verdicts
+from common.testnet import probe_health, recent_verdicts
 
 DEFAULT_PROJECT = "pavm"
 
@@ -68,12 +67,7 @@ def status(project: str | None = None, blocks: int = 20) -> list[dict[str, Any]]
         }
         hostname = node.container.attrs["Config"].get("Hostname", "")
         if node.url:
-            try:
-                health = httpx.get(node.url + "/health", timeout=2)
-                row["head"] = health.json().get("head")
-                row["healthy"] = health.status_code == 200
-            except (httpx.HTTPError, ValueError):
-                row["head"], row["healthy"] = None, False
+            row["head"], row["healthy"] = probe_health(node.url)
         if node.service == "validator":
             agree, reject = verdicts.get(hostname, (0, 0))
             row["hostname"], row["agree"], row["reject"] = hostname, agree, reject

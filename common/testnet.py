@@ -334,6 +334,15 @@ def recent_verdicts(
     return head, counts
 
 
+def probe_health(url: str) -> tuple[int | None, bool]:
+    """(head, healthy) from a node's /health; (None, False) when it does not answer."""
+    try:
+        health = httpx.get(url + "/health", timeout=2)
+        return health.json().get("head"), health.status_code == 200
+    except (httpx.HTTPError, ValueError):
+        return None, False
+
+
 def status(net: Testnet, blocks: int = 20) -> list[dict[str, Any]]:
     """A row per node: head, health, and verdict counts over the last ``blocks`` blocks."""
     rows: list[dict[str, Any]] = []
@@ -349,12 +358,7 @@ def status(net: Testnet, blocks: int = 20) -> list[dict[str, Any]]:
         if node.role == "redis":
             rows.append(row)
             continue
-        try:
-            health = httpx.get(node.url + "/health", timeout=2)
-            row["head"] = health.json().get("head")
-            row["healthy"] = health.status_code == 200
-        except (httpx.HTTPError, ValueError):
-            row["head"], row["healthy"] = None, False
+        row["head"], row["healthy"] = probe_health(node.url)
         if node.role == "validator":
             row["agree"], row["reject"] = verdicts.get(node.name, (0, 0))
         else:
