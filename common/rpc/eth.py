@@ -102,6 +102,7 @@ class EthApi:
             "eth_feeHistory": self.fee_history,
             "eth_getTransactionByHash": self.get_transaction_by_hash,
             "eth_getTransactionReceipt": self.get_transaction_receipt,
+            "eth_getBlockReceipts": self.get_block_receipts,
             "eth_getLogs": self.get_logs,
             "pavm_getBlockRWSet": self.block_rwset,
             "pavm_getBlockGroups": self.block_groups,
@@ -421,6 +422,16 @@ class EthApi:
         block, index = found
         receipts = self.store.receipts(block.header.number) or []
         return self.receipt_json(block, index, receipts)
+
+    def get_block_receipts(self, params: list[Any]) -> Any:
+        """Every receipt of one block in one call, as go-ethereum serves it: what load
+        generators use to learn the outcome of a whole block's transactions."""
+        (tag,) = expect_params(params, 1)
+        block = self.store.block(self.resolve_number(parse_block_tag(tag, "block")))
+        if block is None:
+            return None
+        receipts = self.store.receipts(block.header.number) or []
+        return [self.receipt_json(block, i, receipts) for i in range(len(block.transactions))]
 
     def receipt_json(self, block: Block, index: int, receipts: list[OpReceipt]) -> dict[str, Any]:
         tx = decode_transaction(block.transactions[index])
