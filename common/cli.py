@@ -8,6 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
+from loadtest.workloads import WORKLOADS
+
+WORKLOAD_HELP = "One of: " + ", ".join(WORKLOADS) + "."
+
 app = typer.Typer(
     help="pavm-net: a PaVM testnet — recorded serial mining, grouped parallel validation.",
     no_args_is_help=True,
@@ -38,9 +42,7 @@ def main(
 
 @bench.command("validate")
 def bench_validate(
-    workload: Annotated[
-        str, typer.Option(help="Transactions to run: 'transfer' (ETH) or 'erc20' (token).")
-    ] = "erc20",
+    workload: Annotated[str, typer.Option(help=WORKLOAD_HELP)] = "erc20",
     txs: Annotated[int, typer.Option(min=1, help="Transactions per block.")] = 300,
     conflict_rate: Annotated[
         float,
@@ -251,7 +253,7 @@ def accounts(
 
 @bench.command("network")
 def bench_network(
-    workload: Annotated[str, typer.Option(help="'transfer' (ETH) or 'erc20' (token).")] = "erc20",
+    workload: Annotated[str, typer.Option(help=WORKLOAD_HELP)] = "erc20",
     txs: Annotated[int, typer.Option(min=1, max=20_000, help="Transactions to send.")] = 300,
     validators: Annotated[int, typer.Option(min=1, help="Validator processes.")] = 3,
     workers: Annotated[int, typer.Option(min=1, help="Workers per validator.")] = 2,
@@ -272,8 +274,8 @@ def bench_network(
     from common.errors import PavmError
     from loadtest.bench_network import as_dict, run_network_bench
 
-    if workload not in ("transfer", "erc20"):
-        raise typer.BadParameter("workload must be transfer or erc20")
+    if workload not in WORKLOADS:
+        raise typer.BadParameter(f"workload must be one of {', '.join(WORKLOADS)}")
     if transport not in ("http", "redis", "both"):
         raise typer.BadParameter("transport must be http, redis or both")
     try:
@@ -297,3 +299,66 @@ def bench_network(
         return
     for key, value in data.items():
         typer.echo(f"{key:<22}  {value}")
+
+
+@app.command("loadtest")
+def loadtest(
+    target: Annotated[
+        str, typer.Option(help="The miner's JSON-RPC URL.")
+    ] = "http://127.0.0.1:8545",
+    users: Annotated[int, typer.Option(min=1, help="Locust users (each owns accounts).")] = 10,
+    spawn_rate: Annotated[float, typer.Option(min=0.1, help="Users started per second.")] = 5.0,
+    run_time: Annotated[str, typer.Option(help="How long to send: 30s, 2m, 1h30m.")] = "60s",
+    workload: Annotated[str, typer.Option(help=WORKLOAD_HELP)] = "erc20",
+    conflict_rate: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Fraction of transactions on the hot key/account."),
+    ] = 0.0,
+    scale: Annotated[int, typer.Option(help="Workload scale (-1: its default).")] = -1,
+    accounts_per_user: Annotated[int, typer.Option(min=1, help="Accounts per user.")] = 2,
+    tx_wait: Annotated[float, typer.Option(min=0.0, help="Seconds between a user's sends.")] = 0.05,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the reports (default: loadtest-results/<time>).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run locust headless against a testnet with one of the paper's workloads.
+
+    Writes locust's CSV files and HTML report, sent.json (every transaction hash) and
+    summary.json: throughput counted from mined blocks, inclusion latency percentiles,
+    reverts, unmined transactions and the validators' verdicts on the run's blocks.
+    Exits 1 if any request or transaction failed. For locust's web UI instead:
+    locust -f loadtest/locustfile.py --host URL --workload NAME.
+    """
+    from loadtest.headless import as_dict, run_loadtest, write_summary
+
+    if workload not in WORKLOADS:
+        raise typer.BadParameter(f"workload must be one of {', '.join(WORKLOADS)}")
+    folder = out or Path("loadtest-results") / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        summary = run_loadtest(
+            target,
+            users,
+            spawn_rate,
+            run_time,
+            workload,
+            conflict_rate,
+            scale,
+            folder,
+            accounts_per_user,
+            tx_wait,
+        )
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    path = write_summary(summary, folder)
+    data = as_dict(summary)
+    if as_json:
+        typer.echo(json.dumps(data))
+    else:
+        for key, value in data.items():
+            typer.echo(f"{key:<20}  {value}")
+        typer.echo(f"reports in {folder}/ (summary: {path.name}, locust.html, locust_*.csv)")
+    failed = summary.locust_exit_code != 0 or summary.reverted or summary.not_mined
+    if failed:
+        raise typer.Exit(1)

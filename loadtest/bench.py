@@ -33,22 +33,16 @@ from common.evm import apply_reference, decode_transaction
 from common.execute import execute_transaction
 from common.grouping import group_transactions
 from common.state import ChainConfig, ChainState
-from loadtest.contracts import load
-from loadtest.workload import (
-    Wallet,
-    contract_address,
-    erc20_block,
-    genesis_alloc,
-    sign,
-    transfer_block,
-    wallets,
-)
+from loadtest.generator import TxGenerator
+from loadtest.workload import genesis_alloc, mnemonic_wallets
+from loadtest.workloads import Workload
+from loadtest.workloads import workload as get_workload
 from miner.builder import BuiltBlock, build_block
 from validator.pool import allowed_cores
-from validator.validate import Validator
+from validator.validate import ValidationReport, Validator
 
 MINER_KEY = bytes(range(1, 33))
-WORKLOADS = ("transfer", "erc20")
+MINER = bytes(keys.PrivateKey(MINER_KEY).public_key.to_canonical_address())
 T = TypeVar("T")
 
 
@@ -57,6 +51,7 @@ class BenchResult:
     """What ``pavm bench validate --json`` prints."""
 
     workload: str
+    scale: int
     txs: int
     blocks: int
     conflict_rate: float
@@ -94,25 +89,52 @@ def _timed(action: Callable[[], T]) -> tuple[float, T]:
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Prepared:
+    """Blocks of one workload, mined once and then validated as often as needed."""
+
     genesis: ChainState
     setup: list[bytes]
-    """Encoded blocks the validator takes untimed: token deployment, funding, warm-up."""
+    """Encoded blocks the validator takes untimed: deployment, funding, warm-up."""
     start: ChainState
     """State before the first timed block."""
     timed: list[BuiltBlock]
 
+    @property
+    def parents(self) -> list[ChainState]:
+        return [self.start, *(b.state for b in self.timed[:-1])]
 
-def _prepare(
-    workload: str, txs: int, blocks: int, conflict_rate: float, config: ChainConfig
-) -> _Prepared:
-    """Mine the setup blocks, a warm-up block by other senders, then the timed blocks."""
-    deployer = wallets(1)[0]
-    measured = wallets(txs, offset=1)
-    warm = wallets(txs, offset=1 + txs)
-    genesis = ChainState.genesis(genesis_alloc([deployer, *measured, *warm]), config)
+    @property
+    def wire(self) -> list[bytes]:
+        return [b.block.encode() for b in self.timed]
+
+
+def bench_config(workload: Workload, scale: int, txs: int) -> ChainConfig:
+    """A gas limit roomy enough for a whole timed block and the setup batches."""
+    return ChainConfig(gas_limit=max(60_000_000, 2 * txs * workload.gas(scale)))
+
+
+def prepare(
+    workload: Workload,
+    scale: int,
+    txs: int,
+    blocks: int = 1,
+    conflict_rate: float = 0.0,
+    group_size: int = 0,
+) -> Prepared:
+    """Mine the setup blocks, a warm-up block by other senders, then the timed blocks.
+
+    Senders are funded in genesis; the warm-up block runs the same workload from other
+    accounts so the validator's workers are past start-up while the measured senders'
+    accounts are as cold for them as for py-evm.
+    """
+    config = bench_config(workload, scale, txs)
+    deployer, *accounts = mnemonic_wallets(1 + 2 * txs)
+    measured, warm = accounts[:txs], accounts[txs:]
+    genesis = ChainState.genesis(genesis_alloc([deployer, *accounts]), config)
+    generator = TxGenerator(
+        workload, scale, config, conflict_rate=conflict_rate, group_size=group_size
+    )
     state = genesis
-    setup: list[bytes] = []
 
     def mine(raw: list[bytes]) -> BuiltBlock:
         nonlocal state
@@ -122,33 +144,11 @@ def _prepare(
         state = built.state
         return built
 
-    token = contract_address(deployer.address, 0)
-    if workload == "erc20":
-        erc20 = load("erc20")
-        deploy = erc20.deploy_data(10**30)
-        create = sign(deployer, 0, None, config=config, data=deploy, gas=3_000_000)
-        setup.append(mine([create]).block.encode())
-        holders = ["0x" + w.address.hex() for w in [*measured, *warm]]
-        for nonce, first in enumerate(range(0, len(holders), 1000), start=1):
-            data = erc20.call_data("distribute", holders[first : first + 1000], 10**24)
-            tx = sign(deployer, nonce, token, config=config, data=data, gas=29_000_000)
-            setup.append(mine([tx]).block.encode())
-
-    def block_of(senders: Sequence[Wallet], nonce: int, offset: int) -> list[bytes]:
-        receivers = wallets(txs, offset=offset)
-        hot = wallets(1, offset=30_000_000)[0]
-        if workload == "erc20":
-            return erc20_block(
-                token, senders, receivers, hot, conflict_rate, nonce, config, seed=offset + nonce
-            )
-        return transfer_block(
-            senders, receivers, hot, conflict_rate, nonce, config, seed=offset + nonce
-        )
-
-    setup.append(mine(block_of(warm, 0, 20_000_000)).block.encode())
+    setup = [mine(batch).block.encode() for batch in generator.setup(deployer, accounts)]
+    setup.append(mine(generator.block(warm)).block.encode())
     start = state
-    timed = [mine(block_of(measured, n, 10_000_000)) for n in range(blocks)]
-    return _Prepared(genesis, setup, start, timed)
+    timed = [mine(generator.block(measured)) for _ in range(blocks)]
+    return Prepared(genesis, setup, start, timed)
 
 
 def _serial(parents: Sequence[ChainState], built: Sequence[BuiltBlock]) -> list[bytes]:
@@ -176,6 +176,29 @@ def _recorded(parents: Sequence[ChainState], built: Sequence[BuiltBlock]) -> Non
         state.make_state_root()
 
 
+def time_serial(prepared: Prepared) -> tuple[float, bool]:
+    """Seconds unmodified py-evm takes for the timed blocks, and whether its roots match."""
+    seconds, roots = _timed(lambda: _serial(prepared.parents, prepared.timed))
+    return seconds, roots == [b.block.header.state_root for b in prepared.timed]
+
+
+def time_recorded(prepared: Prepared) -> float:
+    """Seconds of the same execution with the recording account database."""
+    return _timed(lambda: _recorded(prepared.parents, prepared.timed))[0]
+
+
+def time_parallel(prepared: Prepared, workers: int) -> tuple[float, list[ValidationReport], bool]:
+    """Seconds ``Validator.validate`` takes for the timed blocks on ``workers`` workers,
+    its reports, and whether it ends on the miner's state root."""
+    with Validator(prepared.genesis, MINER, workers=workers) as validator:
+        for raw in prepared.setup:
+            validator.validate(Block.decode(raw))
+        wire = prepared.wire
+        seconds, reports = _timed(lambda: [validator.validate(Block.decode(w)) for w in wire])
+        same = validator.state.head.state_root == prepared.timed[-1].block.header.state_root
+    return seconds, reports, same
+
+
 def run_validate_bench(
     workload: str = "erc20",
     txs: int = 300,
@@ -183,37 +206,31 @@ def run_validate_bench(
     workers: int = 2,
     blocks: int = 1,
     repeat: int = 3,
+    scale: int | None = None,
 ) -> BenchResult:
     """Measure serial, recorded and parallel validation of the same blocks."""
-    if workload not in WORKLOADS:
-        raise ValueError(f"unknown workload {workload!r}; choose one of {', '.join(WORKLOADS)}")
+    spec = get_workload(workload)
     if not 0 <= conflict_rate <= 1:
         raise ValueError("conflict rate must be between 0 and 1")
     if txs < 1 or blocks < 1 or workers < 1 or repeat < 1:
         raise ValueError("txs, blocks, workers and repeat must be positive")
-    config = ChainConfig(gas_limit=max(30_000_000, txs * 100_000))
+    scale = spec.default_scale if scale is None else scale
     _progress(f"preparing {workload}: setup, warm-up and {blocks} block(s) of {txs} transactions")
-    prepared = _prepare(workload, txs, blocks, conflict_rate, config)
+    prepared = prepare(spec, scale, txs, blocks, conflict_rate)
     built = prepared.timed
-    parents = [prepared.start, *(b.state for b in built[:-1])]
-    wire = [b.block.encode() for b in built]
-    miner = bytes(keys.PrivateKey(MINER_KEY).public_key.to_canonical_address())
 
     serial, record, parallel, roots_ms, execute_ms = [], [], [], [], []
     roots_equal = True
     for run in range(repeat):
         _progress(f"run {run + 1}/{repeat}: serial py-evm")
-        seconds, roots = _timed(lambda: _serial(parents, built))
+        seconds, same = time_serial(prepared)
         serial.append(seconds)
-        roots_equal &= roots == [b.block.header.state_root for b in built]
+        roots_equal &= same
         _progress(f"run {run + 1}/{repeat}: serial with recording")
-        record.append(_timed(lambda: _recorded(parents, built))[0])
+        record.append(time_recorded(prepared))
         _progress(f"run {run + 1}/{repeat}: parallel validation on {workers} workers")
-        with Validator(prepared.genesis, miner, workers=workers) as validator:
-            for raw in prepared.setup:
-                validator.validate(Block.decode(raw))
-            seconds, reports = _timed(lambda: [validator.validate(Block.decode(w)) for w in wire])
-            roots_equal &= validator.state.head.state_root == built[-1].block.header.state_root
+        seconds, reports, same = time_parallel(prepared, workers)
+        roots_equal &= same
         parallel.append(seconds)
         roots_ms.append(sum(r.state_root_s for r in reports) * 1000)
         execute_ms.append(sum(r.execute_s for r in reports) * 1000)
@@ -227,6 +244,7 @@ def run_validate_bench(
     state_root_ms = statistics.median(roots_ms)
     return BenchResult(
         workload=workload,
+        scale=scale,
         txs=txs,
         blocks=blocks,
         conflict_rate=conflict_rate,
@@ -245,7 +263,7 @@ def run_validate_bench(
         groups=max(len(b.block.groups) for b in built),
         largest_group=max(max(len(g) for g in b.block.groups) for b in built),
         rwset_bytes=max(b.rwset_bytes for b in built),
-        block_bytes=max(len(w) for w in wire),
+        block_bytes=max(len(w) for w in prepared.wire),
         roots_equal=roots_equal,
     )
 

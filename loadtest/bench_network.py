@@ -1,7 +1,8 @@
 """``pavm bench network``: a process-mode testnet driven over JSON-RPC, measured end to end.
 
 1. start a miner and N validators (genesis funds one sender per transaction);
-2. for erc20, deploy the token and fund the senders (not measured);
+2. run the workload's setup: deploy its contract, hand out tokens, fill tables, and
+   with --compose fund the senders from a dev account (not measured);
 3. send T pre-signed transactions in JSON-RPC batches, noting when each was sent;
 4. watch blocks appear; a transaction's latency runs from its send to the first
    time it is seen in a block;
@@ -28,17 +29,11 @@ from common.block import Block
 from common.evm import apply_reference, decode_transaction
 from common.genesis import DEV_BALANCE, dev_accounts
 from common.state import ChainConfig, ChainState
-from loadtest.contracts import load
-from loadtest.workload import (
-    Wallet,
-    contract_address,
-    erc20_block,
-    sign,
-    transfer_block,
-    wallets,
-)
-
-SEND_BATCH = 50
+from loadtest.chain_client import head, run_setup, send, wait_mined
+from loadtest.generator import TxGenerator
+from loadtest.workload import Wallet, mnemonic_wallets
+from loadtest.workloads import Workload
+from loadtest.workloads import workload as get_workload
 
 
 @dataclass(frozen=True)
@@ -77,77 +72,6 @@ def _genesis_file(path: Path, senders: list[bytes]) -> None:
     path.write_text(json.dumps({"chainId": 31337, "alloc": alloc}))
 
 
-def _send(url: str, raws: list[bytes]) -> list[tuple[str, float]]:
-    """Send in JSON-RPC batches; (hash, send time) per transaction."""
-    sent = []
-    with httpx.Client(timeout=60) as client:
-        for start in range(0, len(raws), SEND_BATCH):
-            chunk = raws[start : start + SEND_BATCH]
-            batch = [
-                {
-                    "jsonrpc": "2.0",
-                    "id": i,
-                    "method": "eth_sendRawTransaction",
-                    "params": ["0x" + raw.hex()],
-                }
-                for i, raw in enumerate(chunk)
-            ]
-            moment = time.monotonic()
-            for answer in client.post(url, json=batch).json():
-                if "error" in answer:
-                    raise RuntimeError(f"transaction refused: {answer['error']['message']}")
-                sent.append((answer["result"], moment))
-    return sent
-
-
-def _wait_mined(url: str, hashes: set[str], timeout: float, after: int) -> dict[str, float]:
-    """First time each hash is seen in a block numbered above ``after``."""
-    seen: dict[str, float] = {}
-    number = after
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=10) as client:
-        while len(seen) < len(hashes) and time.monotonic() < deadline:
-            head = int(testnet.rpc(url, "eth_blockNumber"), 16)
-            while number < head:
-                number += 1
-                block = client.post(
-                    url,
-                    json={
-                        "jsonrpc": "2.0",
-                        "id": 1,
-                        "method": "eth_getBlockByNumber",
-                        "params": [hex(number), False],
-                    },
-                ).json()["result"]
-                now = time.monotonic()
-                for tx_hash in block["transactions"]:
-                    if tx_hash in hashes:
-                        seen.setdefault(tx_hash, now)
-            time.sleep(0.02)
-    return seen
-
-
-def _setup_erc20(url: str, senders: list[Any], config: ChainConfig) -> bytes:
-    owner = dev_accounts(1)[0]
-    deployer = Wallet(owner.key)
-    erc20 = load("erc20")
-    start = int(
-        testnet.rpc(url, "eth_getTransactionCount", ["0x" + owner.address.hex(), "pending"]), 16
-    )
-    token = contract_address(owner.address, start)
-    raws = [
-        sign(deployer, start, None, config=config, data=erc20.deploy_data(10**30), gas=3_000_000)
-    ]
-    holders = ["0x" + s.address.hex() for s in senders]
-    for nonce, first in enumerate(range(0, len(holders), 1000), start=start + 1):
-        data = erc20.call_data("distribute", holders[first : first + 1000], 10**24)
-        raws.append(sign(deployer, nonce, token, config=config, data=data, gas=29_000_000))
-    before = int(testnet.rpc(url, "eth_blockNumber"), 16)
-    sent = _send(url, raws)
-    _wait_mined(url, {h for h, _ in sent}, timeout=120, after=before)
-    return token
-
-
 def _serial_ms(url: str, genesis: ChainState, numbers: list[int]) -> dict[int, float]:
     """Unmodified py-evm re-executing each block, timed here; blocks applied in order."""
     state = genesis
@@ -169,34 +93,6 @@ def _serial_ms(url: str, genesis: ChainState, numbers: list[int]) -> dict[int, f
             if number in numbers:
                 timings[number] = elapsed * 1000
     return timings
-
-
-def _fund(url: str, senders: list[Wallet], config: ChainConfig) -> None:
-    """Send each sender 1 ETH from the dev accounts (the compose genesis is the default)."""
-    payers = [Wallet(a.key) for a in dev_accounts()]
-    nonces = {
-        p.address: int(
-            testnet.rpc(url, "eth_getTransactionCount", ["0x" + p.address.hex(), "pending"]), 16
-        )
-        for p in payers
-    }
-    raws = []
-    for i, sender in enumerate(senders):
-        payer = payers[i % len(payers)]
-        raws.append(
-            sign(
-                payer,
-                nonces[payer.address],
-                sender.address,
-                config=config,
-                value=10**18,
-                gas=21_000,
-            )
-        )
-        nonces[payer.address] += 1
-    before = int(testnet.rpc(url, "eth_blockNumber"), 16)
-    sent = _send(url, raws)
-    _wait_mined(url, {h for h, _ in sent}, timeout=300, after=before)
 
 
 @dataclass
@@ -225,15 +121,15 @@ def run_network_bench(
     from common.genesis import load_genesis
 
     config = ChainConfig()
-    senders = wallets(txs, offset=1)
+    spec = get_workload(workload)
+    senders = mnemonic_wallets(txs)
     if compose:
         from loadtest.compose_stack import ComposeStack
 
         with ComposeStack(validators, workers, transport, block_txs, block_interval) as stack:
-            _progress(f"funding {txs} senders from the dev accounts")
-            _fund(stack.url, senders, config)
             target = _Target(stack.url, stack.validator_names(), load_genesis(None), stack.sample)
-            return _measure(target, workload, senders, validators, workers, transport, config)
+            funder = Wallet(dev_accounts(2)[1].key)
+            return _measure(target, spec, senders, validators, workers, transport, config, funder)
     folder = Path(data_dir or tempfile.mkdtemp(prefix="pavm-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     genesis_path = folder / "genesis.json"
@@ -256,38 +152,35 @@ def run_network_bench(
         target = _Target(
             net.miner.url, [v.name for v in net.validators], load_genesis(genesis_path)
         )
-        return _measure(target, workload, senders, validators, workers, transport, config)
+        return _measure(target, spec, senders, validators, workers, transport, config)
     finally:
         testnet.down(net)
 
 
 def _measure(
     target: _Target,
-    workload: str,
+    workload: Workload,
     senders: list[Wallet],
     validators: int,
     workers: int,
     transport: str,
     config: ChainConfig,
+    funder: Wallet | None = None,
 ) -> NetworkResult:
+    """Set the workload up (funding senders from ``funder`` if genesis did not), send one
+    transaction per sender, and measure."""
     url, names = target.url, target.names
     txs = len(senders)
-    receivers = wallets(txs, offset=5_000_000)
-    hot = wallets(1, offset=9_000_000)[0]
-    token = b""
-    if workload == "erc20":
-        _progress("deploying and funding the token")
-        token = _setup_erc20(url, senders, config)
-    first_block = int(testnet.rpc(url, "eth_blockNumber"), 16) + 1
-    if workload == "erc20":
-        raws = erc20_block(token, senders, receivers, hot, 0.0, 0, config)
-    else:
-        raws = transfer_block(senders, receivers, hot, 0.0, 0, config)
+    generator = TxGenerator(workload, workload.default_scale, config)
+    deployer = Wallet(dev_accounts(1)[0].key)
+    run_setup(url, generator, deployer, senders, funder, progress=_progress)
+    first_block = head(url) + 1
+    raws = generator.block(senders)
     before = target.sample() if target.sample else None
     _progress(f"sending {len(raws)} transactions")
     started = time.monotonic()
-    sent = _send(url, raws)
-    seen = _wait_mined(url, {h for h, _ in sent}, timeout=300, after=first_block - 1)
+    sent = send(url, raws)
+    seen = wait_mined(url, {h for h, _ in sent}, timeout=300, after=first_block - 1)
     wall = max(seen.values(), default=started) - started
     latencies = sorted(seen[h] - t for h, t in sent if h in seen)
     last_block = int(testnet.rpc(url, "eth_blockNumber"), 16)
@@ -323,7 +216,7 @@ def _measure(
     }
     serial_mean = statistics.mean(serial.values()) if serial else 0.0
     return NetworkResult(
-        workload=workload,
+        workload=workload.name,
         txs=txs,
         validators=validators,
         workers=workers,

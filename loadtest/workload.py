@@ -1,24 +1,26 @@
-"""Signed transaction generators for the workloads (ETH transfers, ERC20 transfers).
+"""Accounts and signing for the workloads: deterministic wallets and EIP-1559 transactions.
 
-Accounts are derived deterministically from an index (``keccak("pavm-workload" || i)``)
-so a benchmark's transactions are the same in every run. A *conflict rate* ``p``
-sends that fraction of transactions to one hot receiver, which the grouping must
-then serialise.
+Workload senders come from the development mnemonic (``mnemonic_wallets``); tests that
+need throw-away addresses use ``wallets``, derived from ``keccak("pavm-workload" || i)``.
+What each transaction calls is :mod:`loadtest.workloads`; :mod:`loadtest.generator`
+puts the two together.
 """
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 from eth_account import Account
+from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_utils import to_checksum_address
 
+from common.genesis import DEV_MNEMONIC
 from common.state import ChainConfig, GenesisAccount
-from loadtest.contracts import load
 
+WORKLOAD_ACCOUNTS = 1000
+"""First mnemonic index of workload senders."""
 GWEI = 10**9
 ETHER = 10**18
 
@@ -39,6 +41,25 @@ def wallets(count: int, offset: int = 0) -> list[Wallet]:
     return [
         Wallet(bytes(keccak(b"pavm-workload" + i.to_bytes(8, "big"))))
         for i in range(offset, offset + count)
+    ]
+
+
+@cache
+def _dev_seed() -> bytes:
+    return bytes(seed_from_mnemonic(DEV_MNEMONIC, ""))
+
+
+def mnemonic_wallets(count: int, offset: int = WORKLOAD_ACCOUNTS) -> list[Wallet]:
+    """Accounts ``offset .. offset+count-1`` of the development mnemonic.
+
+    Load tests and the generator use these, so a user who knows the mnemonic can look
+    at any workload account in a wallet; the default offset keeps clear of the ten
+    prefunded accounts and the miner's key (index 100).
+    """
+    seed = _dev_seed()
+    return [
+        Wallet(bytes(key_from_seed(seed, f"m/44'/60'/0'/0/{index}")))
+        for index in range(offset, offset + count)
     ]
 
 
@@ -82,59 +103,3 @@ def contract_address(deployer: bytes, nonce: int) -> bytes:
     import rlp
 
     return bytes(keccak(rlp.encode([deployer, nonce]))[12:])
-
-
-def _targets(
-    senders: Sequence[Wallet],
-    receivers: Sequence[Wallet],
-    hot: Wallet,
-    conflict_rate: float,
-    seed: int,
-) -> list[tuple[Wallet, bytes]]:
-    """(sender, receiver address) pairs: each sender's own receiver, or ``hot`` at rate p."""
-    rng = random.Random(seed)
-    return [
-        (sender, (hot if rng.random() < conflict_rate else receiver).address)
-        for sender, receiver in zip(senders, receivers, strict=True)
-    ]
-
-
-def transfer_block(
-    senders: Sequence[Wallet],
-    receivers: Sequence[Wallet],
-    hot: Wallet,
-    conflict_rate: float,
-    nonce: int,
-    config: ChainConfig,
-    seed: int = 0,
-) -> list[bytes]:
-    """One ETH transfer from each sender, to its own receiver or (at rate p) to ``hot``."""
-    return [
-        sign(sender, nonce, target, config=config, value=1000, gas=21_000)
-        for sender, target in _targets(senders, receivers, hot, conflict_rate, seed)
-    ]
-
-
-def erc20_block(
-    token: bytes,
-    senders: Sequence[Wallet],
-    receivers: Sequence[Wallet],
-    hot: Wallet,
-    conflict_rate: float,
-    nonce: int,
-    config: ChainConfig,
-    seed: int = 0,
-) -> list[bytes]:
-    """One token transfer from each sender, to its own receiver or (at rate p) to ``hot``."""
-    erc20 = load("erc20")
-    return [
-        sign(
-            sender,
-            nonce,
-            token,
-            config=config,
-            data=erc20.call_data("transfer", to_checksum_address(target), 1),
-            gas=80_000,
-        )
-        for sender, target in _targets(senders, receivers, hot, conflict_rate, seed)
-    ]

@@ -1,0 +1,170 @@
+"""Signed, funded transactions for any workload, with nonces tracked locally.
+
+One :class:`TxGenerator` serves a benchmark (blocks built in-process), ``pavm bench
+network`` and every locust user (transactions sent over JSON-RPC). ``setup`` returns
+the batches that must be mined, in order, before the workload runs: ETH funding from a
+dev account (when genesis did not fund the senders), the contract's deployment, token
+distribution, the table of the key-value store, self-approvals for ``transferFrom``.
+
+Conflicts: at conflict rate ``p`` a transaction writes the workload's hot key (or pays
+the hot receiver) with probability ``p``, else its sender's own key; with a group size
+``g`` the i-th transaction writes key ``1 + i // g`` instead, so the block splits into
+groups of exactly ``g`` dependent transactions (Fig. 17b).
+"""
+
+import random
+from collections.abc import Sequence
+
+from eth_hash.auto import keccak
+
+from common.state import ChainConfig
+from loadtest.contracts import load
+from loadtest.workload import ETHER, Wallet, contract_address, sign
+from loadtest.workloads import HOT_KEY, TxInput, Workload
+
+HOT_RECEIVER = bytes(keccak(b"pavm-hot-receiver")[12:])
+TOKENS_PER_SENDER = 10**24
+DISTRIBUTE_CHUNK = 500
+FILL_CHUNK = 500
+SETUP_GAS = 20_000_000
+
+
+def _address(tag: bytes) -> bytes:
+    return bytes(keccak(tag)[12:])
+
+
+class TxGenerator:
+    """Transactions of one workload at one scale."""
+
+    def __init__(
+        self,
+        workload: Workload,
+        scale: int,
+        config: ChainConfig,
+        *,
+        conflict_rate: float = 0.0,
+        group_size: int = 0,
+        seed: int = 0,
+        contract: bytes | None = None,
+    ) -> None:
+        if not 0 <= conflict_rate <= 1:
+            raise ValueError("conflict rate must be between 0 and 1")
+        if group_size < 0:
+            raise ValueError("group size must not be negative")
+        if workload.gas(scale) > config.gas_limit:
+            raise ValueError(
+                f"{workload.name} at scale {scale} needs {workload.gas(scale):,} gas, "
+                f"more than the block gas limit {config.gas_limit:,}"
+            )
+        self.workload = workload
+        self.scale = scale
+        self.config = config
+        self.conflict_rate = conflict_rate
+        self.group_size = group_size
+        self.contract = contract
+        self.nonces: dict[bytes, int] = {}
+        """Next nonce of every account this generator has signed for."""
+        self._rng = random.Random(seed)
+        self._count = 0
+
+    def _sign(self, wallet: Wallet, to: bytes | None, **fields: object) -> bytes:
+        nonce = self.nonces.get(wallet.address, 0)
+        self.nonces[wallet.address] = nonce + 1
+        return sign(wallet, nonce, to, config=self.config, **fields)  # type: ignore[arg-type]
+
+    def setup(
+        self,
+        deployer: Wallet,
+        senders: Sequence[Wallet],
+        funder: Wallet | None = None,
+        funding: int = 10 * ETHER,
+    ) -> list[list[bytes]]:
+        """Batches to mine in order before the workload: :meth:`deploy` and
+        :meth:`enroll` merged, so the whole setup takes two blocks."""
+        deploy = self.deploy(deployer)
+        enroll = self.enroll(deployer, senders, funder, funding)
+        batches = [
+            [*(deploy[i] if i < len(deploy) else []), *(enroll[i] if i < len(enroll) else [])]
+            for i in range(max(len(deploy), len(enroll)))
+        ]
+        return [batch for batch in batches if batch]
+
+    def deploy(self, deployer: Wallet) -> list[list[bytes]]:
+        """The contract's creation, then (for the key-value store) filling its table.
+
+        ``deployer`` must be funded; set ``nonces`` first if it has sent before.
+        """
+        workload = self.workload
+        if workload.contract is None:
+            return []
+        artifact = load(workload.contract)
+        self.contract = contract_address(deployer.address, self.nonces.get(deployer.address, 0))
+        args = (10**30,) if workload.contract == "erc20" else ()
+        create = self._sign(deployer, None, data=artifact.deploy_data(*args), gas=5_000_000)
+        fills = []
+        if workload.table:
+            size = max(workload.scales + workload.quick_scales + (self.scale,))
+            for first in range(0, size, FILL_CHUNK):
+                data = artifact.call_data("fill", first, min(FILL_CHUNK, size - first))
+                fills.append(self._sign(deployer, self.contract, data=data, gas=SETUP_GAS))
+        return [[create], fills] if fills else [[create]]
+
+    def enroll(
+        self,
+        deployer: Wallet,
+        senders: Sequence[Wallet],
+        funder: Wallet | None = None,
+        funding: int = 10 * ETHER,
+    ) -> list[list[bytes]]:
+        """What ``senders`` need once the contract exists: ``funding`` wei from
+        ``funder`` (skip it when genesis funds them), tokens from ``deployer`` (who holds
+        the supply), and a self-approval for ``transferFrom``. Always two batches
+        (either may be empty): the second needs the first and the deployment mined."""
+        funds = []
+        if funder is not None:
+            funds = [self._sign(funder, s.address, value=funding, gas=21_000) for s in senders]
+        workload = self.workload
+        if workload.contract is None:
+            return [funds]
+        artifact = load(workload.contract)
+        later: list[bytes] = []
+        if workload.tokens:
+            holders = ["0x" + s.address.hex() for s in senders]
+            for first in range(0, len(holders), DISTRIBUTE_CHUNK):
+                chunk = holders[first : first + DISTRIBUTE_CHUNK]
+                data = artifact.call_data("distribute", chunk, TOKENS_PER_SENDER)
+                later.append(self._sign(deployer, self.contract, data=data, gas=SETUP_GAS))
+        if workload.approve_self:
+            for s in senders:
+                data = artifact.call_data("approve", "0x" + s.address.hex(), 2**255)
+                later.append(self._sign(s, self.contract, data=data, gas=80_000))
+        return [funds, later]
+
+    def _input(self, sender: Wallet) -> TxInput:
+        index = self._count
+        self._count += 1
+        own = _address(b"pavm-receiver" + sender.address)
+        if self.group_size:
+            group = 1 + index // self.group_size
+            key, receiver = group, _address(b"pavm-group" + group.to_bytes(8, "big"))
+        elif self._rng.random() < self.conflict_rate:
+            key, receiver = HOT_KEY, HOT_RECEIVER
+        else:
+            key, receiver = int.from_bytes(sender.address, "big"), own
+        return TxInput(
+            self.scale, key, index + 1, "0x" + sender.address.hex(), "0x" + receiver.hex()
+        )
+
+    def next(self, sender: Wallet) -> bytes:
+        """The sender's next workload transaction, signed with its next nonce."""
+        tx = self._input(sender)
+        gas = self.workload.gas(self.scale)
+        if self.workload.contract is None:
+            return self._sign(sender, bytes.fromhex(tx.receiver[2:]), value=1000, gas=gas)
+        if self.contract is None:
+            raise RuntimeError("no contract: run setup() first or pass contract=")
+        return self._sign(sender, self.contract, data=self.workload.call_data(tx), gas=gas)
+
+    def block(self, senders: Sequence[Wallet]) -> list[bytes]:
+        """One transaction from each sender."""
+        return [self.next(s) for s in senders]

@@ -1,0 +1,264 @@
+"""The paper's workloads (Table III) as data: which contract function a transaction
+calls, what its scale knob means, and the scales each experiment sweeps.
+
+The benchmarks, ``pavm loadtest`` and the locustfile all take a workload by name from
+:data:`WORKLOADS` and hand it to :class:`loadtest.generator.TxGenerator`, so every tool
+sends the same transactions. Every contract workload ends its call with a ``key``: a
+read-modify-write of ``results[key]`` (or, for token workloads, a receiver) that the
+generator points at one hot key to make transactions conflict.
+
+Scales are smaller than the paper's: py-evm interprets EVM code about a hundred times
+slower than Geth, so the paper's inputs would take minutes per block here. Each
+workload keeps the paper's axis and reports the paper's range next to ours.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from loadtest.contracts import load
+
+HOT_KEY = 0
+"""The key every conflicting transaction of a contract workload writes."""
+
+
+@dataclass(frozen=True)
+class TxInput:
+    """What varies between two transactions of one workload."""
+
+    scale: int
+    key: int
+    """``HOT_KEY`` for a conflicting transaction, else the sender's or its group's own."""
+    seed: int
+    """Input of the contract's pseudo-random data (differs per transaction)."""
+    sender: str
+    receiver: str
+    """0x-addresses; the receiver is the hot account for conflicting token transfers."""
+
+
+CallArgs = Callable[[TxInput], tuple[str, tuple[Any, ...]]]
+"""A transaction's input -> (function name, arguments)."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One row of the paper's Table III, with one function of its contract."""
+
+    name: str
+    """What users type: ``--workload fibonacci``."""
+    paper_name: str
+    """The name in the paper's figures."""
+    parallelism: str
+    """``inter`` (transactions in parallel) or ``intra`` (sub-functions on threads in the
+    paper; executed serially inside each transaction here)."""
+    contract: str | None
+    """Artifact in ``loadtest/contracts/build``; ``None`` for plain ETH transfers."""
+    call: CallArgs | None
+    scale_label: str
+    scales: tuple[int, ...]
+    """The full run's x-axis (Figs. 14 and 18)."""
+    quick_scales: tuple[int, ...]
+    """``--quick``: two small points of the same axis."""
+    paper_scales: str
+    """The paper's x-axis, for the report."""
+    base_gas: int
+    gas_per_unit: int
+    """Gas limit = base + per unit of scale (a safe upper bound; unused gas is refunded)."""
+    tokens: bool = False
+    """Senders need tokens (ERC20 setup: deploy, then ``distribute``)."""
+    approve_self: bool = False
+    """Each sender approves itself once so ``transferFrom`` has an allowance to spend."""
+    table: bool = False
+    """The key-value table must be filled up to the largest scale before reads."""
+
+    def gas(self, scale: int) -> int:
+        """Gas limit of one transaction at ``scale``."""
+        return self.base_gas + self.gas_per_unit * scale
+
+    def call_data(self, tx: TxInput) -> bytes:
+        """ABI call data of one transaction (empty for ETH transfers)."""
+        if self.call is None or self.contract is None:
+            return b""
+        function, args = self.call(tx)
+        return load(self.contract).call_data(function, *args)
+
+    @property
+    def default_scale(self) -> int:
+        """The scale used where an experiment fixes it (Figs. 16, 17, 19/20)."""
+        return self.scales[len(self.scales) // 2]
+
+    def scales_for(self, quick: bool) -> tuple[int, ...]:
+        return self.quick_scales if quick else self.scales
+
+
+SUBSTRING_PATTERN = b"acg"
+HISTOGRAM_RANGE = (250, 750)
+
+_TOKEN_AMOUNT = 1
+
+WORKLOADS: dict[str, Workload] = {
+    w.name: w
+    for w in (
+        Workload("transfer", "ETH transfer", "inter", None, None, "-", (0,), (0,), "-", 21_000, 0),
+        Workload(
+            "erc20",
+            "ERC20 transfer",
+            "inter",
+            "erc20",
+            lambda i: ("transfer", (i.receiver, _TOKEN_AMOUNT)),
+            "-",
+            (0,),
+            (0,),
+            "function type",
+            80_000,
+            0,
+            tokens=True,
+        ),
+        Workload(
+            "erc20-approve",
+            "ERC20 approve",
+            "inter",
+            "erc20",
+            lambda i: ("approve", (i.receiver, 10**18 + i.seed)),
+            "-",
+            (0,),
+            (0,),
+            "function type",
+            80_000,
+            0,
+        ),
+        Workload(
+            "erc20-transferfrom",
+            "ERC20 transferFrom",
+            "inter",
+            "erc20",
+            lambda i: ("transferFrom", (i.sender, i.receiver, _TOKEN_AMOUNT)),
+            "-",
+            (0,),
+            (0,),
+            "function type",
+            100_000,
+            0,
+            tokens=True,
+            approve_self=True,
+        ),
+        Workload(
+            "fibonacci",
+            "Fibonacci",
+            "inter",
+            "fibonacci",
+            lambda i: ("run", (i.scale, i.key)),
+            "sequence length",
+            (200, 400, 800, 1600),
+            (20, 60),
+            "50,000-350,000",
+            60_000,
+            200,
+        ),
+        Workload(
+            "cpuheavy",
+            "CPUHeavy",
+            "inter",
+            "cpuheavy",
+            lambda i: ("run", (i.scale, i.seed, i.key)),
+            "array size",
+            (16, 32, 64, 128),
+            (4, 12),
+            "90-210",
+            80_000,
+            6_000,
+        ),
+        Workload(
+            "kvstore-read",
+            "KVStore (read)",
+            "inter",
+            "kvstore",
+            lambda i: ("read", (i.scale, i.key)),
+            "reads per transaction",
+            (10, 20, 40, 80),
+            (2, 6),
+            "R6,000-R10,000",
+            60_000,
+            2_500,
+            table=True,
+        ),
+        Workload(
+            "kvstore-write",
+            "KVStore (write)",
+            "inter",
+            "kvstore",
+            lambda i: ("write", (i.scale, i.key)),
+            "writes per transaction",
+            (5, 10, 20, 40),
+            (1, 3),
+            "W6,000-W10,000",
+            60_000,
+            23_000,
+        ),
+        Workload(
+            "matrixmul",
+            "MatrixMul",
+            "intra",
+            "matrix",
+            lambda i: ("run_multiply", (i.scale, i.seed, i.key)),
+            "matrix size n (n x n)",
+            (3, 5, 7, 9),
+            (2, 3),
+            "10-35 (40-80 in Fig. 15)",
+            100_000,
+            20_000,
+        ),
+        Workload(
+            "matrixadd",
+            "MatrixAdd",
+            "intra",
+            "matrix",
+            lambda i: ("run_add", (i.scale, i.seed, i.key)),
+            "matrix size n (n x n)",
+            (4, 8, 12, 16),
+            (2, 4),
+            "90-210",
+            100_000,
+            10_000,
+        ),
+        Workload(
+            "substring",
+            "Substring",
+            "intra",
+            "substring",
+            lambda i: ("run", (i.scale, i.seed, SUBSTRING_PATTERN, i.key)),
+            "string length",
+            (100, 200, 400, 800),
+            (20, 60),
+            "300-28,000",
+            60_000,
+            300,
+        ),
+        Workload(
+            "histogram",
+            "Histogram",
+            "intra",
+            "histogram",
+            lambda i: ("run", (i.scale, i.seed, *HISTOGRAM_RANGE, i.key)),
+            "array size",
+            (100, 200, 400, 800),
+            (20, 60),
+            "600-14,000 (30,000-70,000 in Fig. 15)",
+            60_000,
+            300,
+        ),
+    )
+}
+
+PAPER_WORKLOADS = tuple(name for name in WORKLOADS if name != "transfer")
+"""The eight contracts of Table III (ERC20 as its three functions)."""
+
+
+def workload(name: str) -> Workload:
+    """The workload called ``name``, or a ValueError that lists the choices."""
+    try:
+        return WORKLOADS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown workload {name!r}; choose one of {', '.join(WORKLOADS)}"
+        ) from None
