@@ -1,0 +1,205 @@
+"""``pavm loadtest``: locust headless against a testnet, then a summary from the chain.
+
+Locust's own numbers say how fast the node answered; what users of a blockchain want
+is how many transactions it mined. So after locust stops, this reads every block from
+the run's start to the head, finds the transactions the locust users sent (their
+hashes come back in ``sent.json``), and counts throughput over the chain time those
+blocks span, reverts, transactions never mined, and the validators' verdicts on each
+of those blocks. Locust's CSV and HTML reports sit next to ``summary.json``.
+"""
+
+import csv
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from common.testnet import rpc
+from loadtest.chain_client import head
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """What ``pavm loadtest`` writes to ``summary.json``."""
+
+    target: str
+    workload: str
+    scale: int
+    conflict_rate: float
+    users: int
+    run_time: str
+    sent: int
+    mined: int
+    reverted: int
+    not_mined: int
+    blocks: int
+    """Blocks holding at least one of the run's transactions."""
+    first_block: int
+    last_block: int
+    chain_seconds: int
+    """Seconds between the first and last of those blocks' timestamps, inclusive."""
+    throughput_tps: float
+    """Mined transactions per second of chain time."""
+    txs_per_block_mean: float
+    txs_per_block_max: int
+    inclusion_p50_ms: float
+    inclusion_p95_ms: float
+    inclusion_p99_ms: float
+    send_failures: int
+    """``eth_sendRawTransaction`` calls the node refused."""
+    verdicts_agree: int
+    verdicts_reject: int
+    """Validators' verdicts on the run's blocks (agree should be validators x blocks)."""
+    locust_exit_code: int
+
+
+def _locust_row(stats_csv: Path, request_type: str) -> dict[str, str]:
+    with stats_csv.open() as handle:
+        for row in csv.DictReader(handle):
+            if row["Type"] == request_type:
+                return row
+    return {}
+
+
+def _count_blocks(
+    url: str, start: int, end: int, sent: set[str]
+) -> tuple[dict[int, int], int, list[int]]:
+    """Per block: how many of ``sent`` it holds; reverted count; those blocks' stamps."""
+    per_block: dict[int, int] = {}
+    reverted = 0
+    stamps = []
+    with httpx.Client(timeout=30) as client:
+        for number in range(start + 1, end + 1):
+            body = {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "eth_getBlockReceipts",
+                "params": [hex(number)],
+            }
+            receipts = client.post(url, json=body).json().get("result") or []
+            ours = [r for r in receipts if r["transactionHash"] in sent]
+            if not ours:
+                continue
+            per_block[number] = len(ours)
+            reverted += sum(1 for r in ours if r["status"] != "0x1")
+            block = rpc(url, "eth_getBlockByNumber", [hex(number), False])
+            stamps.append(int(block["timestamp"], 16))
+    return per_block, reverted, stamps
+
+
+def run_loadtest(
+    target: str,
+    users: int,
+    spawn_rate: float,
+    run_time: str,
+    workload: str,
+    conflict_rate: float,
+    scale: int,
+    out: Path,
+    accounts_per_user: int = 2,
+    tx_wait: float = 0.05,
+) -> LoadSummary:
+    """Run locust headless against ``target``, then summarise from the mined blocks."""
+    url = target.rstrip("/")
+    try:
+        start = head(url)
+    except (httpx.HTTPError, RuntimeError, ValueError) as exc:
+        raise RuntimeError(f"no JSON-RPC node answers at {url}: {exc}") from exc
+    out.mkdir(parents=True, exist_ok=True)
+    sent_file = out / "sent.json"
+    sent_file.unlink(missing_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--users",
+        str(users),
+        "--spawn-rate",
+        str(spawn_rate),
+        "--run-time",
+        run_time,
+        "--host",
+        url,
+        "--csv",
+        str(out / "locust"),
+        "--csv-full-history",
+        "--html",
+        str(out / "locust.html"),
+        "--workload",
+        workload,
+        "--conflict-rate",
+        str(conflict_rate),
+        "--scale",
+        str(scale),
+        "--accounts-per-user",
+        str(accounts_per_user),
+        "--tx-wait",
+        str(tx_wait),
+        "--sent-file",
+        str(sent_file),
+    ]
+    print(f"[loadtest] {' '.join(command[2:])}", file=sys.stderr, flush=True)
+    code = subprocess.run(command, check=False).returncode
+    if not sent_file.exists():
+        raise RuntimeError(f"locust exited with code {code} before the run ended (see above)")
+    record = json.loads(sent_file.read_text())
+    sent = set(record["sent"])
+    time.sleep(1)
+    end = head(url)
+    print(f"[loadtest] reading blocks {start + 1}..{end}", file=sys.stderr, flush=True)
+    per_block, reverted, stamps = _count_blocks(url, start, end, sent)
+    mined = sum(per_block.values())
+    chain_seconds = max(stamps) - min(stamps) + 1 if stamps else 0
+    agree = reject = 0
+    for number in per_block:
+        for verdict in rpc(url, "pavm_getVerdicts", [hex(number)]):
+            agree += bool(verdict["agree"])
+            reject += not verdict["agree"]
+    inclusion = _locust_row(out / "locust_stats.csv", "inclusion")
+    sending = _locust_row(out / "locust_stats.csv", "POST")
+    return LoadSummary(
+        target=url,
+        workload=record["workload"],
+        scale=record["scale"],
+        conflict_rate=record["conflict_rate"],
+        users=users,
+        run_time=run_time,
+        sent=len(sent),
+        mined=mined,
+        reverted=reverted,
+        not_mined=len(sent) - mined,
+        blocks=len(per_block),
+        first_block=min(per_block, default=0),
+        last_block=max(per_block, default=0),
+        chain_seconds=chain_seconds,
+        throughput_tps=round(mined / chain_seconds, 2) if chain_seconds else 0.0,
+        txs_per_block_mean=round(mined / len(per_block), 1) if per_block else 0.0,
+        txs_per_block_max=max(per_block.values(), default=0),
+        inclusion_p50_ms=float(inclusion.get("50%") or 0),
+        inclusion_p95_ms=float(inclusion.get("95%") or 0),
+        inclusion_p99_ms=float(inclusion.get("99%") or 0),
+        send_failures=int(sending.get("Failure Count") or 0),
+        verdicts_agree=agree,
+        verdicts_reject=reject,
+        locust_exit_code=code,
+    )
+
+
+def write_summary(summary: LoadSummary, out: Path) -> Path:
+    path = out / "summary.json"
+    path.write_text(json.dumps(as_dict(summary), indent=1) + "\n")
+    return path
+
+
+def as_dict(summary: LoadSummary) -> dict[str, Any]:
+    return asdict(summary)
