@@ -74,6 +74,44 @@ def bench_validate(
         typer.echo(f"{key:<{width}}  {value}")
 
 
+@bench.command("paper")
+def bench_paper(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Two small scales per workload, one timing each.")
+    ] = False,
+    out: Annotated[Path, typer.Option(help="Folder for report.md, PNGs, results.json.")] = Path(
+        "paper-results"
+    ),
+    txs: Annotated[
+        int, typer.Option(min=1, help="Transactions per block (the paper's 300).")
+    ] = 300,
+    repeat: Annotated[
+        int | None, typer.Option(min=1, help="Timings per point (default: 1 quick, 3 full).")
+    ] = None,
+) -> None:
+    """Reproduce the paper's evaluation (Figs. 14, 16, 17a-d, 18, 19, 20) on this machine.
+
+    Serial unmodified py-evm against parallel validation on the same blocks; writes
+    report.md (with the paper's numbers and the speedup per core), one PNG per figure
+    and results.json. --quick takes a few minutes on 2 cores; a full run shows an ETA.
+    Exits 1 if any state root disagreed.
+    """
+    from loadtest.paper.run import run_paper_bench
+
+    try:
+        result = run_paper_bench(out, quick, txs, repeat)
+    except (ValueError, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"report: {result.files['report']}")
+    for name, path in result.files.items():
+        if name not in ("report",):
+            typer.echo(f"  {name}: {path}")
+    if not result.all_roots_equal:
+        typer.echo("error: some state roots disagreed (see results.json runs)", err=True)
+        raise typer.Exit(1)
+
+
 testnet = typer.Typer(
     help="A process-mode testnet on 127.0.0.1: one miner, N validators, Redis if asked.",
     no_args_is_help=True,

@@ -80,7 +80,7 @@ def _progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def _timed(action: Callable[[], T]) -> tuple[float, T]:
+def timed(action: Callable[[], T]) -> tuple[float, T]:
     """(seconds, result) of one call, after a full garbage collection."""
     gc.collect()
     started = time.perf_counter()
@@ -178,13 +178,13 @@ def _recorded(parents: Sequence[ChainState], built: Sequence[BuiltBlock]) -> Non
 
 def time_serial(prepared: Prepared) -> tuple[float, bool]:
     """Seconds unmodified py-evm takes for the timed blocks, and whether its roots match."""
-    seconds, roots = _timed(lambda: _serial(prepared.parents, prepared.timed))
+    seconds, roots = timed(lambda: _serial(prepared.parents, prepared.timed))
     return seconds, roots == [b.block.header.state_root for b in prepared.timed]
 
 
 def time_recorded(prepared: Prepared) -> float:
     """Seconds of the same execution with the recording account database."""
-    return _timed(lambda: _recorded(prepared.parents, prepared.timed))[0]
+    return timed(lambda: _recorded(prepared.parents, prepared.timed))[0]
 
 
 def time_parallel(prepared: Prepared, workers: int) -> tuple[float, list[ValidationReport], bool]:
@@ -194,7 +194,7 @@ def time_parallel(prepared: Prepared, workers: int) -> tuple[float, list[Validat
         for raw in prepared.setup:
             validator.validate(Block.decode(raw))
         wire = prepared.wire
-        seconds, reports = _timed(lambda: [validator.validate(Block.decode(w)) for w in wire])
+        seconds, reports = timed(lambda: [validator.validate(Block.decode(w)) for w in wire])
         same = validator.state.head.state_root == prepared.timed[-1].block.header.state_root
     return seconds, reports, same
 
@@ -236,7 +236,7 @@ def run_validate_bench(
         execute_ms.append(sum(r.execute_s for r in reports) * 1000)
 
     grouping = [
-        min(_timed(partial(group_transactions, b.block.rwsets))[0] for _ in range(5)) for b in built
+        min(timed(partial(group_transactions, b.block.rwsets))[0] for _ in range(5)) for b in built
     ]
     serial_s = statistics.median(serial)
     record_s = statistics.median(record)

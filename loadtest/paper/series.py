@@ -1,0 +1,107 @@
+"""Each figure's data, cut from the measured jobs: what ``results.json`` lists under
+``figures`` and what the plots and the report draw from."""
+
+from typing import Any
+
+from loadtest.paper.measure import Measured
+from loadtest.paper.plan import (
+    FIG17_WORKLOADS,
+    FIG19_WORKLOADS,
+    FIG20_WORKLOADS,
+    HEATMAP_WORKLOAD,
+    Job,
+    Settings,
+    fixed_scale,
+    group_sizes,
+    heatmap_axis,
+    heatmap_cells,
+    tx_counts,
+)
+from loadtest.workloads import PAPER_WORKLOADS, WORKLOADS
+
+FIG16_WORKLOADS: tuple[str, ...] = (
+    *("erc20-approve", "erc20", "erc20-transferfrom"),
+    *("fibonacci", "cpuheavy", "kvstore-read", "kvstore-write"),
+)
+
+
+def _latency(m: Measured, workers: int) -> dict[str, Any]:
+    parallel = m.parallel_s[workers]
+    return {
+        "serial_s": m.serial_s,
+        "parallel_s": parallel,
+        "speedup": round(m.serial_s / parallel, 3),
+        "serial_tps": round(m.txs / m.serial_s, 1),
+        "parallel_tps": round(m.txs / parallel, 1),
+        "groups": m.groups,
+        "largest_group": m.largest_group,
+    }
+
+
+def figures(settings: Settings, runs: dict[Job, Measured]) -> dict[str, Any]:
+    """Every figure's series (latencies in seconds, throughput in transactions/s)."""
+    cores, txs, quick = settings.cores, settings.txs, settings.quick
+
+    def across_scales(names: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+        return {
+            name: [
+                {"scale": scale, **_latency(runs[Job(name, scale, txs)], cores)}
+                for scale in WORKLOADS[name].scales_for(quick)
+            ]
+            for name in names
+        }
+
+    out: dict[str, Any] = {"fig14": across_scales(PAPER_WORKLOADS)}
+    out["fig16"] = across_scales(FIG16_WORKLOADS)
+    out["fig18"] = out["fig14"]
+    fixed = {name: fixed_scale(name, quick) for name in WORKLOADS}
+    out["fig17a"] = {
+        name: [
+            {"txs": n, **_latency(runs[Job(name, fixed[name], n)], cores)}
+            for n in tx_counts(settings)
+        ]
+        for name in FIG17_WORKLOADS
+    }
+    out["fig17b"] = {
+        name: [
+            {"group_size": g, **_latency(runs[Job(name, fixed[name], txs, g)], cores)}
+            for g in group_sizes(settings)
+        ]
+        for name in FIG17_WORKLOADS
+    }
+    out["fig17c"] = {
+        name: [
+            {"workers": w, **_latency(runs[Job(name, fixed[name], txs)], w)}
+            for w in range(1, cores + 1)
+        ]
+        for name in FIG17_WORKLOADS
+    }
+    cells = []
+    for groups, size in heatmap_cells(settings):
+        m = runs[Job(HEATMAP_WORKLOAD, fixed[HEATMAP_WORKLOAD], groups * size, size)]
+        assert m.record_s is not None
+        recording_ms = (m.record_s - m.serial_s) * 1000
+        cells.append(
+            {
+                "groups": groups,
+                "group_size": size,
+                "txs": groups * size,
+                "serial_ms": round(m.serial_s * 1000, 3),
+                "record_ms": round(m.record_s * 1000, 3),
+                "recording_ms": round(recording_ms, 3),
+                "grouping_ms": m.grouping_ms,
+                "recording_and_grouping_ms": round(recording_ms + m.grouping_ms, 3),
+            }
+        )
+    out["fig17d"] = {"axis": heatmap_axis(settings), "workload": HEATMAP_WORKLOAD, "cells": cells}
+    for figure, names in (("fig19", FIG19_WORKLOADS), ("fig20", FIG20_WORKLOADS)):
+        out[figure] = {}
+        for name in names:
+            m = runs[Job(name, fixed[name], txs)]
+            out[figure][name] = {
+                "scale": m.scale,
+                "serial_cpu": m.cpu_serial,
+                "parallel_cpu": m.cpu_parallel,
+                **_latency(m, cores),
+            }
+    return out
