@@ -1,0 +1,65 @@
+# pragma version 0.4.3
+# pragma evm-version cancun
+"""
+@title Substring-count workload
+@notice Counts the (overlapping) occurrences of a pattern in a pseudo-random DNA text
+        of length n, whose character k is "acgt"[value_k % 4] (value_k from the
+        workloads' shared generator, below).
+        The text is streamed through a rolling window held in one word instead of
+        being built in memory, whose gas grows quadratically with its size.
+        `run` adds the count into `results[key]`: transactions on one hot key
+        conflict, transactions on distinct keys are independent.
+"""
+
+MAX_N: constant(uint256) = 100_000
+MAX_PATTERN: constant(uint256) = 16
+
+# The shared generator: x_0 = seed, x_{k+1} = x_k * LCG_MUL + LCG_INC mod 2**64,
+# value_k = x_{k+1} >> 33.
+LCG_MUL: constant(uint256) = 6364136223846793005
+LCG_INC: constant(uint256) = 1442695040888963407
+LCG_MASK: constant(uint256) = 2**64 - 1
+
+# The bytes of "acgt" in reverse (0x74676361), so that character c is the byte
+# (ALPHABET >> (8 * c)) % 256.
+ALPHABET: constant(uint256) = 1952932705
+
+results: public(HashMap[uint256, uint256])
+
+
+@external
+@view
+def count(n: uint256, seed: uint256, pattern: Bytes[MAX_PATTERN]) -> uint256:
+    """
+    @notice How many times `pattern` (non-empty) occurs in the text, overlaps included.
+    """
+    return self._count(n, seed, pattern)
+
+
+@external
+def run(n: uint256, seed: uint256, pattern: Bytes[MAX_PATTERN], key: uint256):
+    self.results[key] = unsafe_add(self.results[key], self._count(n, seed, pattern))
+
+
+@internal
+@pure
+def _count(n: uint256, seed: uint256, pattern: Bytes[MAX_PATTERN]) -> uint256:
+    assert n <= MAX_N, "substring: n exceeds 100000"
+    length: uint256 = len(pattern)
+    assert length > 0, "substring: empty pattern"
+    # The last `length` characters read, as a big-endian number: it equals `target`
+    # exactly when the text ends with the pattern.
+    target: uint256 = convert(pattern, uint256)
+    mask: uint256 = (1 << (8 * length)) - 1
+    window: uint256 = 0
+    found: uint256 = 0
+    x: uint256 = seed
+    for k: uint256 in range(n, bound=MAX_N):
+        x = unsafe_add(unsafe_mul(x, LCG_MUL), LCG_INC) & LCG_MASK
+        character: uint256 = (ALPHABET >> (8 * ((x >> 33) % 4))) % 256
+        window = ((window << 8) | character) & mask
+        # Before `length` characters the window is zero-padded: a pattern that
+        # starts with NUL bytes must not match there.
+        if k + 1 >= length and window == target:
+            found += 1
+    return found
