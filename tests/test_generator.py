@@ -14,10 +14,11 @@ from tests.conftest import reference_root
 SENDERS = 6
 
 
-def _chain(name: str, **knobs):
-    """A genesis funding the deployer and senders, and the workload's setup mined."""
+def _chain(name: str, largest: bool = False, **knobs):
+    """A genesis funding the deployer and senders, and the workload's setup mined, at the
+    smallest quick scale or the largest full-run scale."""
     spec = WORKLOADS[name]
-    scale = spec.quick_scales[0]
+    scale = max(spec.scales) if largest else spec.quick_scales[0]
     config = bench_config(spec, scale, SENDERS)
     deployer, *senders = mnemonic_wallets(1 + SENDERS)
     state = ChainState.genesis(genesis_alloc([deployer, *senders]), config)
@@ -29,10 +30,12 @@ def _chain(name: str, **knobs):
     return state, generator, senders
 
 
+@pytest.mark.parametrize("largest", [False, True], ids=["smallest", "largest"])
 @pytest.mark.parametrize("rate", [0.0, 1.0])
 @pytest.mark.parametrize("name", list(WORKLOADS))
-def test_every_transaction_succeeds_and_conflicts_follow_the_rate(name, rate):
-    state, generator, senders = _chain(name, conflict_rate=rate)
+def test_every_transaction_succeeds_and_conflicts_follow_the_rate(name, rate, largest):
+    """Also proves each workload's gas formula covers its largest scale."""
+    state, generator, senders = _chain(name, largest, conflict_rate=rate)
     for _ in range(2):  # two blocks: nonces tracked across them
         built = build_block(state, generator.block(senders), MINER_KEY)
         assert not built.skipped
