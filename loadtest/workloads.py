@@ -75,7 +75,7 @@ class Workload:
 
     def gas(self, scale: int) -> int:
         """Gas limit of one transaction at ``scale``."""
-        return self.base_gas + self.gas_per_unit * scale**self.gas_power
+        return self.base_gas + self.gas_per_unit * int(scale**self.gas_power)
 
     def call_data(self, tx: TxInput) -> bytes:
         """ABI call data of one transaction (empty for ETH transfers)."""

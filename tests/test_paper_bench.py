@@ -1,0 +1,79 @@
+"""``pavm bench paper --quick`` on tiny blocks: every figure's file exists, and the report,
+the figures' series and the measured runs tell the same story (timings not asserted)."""
+
+import json
+
+import matplotlib.image
+import psutil
+import pytest
+from typer.testing import CliRunner
+
+from common.cli import app
+from loadtest.paper.plan import Settings, heatmap_cells, tx_counts
+from loadtest.workloads import PAPER_WORKLOADS, WORKLOADS
+
+FIGURES = ("fig14", "fig16", "fig17a", "fig17b", "fig17c", "fig17d", "fig18", "fig19", "fig20")
+TXS = 6
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("paper")
+    result = CliRunner().invoke(
+        app, ["bench", "paper", "--quick", "--txs", str(TXS), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "results.json").read_text())
+
+
+def test_every_figure_is_a_png_the_report_shows(report):
+    out, _ = report
+    text = (out / "report.md").read_text()
+    for figure in FIGURES:
+        image = matplotlib.image.imread(out / f"{figure}.png")
+        assert image.shape[0] > 200 and image.shape[1] > 200
+        assert f"({figure}.png)" in text
+    # Each figure's section quotes the paper (40 cores) and, for speedups, ours per core.
+    assert text.count("**Paper (40 cores):**") == len(FIGURES)
+    assert "per core" in text and "yes**" in text
+
+
+def test_series_match_the_measured_runs(report):
+    _, results = report
+    meta = results["meta"]
+    assert meta["quick"] and meta["txs"] == TXS and meta["all_roots_equal"]
+    runs = {(r["workload"], r["scale"], r["txs"], r["group_size"]): r for r in results["runs"]}
+    assert all(r["roots_equal"] for r in runs.values())
+    fig14 = results["figures"]["fig14"]
+    assert set(fig14) == set(PAPER_WORKLOADS)
+    for name, rows in fig14.items():
+        assert [row["scale"] for row in rows] == list(WORKLOADS[name].quick_scales)
+        for row in rows:
+            run = runs[(name, row["scale"], TXS, 0)]
+            parallel = run["parallel_s"][str(meta["cores"])]
+            assert row["serial_s"] == run["serial_s"] and row["parallel_s"] == parallel
+            assert row["speedup"] == round(run["serial_s"] / parallel, 3)
+            assert row["serial_tps"] == round(TXS / run["serial_s"], 1)
+            # Conflict-free blocks: one group per transaction.
+            assert row["groups"] == TXS
+    settings = Settings(quick=True, txs=TXS, repeat=1, cores=meta["cores"])
+    for rows in results["figures"]["fig17a"].values():
+        assert [row["txs"] for row in rows] == tx_counts(settings)
+    for rows in results["figures"]["fig17b"].values():
+        for row in rows:  # groups of group_size transactions each
+            assert row["groups"] == -(-TXS // row["group_size"])
+            assert row["largest_group"] == row["group_size"]
+    for rows in results["figures"]["fig17c"].values():
+        assert [row["workers"] for row in rows] == list(range(1, meta["cores"] + 1))
+    cells = results["figures"]["fig17d"]["cells"]
+    assert [(c["groups"], c["group_size"]) for c in cells] == heatmap_cells(settings)
+    for figure in ("fig19", "fig20"):
+        for row in results["figures"][figure].values():
+            for profile in (row["serial_cpu"], row["parallel_cpu"]):
+                assert len(profile) == psutil.cpu_count()
+                assert all(0 <= value <= 100 for value in profile)
+
+
+def test_bad_input_is_refused(tmp_path):
+    result = CliRunner().invoke(app, ["bench", "paper", "--txs", "0", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "txs" in result.output.lower()
