@@ -51,6 +51,9 @@ def bench_validate(
     workers: Annotated[int, typer.Option(min=1, help="Validation worker processes.")] = 2,
     blocks: Annotated[int, typer.Option(min=1, help="Consecutive blocks to validate.")] = 1,
     repeat: Annotated[int, typer.Option(min=1, help="Runs per measurement (median).")] = 3,
+    scale: Annotated[
+        int | None, typer.Option(min=0, help="Workload scale (default: see pavm workloads).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Serial py-evm vs recorded mining vs parallel validation, on the same blocks.
@@ -62,7 +65,7 @@ def bench_validate(
     from loadtest.bench import as_dict, run_validate_bench
 
     try:
-        result = run_validate_bench(workload, txs, conflict_rate, workers, blocks, repeat)
+        result = run_validate_bench(workload, txs, conflict_rate, workers, blocks, repeat, scale)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     data = as_dict(result)
@@ -272,6 +275,18 @@ def testnet_down(data_dir: DataDir = Path("testnet")) -> None:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+
+
+@app.command("workloads")
+def workloads() -> None:
+    """The paper's workloads: what each transaction calls, its scale knob and scales."""
+    typer.echo(f"{'workload':<20}{'kind':<7}{'scale knob':<24}{'quick':<10}{'full (default)'}")
+    for spec in WORKLOADS.values():
+        quick = ", ".join(map(str, spec.quick_scales)) if spec.scale_label != "-" else "-"
+        full = "-"
+        if spec.scale_label != "-":
+            full = f"{', '.join(map(str, spec.scales))} ({spec.default_scale})"
+        typer.echo(f"{spec.name:<20}{spec.parallelism:<7}{spec.scale_label:<24}{quick:<10}{full}")
 
 
 @app.command("accounts")

@@ -8,6 +8,7 @@ each recovered from with no block lost. The stack and its networks and volumes a
 removed whatever happens.
 """
 
+import json
 import os
 import subprocess
 import threading
@@ -61,10 +62,14 @@ class Sender:
         return hashes
 
 
-def _compose_env(port: int) -> dict[str, str]:
+def _compose_env(port: int, locust_port: int) -> dict[str, str]:
     return {
         **os.environ,
         "COMPOSE_PROJECT_NAME": "pavmci",
+        "COMPOSE_PROFILES": "load",
+        "PAVM_WORKLOAD": "erc20",
+        "PAVM_CONFLICT_RATE": "0.2",
+        "PAVM_LOCUST_PORT": str(locust_port),
         "PAVM_RPC_PORT": str(port),
         "VALIDATORS": str(VALIDATORS),
         "PAVM_WORKERS": "1",
@@ -75,12 +80,20 @@ def _compose_env(port: int) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack():
-    port = testnet.free_base_port(span=1)
-    env = _compose_env(port)
+def ports():
+    """Host ports of the miner's JSON-RPC and of locust's web UI."""
+    port = locust = testnet.free_base_port(span=1)
+    while locust == port:
+        locust = testnet.free_base_port(span=1)
+    return port, locust
+
+
+@pytest.fixture(scope="module")
+def stack(ports):
+    env = _compose_env(*ports)
     try:
         subprocess.run([str(ROOT / "scripts/testnet-up")], env=env, check=True, timeout=1200)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{ports[0]}"
     finally:
         subprocess.run(
             [str(ROOT / "scripts/testnet-down"), "-v", "--remove-orphans"],
@@ -133,6 +146,44 @@ def test_every_validator_agrees_on_every_block(stack):
     _wait(lambda: _all_mined(stack, hashes), 180, "300 transactions mined")
     head = _wait(lambda: _every_block_agreed(stack), 300, f"{VALIDATORS} validators agreeing")
     assert head >= 3
+
+
+def test_locust_load_profile_sends_the_workload(stack, ports):
+    """The `load` profile's locust, driven through its web API as a user would."""
+    ui = f"http://127.0.0.1:{ports[1]}"
+    started = httpx.post(f"{ui}/swarm", data={"user_count": 3, "spawn_rate": 3}, timeout=120)
+    assert started.json()["success"], started.text
+    try:
+
+        def included() -> dict | None:
+            rows = httpx.get(f"{ui}/stats/requests", timeout=10).json()["stats"]
+            by_kind = {(r["method"], r["name"]): r for r in rows}
+            inclusion = by_kind.get(("inclusion", "erc20"))
+            return by_kind if inclusion and inclusion["num_requests"] >= 20 else None
+
+        rows = _wait(included, 180, "20 workload transactions in blocks")
+    finally:
+        httpx.get(f"{ui}/stop", timeout=60)
+    assert rows[("inclusion", "erc20")]["num_failures"] == 0
+    assert rows[("POST", "eth_sendRawTransaction")]["num_failures"] == 0
+
+
+def test_pavm_loadtest_from_the_host(stack, tmp_path):
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/pavm"),
+            *("loadtest", "--target", stack, "--users", "2", "--spawn-rate", "2"),
+            *("--run-time", "5s", "--workload", "kvstore-write", "--out", str(tmp_path)),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["sent"] > 0 and summary["mined"] == summary["sent"]
+    assert summary["reverted"] == 0 and summary["verdicts_reject"] == 0
 
 
 def _flowing(sender: Sender, count: int) -> threading.Thread:
