@@ -21,7 +21,9 @@ throughput count from mined blocks.
 import itertools
 import json
 import logging
+import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +45,11 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per watcher cal
 
 LOCUST_ACCOUNTS = 50_000
 """First mnemonic index of locust users' accounts (clear of the benchmarks')."""
+RUN_SLOTS = 10_000
+ACCOUNTS_PER_SLOT = 10_000
+"""Each run takes its accounts from a random slot of this many indices, so two runs on
+one chain (a container's locust and one on the host, say) never share an account and
+its nonces."""
 
 
 @events.init_command_line_parser.add_listener
@@ -73,6 +80,10 @@ def _options(parser: Any) -> None:
     group.add_argument("--sent-file", default="", help="Write sent hashes here at the end.")
 
 
+def _slot(number: int) -> int:
+    return LOCUST_ACCOUNTS + ACCOUNTS_PER_SLOT * number
+
+
 @dataclass
 class Run:
     """What every user of one run shares: the generator, its setup accounts, the
@@ -88,10 +99,13 @@ class Run:
     sent: list[str] = field(default_factory=list)
     first_block: int = 0
     watcher: Any = None
+    accounts: int = field(default_factory=lambda: _slot(random.randrange(RUN_SLOTS)))
+    """First mnemonic index of this run's user accounts."""
+    users: Iterator[int] = field(default_factory=itertools.count)
+    """Numbers the run's users in the order they start."""
 
 
 RUN: Run | None = None
-USER_NUMBERS = itertools.count()
 
 
 def _rpc(client: httpx.Client, url: str, method: str, params: list[Any]) -> Any:
@@ -221,7 +235,9 @@ class WorkloadUser(FastHttpUser):
         options = self.environment.parsed_options
         assert options is not None
         per_user = options.accounts_per_user
-        first = LOCUST_ACCOUNTS + next(USER_NUMBERS) * per_user
+        first = run.accounts + next(run.users) * per_user
+        if first + per_user > run.accounts + ACCOUNTS_PER_SLOT:
+            raise StopUser()  # more users than one run's accounts
         self.accounts = mnemonic_wallets(per_user, offset=first)
         self.turn = itertools.cycle(self.accounts)
         generator = run.generator

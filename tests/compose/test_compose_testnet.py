@@ -163,7 +163,12 @@ def test_locust_load_profile_sends_the_workload(stack, ports):
 
         rows = _wait(included, 180, "20 workload transactions in blocks")
     finally:
-        httpx.get(f"{ui}/stop", timeout=60)
+        httpx.post(f"{ui}/stop", timeout=60)
+        _wait(
+            lambda: httpx.get(f"{ui}/stats/requests", timeout=10).json()["state"] == "stopped",
+            120,
+            "locust to stop",
+        )
     assert rows[("inclusion", "erc20")]["num_failures"] == 0
     assert rows[("POST", "eth_sendRawTransaction")]["num_failures"] == 0
 
