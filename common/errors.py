@@ -17,6 +17,12 @@ class InvalidTransaction(PavmError):
         return self.reason
 
 
+class TransactionDeferred(InvalidTransaction):
+    """Thrown when a valid transaction cannot go into this block but may go into a later
+    one: no gas room left, or a fee cap below this block's base fee. The miner keeps it
+    in the pool (as go-ethereum does) instead of dropping it."""
+
+
 @dataclass
 class InvalidBlock(PavmError):
     """Thrown when a validator rejects a block.

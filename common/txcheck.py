@@ -9,7 +9,7 @@ from eth.abc import SignedTransactionAPI
 from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError
 
-from common.errors import InvalidTransaction
+from common.errors import InvalidTransaction, TransactionDeferred
 from common.evm import decode_transaction
 
 
@@ -44,11 +44,14 @@ def decode_checked(raw: bytes, chain_id: int) -> SignedTransactionAPI:
 def check_against_state(
     tx: SignedTransactionAPI, nonce: int, balance: int, base_fee: int, gas_left: int
 ) -> None:
-    """Check ``tx`` against its sender's account and the block being built."""
+    """Check ``tx`` against its sender's account and the block being built.
+
+    Raises TransactionDeferred when only this block is the problem (room, base fee).
+    """
     if tx.gas > gas_left:
-        raise InvalidTransaction(f"exceeds block gas limit: tx gas {tx.gas}, room {gas_left}")
+        raise TransactionDeferred(f"exceeds block gas limit: tx gas {tx.gas}, room {gas_left}")
     if tx.max_fee_per_gas < base_fee:
-        raise InvalidTransaction(
+        raise TransactionDeferred(
             f"max fee per gas less than block base fee: address 0x{tx.sender.hex()}, "
             f"maxFeePerGas: {tx.max_fee_per_gas}, baseFee: {base_fee}"
         )

@@ -17,7 +17,7 @@ from eth_typing import Address
 from eth_utils import ValidationError
 
 from common.block import Block, Header, transactions_root
-from common.errors import InvalidTransaction
+from common.errors import InvalidTransaction, TransactionDeferred
 from common.execute import TxOutcome, execute_transaction
 from common.grouping import group_transactions, groups_encoding, groups_hash
 from common.receipts import receipts_root
@@ -33,6 +33,9 @@ class SkippedTransaction:
     position: int
     """Index in the list handed to :func:`build_block`."""
     reason: str
+    deferred: bool = False
+    """Valid, but not in this block (no room, fee below the base fee, or an earlier
+    transaction of its sender deferred): it belongs back in the pool."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +60,9 @@ def build_block(
     """Execute ``transactions`` on ``parent`` and seal the block the miner signs.
 
     Invalid transactions (undecodable, bad signature, wrong chain, nonce gap,
-    insufficient balance, intrinsic gas, no room left in the block) are skipped with
-    a reason; they never stop the block.
+    insufficient balance, intrinsic gas) are skipped with a reason; they never stop
+    the block. Valid ones that do not fit (no room left, fee cap below the base fee,
+    or behind such a one of the same sender) are skipped as ``deferred``.
     """
     coinbase = bytes(keys.PrivateKey(miner_key).public_key.to_canonical_address())
     env = parent.next_env(coinbase, timestamp)
@@ -70,10 +74,14 @@ def build_block(
     outcomes: list[TxOutcome] = []
     skipped: list[SkippedTransaction] = []
     gas_used = 0
+    waiting: set[bytes] = set()
+    """Senders with a deferred transaction: their later ones must wait too."""
     for position, raw in enumerate(transactions):
         try:
             tx = decode_checked(raw, env.chain_id)
             sender = tx.sender
+            if sender in waiting:
+                raise TransactionDeferred("an earlier transaction of its sender waits")
             balance = AccountDB.get_balance(db, sender)
             if sender == coinbase:
                 balance += db.pending_credit  # fees earned earlier in this block
@@ -81,6 +89,12 @@ def build_block(
                 tx, AccountDB.get_nonce(db, sender), balance, env.base_fee, env.gas_limit - gas_used
             )
             outcome = execute_transaction(state, tx)
+        except TransactionDeferred as exc:
+            # One that exceeds even an empty block's gas limit will never fit.
+            later = tx.gas <= env.gas_limit
+            skipped.append(SkippedTransaction(position, str(exc), deferred=later))
+            waiting.add(tx.sender)
+            continue
         except (InvalidTransaction, ValidationError) as exc:
             skipped.append(SkippedTransaction(position, str(exc)))
             continue

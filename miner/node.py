@@ -123,15 +123,20 @@ class MinerNode:
             timestamp = max(parent.head.timestamp + 1, int(time.time()))
             built = build_block(parent, [e.raw for e in chosen], self.settings.key, timestamp)
             for s in built.skipped:
-                log.info("dropped transaction 0x%s: %s", chosen[s.position].hash.hex(), s.reason)
+                if not s.deferred:
+                    tx_hash = chosen[s.position].hash.hex()
+                    log.info("dropped transaction 0x%s: %s", tx_hash, s.reason)
             block = built.block
-            with self.db.atomic_batch() as batch:
-                self.store.put_block(batch, block, [o.receipt for o in built.outcomes])
-                self.store.forget_transactions(batch, [e.hash for e in chosen])
-            self.state = built.state
             # Included transactions leave the pool, and so do skipped ones: they failed
             # against the state they would run on, and their reason is logged above.
-            self.pool.remove([e.hash for e in chosen])
+            # Deferred ones stay for a later block.
+            kept = {chosen[s.position].hash for s in built.skipped if s.deferred}
+            gone = [e.hash for e in chosen if e.hash not in kept]
+            with self.db.atomic_batch() as batch:
+                self.store.put_block(batch, block, [o.receipt for o in built.outcomes])
+                self.store.forget_transactions(batch, gone)
+            self.state = built.state
+            self.pool.remove(gone)
             settled = built.state.account_db()
             self.pool.remove_settled(
                 {s: settled.get_nonce(Address(s)) for s in {e.sender for e in chosen}}

@@ -3,8 +3,8 @@
 import rlp
 from eth_account import Account
 
-from common.state import ChainConfig
-from loadtest.workload import GWEI, sign, wallets
+from common.state import ChainConfig, ChainState
+from loadtest.workload import GWEI, genesis_alloc, sign, wallets
 from miner.builder import build_block
 from tests.conftest import CONFIG, MINER, MINER_KEY, Chain
 from validator.validate import validate_block
@@ -73,3 +73,29 @@ def test_empty_block_is_built_and_validated(genesis):
     assert built.block.transactions == () and built.block.groups == ()
     assert built.block.header.state_root == genesis.head.state_root
     assert validate_block(genesis, built.block, MINER, workers=2) == built.block.header
+
+
+def test_transactions_that_do_not_fit_are_deferred_not_dropped(people):
+    """Room and base fee are this block's problem: the miner keeps those transactions
+    (and later ones of the same sender) for the next block; more gas than any block
+    has is the transaction's own problem and it is dropped."""
+    config = ChainConfig(gas_limit=60_000)
+    genesis = ChainState.genesis(genesis_alloc(people), config)
+
+    def tx(wallet, nonce, **fields):
+        return sign(wallet, nonce, people[0].address, config=config, value=1, **fields)
+
+    first = tx(people[1], 0, gas=21_000)  # leaves 39,000 gas of room
+    no_room = tx(people[2], 0, gas=40_000)
+    behind = tx(people[2], 1, gas=21_000)  # would fit, but waits for its sender's
+    cheap = tx(people[3], 0, gas=21_000, max_fee=1, tip=0)  # below the base fee
+    never = tx(people[4], 0, gas=60_001)  # more than a whole block
+    fits = tx(people[5], 0, gas=21_000)
+    built = build_block(genesis, [first, no_room, behind, cheap, never, fits], MINER_KEY)
+    assert built.block.transactions == (first, fits)
+    assert {s.position: s.deferred for s in built.skipped} == {
+        1: True,
+        2: True,
+        3: True,
+        4: False,
+    }
