@@ -361,11 +361,22 @@ def loadtest(
     ] = "http://127.0.0.1:8545",
     users: Annotated[int, typer.Option(min=1, help="Locust users (each owns accounts).")] = 10,
     spawn_rate: Annotated[float, typer.Option(min=0.1, help="Users started per second.")] = 5.0,
-    run_time: Annotated[str, typer.Option(help="How long to send: 30s, 2m, 1h30m.")] = "60s",
+    run_time: Annotated[
+        str,
+        typer.Option(
+            help="How long locust runs: 30s, 2m, 1h30m (the first seconds go to deploying "
+            "and enrolling accounts)."
+        ),
+    ] = "60s",
     workload: Annotated[str, typer.Option(help=WORKLOAD_HELP)] = "erc20",
     conflict_rate: Annotated[
         float,
-        typer.Option(min=0.0, max=1.0, help="Fraction of transactions on the hot key/account."),
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Fraction of transactions on the hot key/account (erc20-approve never "
+            "conflicts: each owner's allowance is its own slot).",
+        ),
     ] = 0.0,
     scale: Annotated[int, typer.Option(help="Workload scale (-1: its default).")] = -1,
     accounts_per_user: Annotated[int, typer.Option(min=1, help="Accounts per user.")] = 2,
@@ -412,6 +423,11 @@ def loadtest(
         for key, value in data.items():
             typer.echo(f"{key:<20}  {value}")
         typer.echo(f"reports in {folder}/ (summary: {path.name}, locust.html, locust_*.csv)")
-    failed = summary.locust_exit_code != 0 or summary.reverted or summary.not_mined
+    failed = (
+        summary.locust_exit_code != 0
+        or summary.reverted
+        or summary.not_mined
+        or summary.verdicts_reject
+    )
     if failed:
         raise typer.Exit(1)

@@ -33,6 +33,7 @@ from common.evm import apply_reference, decode_transaction
 from common.execute import execute_transaction
 from common.grouping import group_transactions
 from common.state import ChainConfig, ChainState
+from loadtest.cpu import CpuProfile, profile
 from loadtest.generator import TxGenerator
 from loadtest.workload import genesis_alloc, mnemonic_wallets
 from loadtest.workloads import Workload
@@ -141,6 +142,8 @@ def prepare(
         built = build_block(state, raw, MINER_KEY)
         if built.skipped:
             raise RuntimeError(f"workload transaction skipped: {built.skipped[0].reason}")
+        if not all(o.receipt.status for o in built.outcomes):
+            raise RuntimeError(f"a {workload.name} transaction at scale {scale} reverted")
         state = built.state
         return built
 
@@ -187,16 +190,27 @@ def time_recorded(prepared: Prepared) -> float:
     return timed(lambda: _recorded(prepared.parents, prepared.timed))[0]
 
 
-def time_parallel(prepared: Prepared, workers: int) -> tuple[float, list[ValidationReport], bool]:
+def time_parallel(
+    prepared: Prepared, workers: int, cpu: bool = False
+) -> tuple[float, list[ValidationReport], bool, CpuProfile | None]:
     """Seconds ``Validator.validate`` takes for the timed blocks on ``workers`` workers,
-    its reports, and whether it ends on the miner's state root."""
+    its reports, whether it ends on the miner's state root, and (with ``cpu``) the
+    per-core utilisation during exactly those blocks."""
     with Validator(prepared.genesis, MINER, workers=workers) as validator:
         for raw in prepared.setup:
             validator.validate(Block.decode(raw))
         wire = prepared.wire
-        seconds, reports = timed(lambda: [validator.validate(Block.decode(w)) for w in wire])
+
+        def validate_all() -> tuple[float, list[ValidationReport]]:
+            return timed(lambda: [validator.validate(Block.decode(w)) for w in wire])
+
+        usage = None
+        if cpu:
+            (seconds, reports), usage = profile(validate_all)
+        else:
+            seconds, reports = validate_all()
         same = validator.state.head.state_root == prepared.timed[-1].block.header.state_root
-    return seconds, reports, same
+    return seconds, reports, same, usage
 
 
 def run_validate_bench(
@@ -229,7 +243,7 @@ def run_validate_bench(
         _progress(f"run {run + 1}/{repeat}: serial with recording")
         record.append(time_recorded(prepared))
         _progress(f"run {run + 1}/{repeat}: parallel validation on {workers} workers")
-        seconds, reports, same = time_parallel(prepared, workers)
+        seconds, reports, same, _ = time_parallel(prepared, workers)
         roots_equal &= same
         parallel.append(seconds)
         roots_ms.append(sum(r.state_root_s for r in reports) * 1000)

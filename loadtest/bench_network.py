@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from common.block import Block
 from common.evm import apply_reference, decode_transaction
 from common.genesis import DEV_BALANCE, dev_accounts
 from common.state import ChainConfig, ChainState
-from loadtest.chain_client import head, run_setup, send, wait_mined
+from loadtest.chain_client import block_verdicts, head, run_setup, send, wait_mined
 from loadtest.generator import TxGenerator
 from loadtest.workload import Wallet, mnemonic_wallets
 from loadtest.workloads import Workload
@@ -128,8 +129,8 @@ def run_network_bench(
 
         with ComposeStack(validators, workers, transport, block_txs, block_interval) as stack:
             target = _Target(stack.url, stack.validator_names(), load_genesis(None), stack.sample)
-            funder = Wallet(dev_accounts(2)[1].key)
-            return _measure(target, spec, senders, validators, workers, transport, config, funder)
+            funders = [Wallet(a.key) for a in dev_accounts()[1:]]
+            return _measure(target, spec, senders, validators, workers, transport, config, funders)
     folder = Path(data_dir or tempfile.mkdtemp(prefix="pavm-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     genesis_path = folder / "genesis.json"
@@ -165,15 +166,15 @@ def _measure(
     workers: int,
     transport: str,
     config: ChainConfig,
-    funder: Wallet | None = None,
+    funders: Sequence[Wallet] = (),
 ) -> NetworkResult:
-    """Set the workload up (funding senders from ``funder`` if genesis did not), send one
-    transaction per sender, and measure."""
+    """Set the workload up (funding senders from ``funders`` if genesis did not), send
+    one transaction per sender, and measure."""
     url, names = target.url, target.names
     txs = len(senders)
     generator = TxGenerator(workload, workload.default_scale, config)
     deployer = Wallet(dev_accounts(1)[0].key)
-    run_setup(url, generator, deployer, senders, funder, progress=_progress)
+    run_setup(url, generator, deployer, senders, funders, progress=_progress)
     first_block = head(url) + 1
     raws = generator.block(senders)
     before = target.sample() if target.sample else None
@@ -193,16 +194,10 @@ def _measure(
     # (block timestamps have one-second resolution).
     chain_seconds = stamps[-1] - stamps[0] + 1 if stamps else 1
     _progress("waiting for every verdict")
-    verdicts: dict[int, dict[str, Any]] = {}
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        verdicts = {
-            n: {v["validator"]: v for v in testnet.rpc(url, "pavm_getVerdicts", [hex(n)])}
-            for n in numbers
-        }
-        if all(set(names) <= set(row) for row in verdicts.values()):
-            break
-        time.sleep(0.5)
+    verdicts = {
+        n: {v["validator"]: v for v in rows}
+        for n, rows in block_verdicts(url, numbers, len(names), 300).items()
+    }
     containers = target.sample(before) if target.sample else None
     _progress("re-executing the blocks with unmodified py-evm for the serial baseline")
     local = ChainState.genesis(target.genesis.alloc, target.genesis.config)

@@ -1,21 +1,27 @@
-"""JSON-RPC helpers the load tools share: send signed transactions in batches, wait for
-them in blocks, and run a generator's setup batches against a live node.
+"""JSON-RPC helpers the load tools share: send signed transactions in batches, walk new
+blocks' receipts, and run a generator's setup batches against a live node.
 
-Only Ethereum JSON-RPC is used, so everything here works against the miner of a
-process-mode testnet, a containerised one, or anything that speaks the same methods.
+Only Ethereum JSON-RPC (plus ``pavm_getVerdicts`` where asked) is used, so everything
+here works against the miner of a process-mode testnet or a containerised one.
 """
 
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import httpx
 
+from common.errors import PavmError
+from common.evm import decode_transaction
 from common.testnet import rpc
 from loadtest.generator import TxGenerator
 from loadtest.workload import Wallet
 
 SEND_BATCH = 50
+POOL_AHEAD = 64
+"""Transactions one sender may have waiting beyond its next nonce (the pool's limit)."""
 
 
 def pending_nonce(url: str, address: bytes) -> int:
@@ -25,6 +31,16 @@ def pending_nonce(url: str, address: bytes) -> int:
 
 def head(url: str) -> int:
     return int(rpc(url, "eth_blockNumber"), 16)
+
+
+def block_receipts(client: httpx.Client, url: str, number: int) -> list[dict[str, Any]]:
+    """Every receipt of block ``number``; raises PavmError if the node has no such block
+    (callers retry the same number, so no block is ever skipped)."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockReceipts", "params": [hex(number)]}
+    answer = client.post(url, json=body).json()
+    if answer.get("result") is None:
+        raise PavmError(f"block {number}: {answer.get('error', {}).get('message', 'not found')}")
+    return list(answer["result"])
 
 
 def send(url: str, raws: Sequence[bytes]) -> list[tuple[str, float]]:
@@ -62,51 +78,41 @@ def wait_mined(url: str, hashes: set[str], timeout: float, after: int) -> dict[s
         while len(seen) < len(hashes) and time.monotonic() < deadline:
             top = head(url)
             while number < top:
+                receipts = block_receipts(client, url, number + 1)
                 number += 1
-                body = {
-                    "jsonrpc": "2.0",
-                    "id": 1,
-                    "method": "eth_getBlockByNumber",
-                    "params": [hex(number), False],
-                }
-                block = client.post(url, json=body).json()["result"]
                 now = time.monotonic()
-                for tx_hash in block["transactions"]:
-                    if tx_hash in hashes:
-                        seen.setdefault(tx_hash, now)
+                for receipt in receipts:
+                    if receipt["transactionHash"] in hashes:
+                        seen.setdefault(receipt["transactionHash"], now)
             time.sleep(0.02)
     return seen
 
 
-def run_setup(
-    url: str,
-    generator: TxGenerator,
-    deployer: Wallet,
-    senders: Sequence[Wallet],
-    funder: Wallet | None = None,
-    timeout: float = 300,
-    progress: Callable[[str], None] | None = None,
-) -> None:
-    """Mine the generator's setup batches one after the other, each fully, and check
-    every setup transaction succeeded (a failed deployment would fail every later one).
-    """
-    say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
-    for account in {deployer.address, *(s.address for s in senders)} | (
-        {funder.address} if funder else set()
-    ):
-        generator.nonces[account] = pending_nonce(url, account)
-    run_batches(url, generator.setup(deployer, senders, funder), timeout, say)
+def windows(batch: Sequence[bytes], ahead: int = POOL_AHEAD) -> list[list[bytes]]:
+    """``batch`` cut, in order, into windows in which no sender has more than ``ahead``
+    transactions, so each window fits the pool once the one before is mined."""
+    out: list[list[bytes]] = [[]]
+    counts: Counter[bytes] = Counter()
+    for raw in batch:
+        sender = bytes(decode_transaction(raw).sender)
+        if counts[sender] == ahead:
+            out.append([])
+            counts.clear()
+        counts[sender] += 1
+        out[-1].append(raw)
+    return [window for window in out if window]
 
 
 def run_batches(
     url: str, batches: Sequence[Sequence[bytes]], timeout: float, say: Callable[[str], None]
 ) -> None:
-    """Send each non-empty batch and wait until all of it is mined and succeeded."""
-    batches = [b for b in batches if b]
-    for number, batch in enumerate(batches, start=1):
-        say(f"setup batch {number}/{len(batches)}: {len(batch)} transactions")
+    """Send each batch (in pool-sized windows) and wait until all of it is mined and
+    succeeded: a failed deployment or funding would fail everything after it."""
+    steps = [w for batch in batches for w in windows(batch)]
+    for number, step in enumerate(steps, start=1):
+        say(f"setup step {number}/{len(steps)}: {len(step)} transactions")
         before = head(url)
-        hashes = {h for h, _ in send(url, batch)}
+        hashes = {h for h, _ in send(url, step)}
         seen = wait_mined(url, hashes, timeout, before)
         if len(seen) < len(hashes):
             raise RuntimeError(f"setup: {len(hashes) - len(seen)} transactions not mined")
@@ -114,3 +120,47 @@ def run_batches(
             receipt = rpc(url, "eth_getTransactionReceipt", [tx_hash])
             if receipt["status"] != "0x1":
                 raise RuntimeError(f"setup transaction {tx_hash} failed")
+
+
+def run_setup(
+    url: str,
+    generator: TxGenerator,
+    deployer: Wallet,
+    senders: Sequence[Wallet],
+    funders: Sequence[Wallet] = (),
+    timeout: float = 300,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Mine the generator's whole setup (nonces read from the node first)."""
+    say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    for account in {deployer.address, *(s.address for s in senders), *(f.address for f in funders)}:
+        generator.nonces[account] = pending_nonce(url, account)
+    run_batches(url, generator.setup(deployer, senders, funders), timeout, say)
+
+
+def block_verdicts(
+    url: str, numbers: Sequence[int], validators: int | None, timeout: float
+) -> dict[int, list[dict[str, Any]]]:
+    """Validators' verdicts on each block: waits until ``validators`` verdicts are in
+    for every block (or, when the count is unknown, until none arrive for 3 s), at most
+    ``timeout`` seconds. Empty when the node does not serve ``pavm_getVerdicts``."""
+    table: dict[int, list[dict[str, Any]]] = {}
+    deadline = time.monotonic() + timeout
+    quiet_since = time.monotonic()
+    previous = -1
+    while True:
+        try:
+            table = {n: rpc(url, "pavm_getVerdicts", [hex(n)]) for n in numbers}
+        except PavmError:
+            return {}
+        count = sum(len(v) for v in table.values())
+        if count != previous:
+            previous, quiet_since = count, time.monotonic()
+        done = (
+            all(len(v) >= validators for v in table.values())
+            if validators is not None
+            else time.monotonic() - quiet_since >= 3
+        )
+        if done or time.monotonic() >= deadline:
+            return table
+        time.sleep(0.5)

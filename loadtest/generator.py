@@ -19,14 +19,21 @@ from eth_hash.auto import keccak
 
 from common.state import ChainConfig
 from loadtest.contracts import load
-from loadtest.workload import ETHER, Wallet, contract_address, sign
+from loadtest.workload import ETHER, GWEI, Wallet, contract_address, sign
 from loadtest.workloads import HOT_KEY, TxInput, Workload
 
 HOT_RECEIVER = bytes(keccak(b"pavm-hot-receiver")[12:])
 TOKENS_PER_SENDER = 10**24
-DISTRIBUTE_CHUNK = 500
-FILL_CHUNK = 500
-SETUP_GAS = 20_000_000
+DISTRIBUTE_CHUNK = 300
+FILL_CHUNK = 300
+"""Holders per ``distribute`` and entries per ``fill``: about 9M gas each, so a few fit
+one 30M block."""
+
+
+def _setup_gas(entries: int) -> int:
+    """Gas limit of a setup call that writes ``entries`` fresh storage slots (22.1k gas
+    each, plus loop and log costs): tight, so the miner packs several per block."""
+    return 60_000 + 30_000 * entries
 
 
 def _address(tag: bytes) -> bytes:
@@ -51,6 +58,10 @@ class TxGenerator:
             raise ValueError("conflict rate must be between 0 and 1")
         if group_size < 0:
             raise ValueError("group size must not be negative")
+        if not 0 <= scale <= workload.max_scale:
+            raise ValueError(
+                f"{workload.name} takes scales 0..{workload.max_scale:,} (its contract's bound)"
+            )
         if workload.gas(scale) > config.gas_limit:
             raise ValueError(
                 f"{workload.name} at scale {scale} needs {workload.gas(scale):,} gas, "
@@ -64,25 +75,28 @@ class TxGenerator:
         self.contract = contract
         self.nonces: dict[bytes, int] = {}
         """Next nonce of every account this generator has signed for."""
+        self.max_fee = 100 * GWEI
+        """Fee cap of every transaction signed from now on (raise it as base fees rise)."""
         self._rng = random.Random(seed)
         self._count = 0
 
     def _sign(self, wallet: Wallet, to: bytes | None, **fields: object) -> bytes:
         nonce = self.nonces.get(wallet.address, 0)
         self.nonces[wallet.address] = nonce + 1
+        fields.setdefault("max_fee", self.max_fee)
         return sign(wallet, nonce, to, config=self.config, **fields)  # type: ignore[arg-type]
 
     def setup(
         self,
         deployer: Wallet,
         senders: Sequence[Wallet],
-        funder: Wallet | None = None,
+        funders: Sequence[Wallet] = (),
         funding: int = 10 * ETHER,
     ) -> list[list[bytes]]:
         """Batches to mine in order before the workload: :meth:`deploy` and
-        :meth:`enroll` merged, so the whole setup takes two blocks."""
+        :meth:`enroll` merged pairwise, each batch after the previous one is mined."""
         deploy = self.deploy(deployer)
-        enroll = self.enroll(deployer, senders, funder, funding)
+        enroll = self.enroll(deployer, senders, funders, funding)
         batches = [
             [*(deploy[i] if i < len(deploy) else []), *(enroll[i] if i < len(enroll) else [])]
             for i in range(max(len(deploy), len(enroll)))
@@ -106,23 +120,28 @@ class TxGenerator:
             size = max(workload.scales + workload.quick_scales + (self.scale,))
             for first in range(0, size, FILL_CHUNK):
                 data = artifact.call_data("fill", first, min(FILL_CHUNK, size - first))
-                fills.append(self._sign(deployer, self.contract, data=data, gas=SETUP_GAS))
+                gas = _setup_gas(min(FILL_CHUNK, size - first))
+                fills.append(self._sign(deployer, self.contract, data=data, gas=gas))
         return [[create], fills] if fills else [[create]]
 
     def enroll(
         self,
         deployer: Wallet,
         senders: Sequence[Wallet],
-        funder: Wallet | None = None,
+        funders: Sequence[Wallet] = (),
         funding: int = 10 * ETHER,
     ) -> list[list[bytes]]:
         """What ``senders`` need once the contract exists: ``funding`` wei from
-        ``funder`` (skip it when genesis funds them), tokens from ``deployer`` (who holds
+        ``funders`` in turn (none when genesis funds them; several keep each funder's
+        pending nonces few, which pools limit), tokens from ``deployer`` (who holds
         the supply), and a self-approval for ``transferFrom``. Always two batches
         (either may be empty): the second needs the first and the deployment mined."""
         funds = []
-        if funder is not None:
-            funds = [self._sign(funder, s.address, value=funding, gas=21_000) for s in senders]
+        if funders:
+            funds = [
+                self._sign(funders[i % len(funders)], s.address, value=funding, gas=21_000)
+                for i, s in enumerate(senders)
+            ]
         workload = self.workload
         if workload.contract is None:
             return [funds]
@@ -133,7 +152,9 @@ class TxGenerator:
             for first in range(0, len(holders), DISTRIBUTE_CHUNK):
                 chunk = holders[first : first + DISTRIBUTE_CHUNK]
                 data = artifact.call_data("distribute", chunk, TOKENS_PER_SENDER)
-                later.append(self._sign(deployer, self.contract, data=data, gas=SETUP_GAS))
+                later.append(
+                    self._sign(deployer, self.contract, data=data, gas=_setup_gas(len(chunk)))
+                )
         if workload.approve_self:
             for s in senders:
                 data = artifact.call_data("approve", "0x" + s.address.hex(), 2**255)
@@ -166,5 +187,7 @@ class TxGenerator:
         return self._sign(sender, self.contract, data=self.workload.call_data(tx), gas=gas)
 
     def block(self, senders: Sequence[Wallet]) -> list[bytes]:
-        """One transaction from each sender."""
+        """One transaction from each sender, numbered from 0 within the block, so that
+        group ``g`` of the block is exactly its transactions ``g*size .. g*size+size-1``."""
+        self._count = 0
         return [self.next(s) for s in senders]

@@ -5,7 +5,7 @@
 
 When a run starts, development account 0 deploys the workload's contract. Each user
 then takes its own accounts from the development mnemonic, has them enrolled (ETH from
-development account 1, plus tokens and a self-approval where the workload needs them)
+development accounts 1-9, plus tokens and a self-approval where the workload needs them)
 and sends the workload's transactions, signed here with nonces tracked here. Two
 entries per transaction reach locust's statistics: the ``eth_sendRawTransaction``
 call, and an ``inclusion`` entry timed from the send to the first block that holds
@@ -30,15 +30,18 @@ from typing import Any
 import gevent
 import httpx
 from eth_hash.auto import keccak
+from gevent.event import AsyncResult, Event
 from locust import FastHttpUser, events, task
 from locust.env import Environment
 from locust.exception import StopUser
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
-from common.genesis import dev_account
+from common.genesis import dev_accounts
 from common.state import ChainConfig
-from loadtest.chain_client import pending_nonce, run_batches
+from common.testnet import rpc
+from loadtest.chain_client import block_receipts, pending_nonce, run_batches
 from loadtest.generator import TxGenerator
-from loadtest.workload import Wallet, mnemonic_wallets
+from loadtest.workload import GWEI, Wallet, mnemonic_wallets
 from loadtest.workloads import WORKLOADS
 
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per watcher call otherwise
@@ -47,9 +50,10 @@ LOCUST_ACCOUNTS = 50_000
 """First mnemonic index of locust users' accounts (clear of the benchmarks')."""
 RUN_SLOTS = 10_000
 ACCOUNTS_PER_SLOT = 10_000
-"""Each run takes its accounts from a random slot of this many indices, so two runs on
-one chain (a container's locust and one on the host, say) never share an account and
-its nonces."""
+"""Each run takes its users' accounts from a random slot of this many indices, so two
+runs on one chain do not share user accounts. They do share the deployer and funders
+(development accounts 0-9), whose nonces each run reads from the node before use; two
+runs enrolling at the same moment can still collide there and then say so."""
 
 
 @events.init_command_line_parser.add_listener
@@ -85,6 +89,16 @@ def _slot(number: int) -> int:
 
 
 @dataclass
+class Pending:
+    """A sent transaction not yet seen in a block."""
+
+    sent: float
+    """Monotonic time of the send."""
+    name: str
+    account: bytes
+
+
+@dataclass
 class Run:
     """What every user of one run shares: the generator, its setup accounts, the
     transactions awaiting a block."""
@@ -92,13 +106,19 @@ class Run:
     url: str
     generator: TxGenerator
     deployer: Wallet
-    funder: Wallet
+    funders: list[Wallet]
     timeout: float
-    pending: dict[str, tuple[float, str]] = field(default_factory=dict)
-    """Hash -> (send time, workload name) of sent, not yet mined transactions."""
+    pending: dict[str, Pending] = field(default_factory=dict)
     sent: list[str] = field(default_factory=list)
+    stale: set[bytes] = field(default_factory=set)
+    """Accounts whose local nonce may be wrong (a failed send, a dropped transaction):
+    their next send first asks the node."""
+    first_send: float | None = None
+    last_inclusion: float | None = None
+    """Wall-clock (epoch) times of the first send and the last inclusion seen."""
     first_block: int = 0
     watcher: Any = None
+    enroller: "Enroller | None" = None
     accounts: int = field(default_factory=lambda: _slot(random.randrange(RUN_SLOTS)))
     """First mnemonic index of this run's user accounts."""
     users: Iterator[int] = field(default_factory=itertools.count)
@@ -108,53 +128,90 @@ class Run:
 RUN: Run | None = None
 
 
-def _rpc(client: httpx.Client, url: str, method: str, params: list[Any]) -> Any:
-    answer = client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-    body = answer.json()
-    if "error" in body:
-        raise RuntimeError(f"{method}: {body['error']['message']}")
-    return body["result"]
+class Enroller:
+    """Enrolls users' accounts in rounds from one greenlet: the funders' and deployer's
+    nonces are read from the node at each round, so a failed or interrupted round never
+    leaves a gap that stalls the next."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.waiting: list[tuple[list[Wallet], AsyncResult]] = []
+        self.wakeup = Event()
+        self.greenlet = gevent.spawn(self._loop)
+
+    def enroll(self, accounts: list[Wallet]) -> None:
+        """Block until ``accounts`` are funded and ready; raises why they are not."""
+        done = AsyncResult()
+        self.waiting.append((accounts, done))
+        self.wakeup.set()
+        done.get()
+
+    def _loop(self) -> None:
+        run = self.run
+        generator = run.generator
+        while True:
+            self.wakeup.wait()
+            gevent.sleep(0.2)  # users spawned together enroll together
+            self.wakeup.clear()
+            batch, self.waiting = self.waiting, []
+            accounts = [a for group, _ in batch for a in group]
+            try:
+                for wallet in (run.deployer, *run.funders, *accounts):
+                    generator.nonces[wallet.address] = pending_nonce(run.url, wallet.address)
+                steps = generator.enroll(run.deployer, accounts, run.funders)
+                run_batches(run.url, steps, 300, lambda line: None)
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting user
+                for _, done in batch:
+                    done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    done.set(None)
+
+
+def _fire(environment: Environment, name: str, seconds: float, error: str | None) -> None:
+    environment.events.request.fire(
+        request_type="inclusion",
+        name=name,
+        response_time=seconds * 1000,
+        response_length=0,
+        exception=RuntimeError(error) if error else None,
+        context={},
+    )
 
 
 def _watch(environment: Environment, run: Run) -> None:
-    """Report inclusion of pending transactions, block by block, until the run stops."""
+    """Report inclusion of pending transactions, block by block, until the run stops;
+    keep the fee cap above the base fee as blocks fill."""
     number = run.first_block
+    generator = run.generator
     with httpx.Client(timeout=30) as client:
         while True:
             try:
-                head = int(_rpc(client, run.url, "eth_blockNumber", []), 16)
-                while number < head:
+                top = int(rpc(run.url, "eth_blockNumber"), 16)
+                if top > number:
+                    latest = rpc(run.url, "eth_getBlockByNumber", [hex(top), False])
+                    base_fee = int(latest["baseFeePerGas"], 16)
+                    generator.max_fee = max(generator.max_fee, 2 * base_fee + GWEI)
+                while number < top:
+                    receipts = block_receipts(client, run.url, number + 1)
                     number += 1
-                    receipts = _rpc(client, run.url, "eth_getBlockReceipts", [hex(number)])
                     mined = time.monotonic()
-                    for receipt in receipts or []:
+                    for receipt in receipts:
                         entry = run.pending.pop(receipt["transactionHash"], None)
                         if entry is None:
                             continue
-                        sent, name = entry
+                        run.last_inclusion = time.time()
                         failed = receipt["status"] != "0x1"
-                        environment.events.request.fire(
-                            request_type="inclusion",
-                            name=name,
-                            response_time=(mined - sent) * 1000,
-                            response_length=0,
-                            exception=RuntimeError("reverted") if failed else None,
-                            context={},
-                        )
-            except (httpx.HTTPError, RuntimeError, ValueError):
-                pass  # the node is restarting or busy: try again at the next tick
+                        _fire(environment, entry.name, mined - entry.sent, failed and "reverted")
+            except Exception as exc:  # noqa: BLE001 - the watcher must outlive a busy node
+                logging.warning("pavm: block watcher retries after: %s", exc)
+                gevent.sleep(1)
             now = time.monotonic()
-            for tx_hash, (sent, name) in list(run.pending.items()):
-                if now - sent > run.timeout:
+            for tx_hash, entry in list(run.pending.items()):
+                if now - entry.sent > run.timeout:
                     del run.pending[tx_hash]
-                    environment.events.request.fire(
-                        request_type="inclusion",
-                        name=name,
-                        response_time=(now - sent) * 1000,
-                        response_length=0,
-                        exception=TimeoutError("not mined in time"),
-                        context={},
-                    )
+                    run.stale.add(entry.account)  # dropped: its nonce may be free again
+                    _fire(environment, entry.name, now - entry.sent, "not mined in time")
             gevent.sleep(0.1)
 
 
@@ -180,33 +237,41 @@ def _set_up(environment: Environment) -> Run:
     spec = WORKLOADS[options.workload]
     scale = spec.default_scale if options.scale < 0 else options.scale
     url = environment.host.rstrip("/")
-    with httpx.Client(timeout=30) as client:
-        chain_id = int(_rpc(client, url, "eth_chainId", []), 16)
-        latest = _rpc(client, url, "eth_getBlockByNumber", ["latest", False])
+    chain_id = int(rpc(url, "eth_chainId"), 16)
+    latest = rpc(url, "eth_getBlockByNumber", ["latest", False])
     config = ChainConfig(chain_id=chain_id, gas_limit=int(latest["gasLimit"], 16))
     generator = TxGenerator(
         spec, scale, config, conflict_rate=options.conflict_rate, seed=int(time.time())
     )
-    deployer, funder = (Wallet(dev_account(i).key) for i in (0, 1))
-    for account in (deployer, funder):
-        generator.nonces[account.address] = pending_nonce(url, account.address)
-    run = Run(url, generator, deployer, funder, options.inclusion_timeout)
+    deployer, *funders = (Wallet(a.key) for a in dev_accounts(10))
+    generator.nonces[deployer.address] = pending_nonce(url, deployer.address)
+    run = Run(url, generator, deployer, funders, options.inclusion_timeout)
     run_batches(url, generator.deploy(deployer), 300, lambda line: None)
     run.first_block = int(latest["number"], 16)
     run.watcher = gevent.spawn(_watch, environment, run)
+    run.enroller = Enroller(run)
     return run
 
 
 @events.test_stop.add_listener
 def _stop(environment: Environment, **kwargs: Any) -> None:
+    """Give the last transactions time to reach a block, count the rest as failures,
+    and write the sent hashes for ``pavm loadtest``."""
     run = RUN
     if run is None:
         return
     deadline = time.monotonic() + min(run.timeout, 30)
     while run.pending and time.monotonic() < deadline:
-        gevent.sleep(0.2)  # let the last transactions reach a block
-    if run.watcher is not None:
-        run.watcher.kill()
+        gevent.sleep(0.2)
+    for greenlet in (run.watcher, run.enroller.greenlet if run.enroller else None):
+        if greenlet is not None:
+            greenlet.kill()
+    now = time.monotonic()
+    for entry in run.pending.values():
+        _fire(environment, entry.name, now - entry.sent, "not mined before the run stopped")
+    run.pending.clear()
+    # locust rewrites its CSV files once a second: let it catch the last entries.
+    gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
     options = environment.parsed_options
     if options is not None and options.sent_file:
         record = {
@@ -214,7 +279,8 @@ def _stop(environment: Environment, **kwargs: Any) -> None:
             "scale": run.generator.scale,
             "conflict_rate": run.generator.conflict_rate,
             "contract": "0x" + run.generator.contract.hex() if run.generator.contract else None,
-            "first_block": run.first_block,
+            "first_send": run.first_send,
+            "last_inclusion": run.last_inclusion,
             "sent": run.sent,
         }
         with open(options.sent_file, "w") as out:
@@ -230,7 +296,7 @@ class WorkloadUser(FastHttpUser):
 
     def on_start(self) -> None:
         run = RUN
-        if run is None:
+        if run is None or run.enroller is None:
             raise StopUser()  # the setup failed and said why
         options = self.environment.parsed_options
         assert options is not None
@@ -240,36 +306,54 @@ class WorkloadUser(FastHttpUser):
             raise StopUser()  # more users than one run's accounts
         self.accounts = mnemonic_wallets(per_user, offset=first)
         self.turn = itertools.cycle(self.accounts)
-        generator = run.generator
-        for account in self.accounts:
-            generator.nonces[account.address] = pending_nonce(run.url, account.address)
-        batches = generator.enroll(run.deployer, self.accounts, run.funder)
-        run_batches(run.url, batches, 300, lambda line: None)
+        try:
+            run.enroller.enroll(self.accounts)
+        except Exception as exc:  # noqa: BLE001 - the user cannot send without funds
+            logging.error("pavm: enrolling a user's accounts failed: %s", exc)
+            raise StopUser() from exc
 
     @task
     def send(self) -> None:
         run = RUN
         assert run is not None
         account = next(self.turn)
+        if account.address in run.stale:
+            try:
+                run.generator.nonces[account.address] = pending_nonce(run.url, account.address)
+            except Exception:  # noqa: BLE001 - the node is busy: try this account later
+                return
+            run.stale.discard(account.address)
         raw = run.generator.next(account)
         tx_hash = "0x" + keccak(raw).hex()
         # Pending before the send: the block may be read before the answer arrives.
-        run.pending[tx_hash] = (time.monotonic(), run.generator.workload.name)
+        name = run.generator.workload.name
+        run.pending[tx_hash] = Pending(time.monotonic(), name, account.address)
+        run.first_send = run.first_send or time.time()
         body = {
             "jsonrpc": "2.0",
             "id": 1,
             "method": "eth_sendRawTransaction",
             "params": ["0x" + raw.hex()],
         }
-        with self.client.post(
-            "/", json=body, name="eth_sendRawTransaction", catch_response=True
-        ) as response:
-            answer = response.json() if response.content else {}
-            if "result" not in answer:
-                message = answer.get("error", {}).get("message", f"HTTP {response.status_code}")
-                response.failure(message)
+        taken = False
+        try:
+            with self.client.post(
+                "/", json=body, name="eth_sendRawTransaction", catch_response=True
+            ) as response:
+                try:
+                    answer = response.json()
+                except ValueError:
+                    answer = {}
+                if "result" in answer:
+                    taken = True
+                else:
+                    error = answer.get("error", {}).get("message", f"HTTP {response.status_code}")
+                    response.failure(error)
+        finally:
+            # Not taken (refused, or the user stopped mid-call): forget it, and let the
+            # account's next send ask the node for its nonce.
+            if not taken:
                 run.pending.pop(tx_hash, None)
-                # The node did not take it: the next transaction reuses the nonce.
-                run.generator.nonces[account.address] = pending_nonce(run.url, account.address)
-                return
-        run.sent.append(tx_hash)
+                run.stale.add(account.address)
+        if taken:
+            run.sent.append(tx_hash)

@@ -72,6 +72,8 @@ class Workload:
     table: bool = False
     """The key-value table must be filled up to the largest scale before reads."""
     gas_power: int = 1
+    max_scale: int = 0
+    """The contract's own bound on the scale (it reverts above)."""
 
     def gas(self, scale: int) -> int:
         """Gas limit of one transaction at ``scale``."""
@@ -156,6 +158,7 @@ WORKLOADS: dict[str, Workload] = {
             "50,000-350,000",
             60_000,
             100,
+            max_scale=1_000_000,
         ),
         Workload(
             "cpuheavy",
@@ -169,6 +172,7 @@ WORKLOADS: dict[str, Workload] = {
             "90-210",
             80_000,
             3_500,
+            max_scale=1_024,
         ),
         Workload(
             "kvstore-read",
@@ -183,6 +187,7 @@ WORKLOADS: dict[str, Workload] = {
             60_000,
             2_300,
             table=True,
+            max_scale=10_000,
         ),
         Workload(
             "kvstore-write",
@@ -196,6 +201,7 @@ WORKLOADS: dict[str, Workload] = {
             "W6,000-W10,000",
             70_000,
             22_600,
+            max_scale=10_000,
         ),
         Workload(
             "matrixmul",
@@ -210,6 +216,7 @@ WORKLOADS: dict[str, Workload] = {
             100_000,
             300,
             gas_power=3,
+            max_scale=64,
         ),
         Workload(
             "matrixadd",
@@ -224,6 +231,7 @@ WORKLOADS: dict[str, Workload] = {
             50_000,
             400,
             gas_power=2,
+            max_scale=64,
         ),
         Workload(
             "substring",
@@ -237,6 +245,7 @@ WORKLOADS: dict[str, Workload] = {
             "300-28,000",
             60_000,
             310,
+            max_scale=100_000,
         ),
         Workload(
             "histogram",
@@ -250,6 +259,7 @@ WORKLOADS: dict[str, Workload] = {
             "600-14,000 (30,000-70,000 in Fig. 15)",
             60_000,
             200,
+            max_scale=100_000,
         ),
     )
 }

@@ -62,7 +62,9 @@ def test_bad_knobs_are_refused():
     config = bench_config(spec, 20, 1)
     with pytest.raises(ValueError, match="conflict rate"):
         TxGenerator(spec, 20, config, conflict_rate=1.5)
+    with pytest.raises(ValueError, match="bound"):
+        TxGenerator(spec, spec.max_scale + 1, config)
     with pytest.raises(ValueError, match="gas limit"):
-        TxGenerator(spec, 10**9, config)
+        TxGenerator(spec, spec.max_scale, config)
     with pytest.raises(ValueError, match="unknown workload"):
         workload("nope")

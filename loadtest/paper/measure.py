@@ -47,6 +47,8 @@ class Measured:
     """Per-core utilisation (percent) while py-evm executed the block."""
     cpu_parallel: list[float] | None = None
     """Per-core utilisation while pavm validated it on every core."""
+    cpu_samples: dict[str, list[list[float]]] | None = None
+    """psutil's per-core samples (every 50 ms) behind those means: serial, parallel."""
 
     @property
     def job(self) -> Job:
@@ -56,12 +58,6 @@ class Measured:
         data = asdict(self)
         data["parallel_s"] = {str(k): v for k, v in self.parallel_s.items()}
         return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Measured":
-        fields = dict(data)
-        fields["parallel_s"] = {int(k): v for k, v in data["parallel_s"].items()}
-        return cls(**fields)
 
 
 def _median(values: list[float]) -> float:
@@ -85,17 +81,21 @@ def measure(job: Job, needs: Needs, repeat: int) -> Measured:
     for workers in sorted(needs.workers):
         runs = []
         for _ in range(repeat):
-            seconds, _, same = time_parallel(prepared, workers)
+            seconds, _, same, _ = time_parallel(prepared, workers)
             runs.append(seconds)
             roots_equal &= same
         parallel[workers] = _median(runs)
     cpu_serial = cpu_parallel = None
+    cpu_samples = None
     if needs.cpu:
         (_, same), serial_profile = profile(partial(time_serial, prepared))
-        most = max(needs.workers)
-        (_, _, same_parallel), parallel_profile = profile(partial(time_parallel, prepared, most))
+        _, _, same_parallel, parallel_profile = time_parallel(
+            prepared, max(needs.workers), cpu=True
+        )
+        assert parallel_profile is not None
         roots_equal &= same and same_parallel
         cpu_serial, cpu_parallel = serial_profile.mean, parallel_profile.mean
+        cpu_samples = {"serial": serial_profile.samples, "parallel": parallel_profile.samples}
     grouping = min(timed(partial(group_transactions, block.block.rwsets))[0] for _ in range(5))
     return Measured(
         workload=job.workload,
@@ -112,4 +112,5 @@ def measure(job: Job, needs: Needs, repeat: int) -> Measured:
         roots_equal=roots_equal,
         cpu_serial=cpu_serial,
         cpu_parallel=cpu_parallel,
+        cpu_samples=cpu_samples,
     )

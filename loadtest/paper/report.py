@@ -135,8 +135,9 @@ def write_report(
         f"the block decoded from its wire bytes, groups executed on {cores} pinned worker "
         "processes, R/W sets and operation receipts checked, state root and header "
         f"rebuilt. The paper used {PAPER_MACHINE}. py-evm interprets EVM code far slower "
-        "than Geth, so scales are smaller than the paper's (table below); the speedup "
-        "per core is the figure to compare across machines.",
+        "than Geth, so scales are smaller than the paper's (table below). The speedup "
+        "per core puts both machines on one scale; it does not rank them, since "
+        "per-core efficiency falls as cores are added.",
         "MatrixMul, MatrixAdd, Substring and Histogram are the paper's intra-contract "
         "workloads: PaVM runs their sub-functions on threads. pavm-net does not have "
         "intra-contract parallelism yet, so each of their transactions runs serially and "

@@ -85,12 +85,18 @@ def run_paper_bench(
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     runs: dict[Job, Measured] = {}
     done = 0.0
+    # Each block's figures are kept as soon as they exist: a long run that stops
+    # half-way still leaves what it measured.
+    partial_runs = out / "runs.jsonl"
+    partial_runs.write_text("")
     for index, (job, needs) in enumerate(jobs.items(), start=1):
         label = f"{job.workload} scale={job.scale} txs={job.txs}"
         if job.group_size:
             label += f" group={job.group_size}"
         _say(f"{index}/{len(jobs)} {label}")
         runs[job] = measure(job, needs, settings.repeat)
+        with partial_runs.open("a") as log:
+            log.write(json.dumps(runs[job].as_dict()) + "\n")
         done += costs[job]
         elapsed = time.monotonic() - started
         eta = elapsed / done * (total - done)

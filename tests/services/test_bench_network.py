@@ -18,3 +18,19 @@ def test_network_bench_accounts_for_every_transaction(tmp_path):
     assert 0 < result.latency_p50_s <= result.latency_p95_s <= result.latency_p99_s
     assert set(result.validation_ms) == {"validator-1", "validator-2"}
     assert result.serial_ms_per_block > 0 and all(v > 0 for v in result.speedup.values())
+
+
+def test_transactions_beyond_a_blocks_gas_wait_for_the_next_block(tmp_path):
+    """60 KVStore writes of 50 slots declare about 70M gas: three 30M blocks at least.
+    The miner defers what does not fit instead of dropping it, so all are mined."""
+    result = run_network_bench(
+        "kvstore-write",
+        txs=60,
+        validators=1,
+        workers=1,
+        block_txs=300,
+        block_interval=0.3,
+        data_dir=tmp_path,
+    )
+    assert result.mined == 60 and result.blocks >= 3
+    assert result.agreement

@@ -58,6 +58,7 @@ def test_pavm_loadtest_runs_locust_headless_without_failures(net, tmp_path, work
     assert summary["sent"] == summary["mined"] == int(sent["Request Count"])
     assert summary["reverted"] == 0 and summary["not_mined"] == 0
     assert summary["blocks"] >= 1 and summary["throughput_tps"] > 0
+    assert summary["throughput_wall_tps"] > 0
     assert summary["verdicts_agree"] == summary["blocks"] and summary["verdicts_reject"] == 0
     # The transactions went to one contract, the one the run deployed.
     receipt = testnet.rpc(
