@@ -427,7 +427,11 @@ class EthApi:
         """Every receipt of one block in one call, as go-ethereum serves it: what load
         generators use to learn the outcome of a whole block's transactions."""
         (tag,) = expect_params(params, 1)
-        block = self.store.block(self.resolve_number(parse_block_tag(tag, "block")))
+        if isinstance(tag, str) and len(tag) == 66:  # a block hash, as geth also takes
+            number = self.store.number_of(parse_hash(tag, "hash"))
+            block = None if number is None else self.store.block(number)
+        else:
+            block = self.store.block(self.resolve_number(parse_block_tag(tag, "block")))
         if block is None:
             return None
         receipts = self.store.receipts(block.header.number) or []

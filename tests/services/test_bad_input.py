@@ -253,6 +253,12 @@ def test_node_still_serves_and_kept_the_pool(client, node, pending):
     assert pending in {"0x" + keccak(raw).hex() for raw in block.transactions}
     receipt = call(client, "eth_getTransactionReceipt", pending)["result"]
     assert receipt["status"] == "0x1" and receipt["blockNumber"] == "0x1"
+    # The whole block's receipts, by number, tag or hash, are the same receipts.
+    for ref in ("0x1", "latest", receipt["blockHash"]):
+        receipts = call(client, "eth_getBlockReceipts", ref)["result"]
+        assert len(receipts) == len(block.transactions)
+        assert receipts[int(receipt["transactionIndex"], 16)] == receipt
+    assert call(client, "eth_getBlockReceipts", "0x9")["result"] is None
     replay = sign(ALICE, 0, BOB.address, config=CONFIG, value=9, gas=21_000)
     answer = call(client, "eth_sendRawTransaction", raw_hex(replay))
     assert answer["error"]["message"] == "nonce too low: next nonce 1, tx nonce 0"
