@@ -30,7 +30,14 @@ from common.block import Block
 from common.evm import apply_reference, decode_transaction
 from common.genesis import DEV_BALANCE, dev_accounts
 from common.state import ChainConfig, ChainState
-from loadtest.chain_client import block_verdicts, head, run_setup, send, wait_mined
+from loadtest.chain_client import (
+    block_verdicts,
+    chain_seconds,
+    head,
+    run_setup,
+    send,
+    wait_mined,
+)
 from loadtest.generator import TxGenerator
 from loadtest.workload import Wallet, mnemonic_wallets
 from loadtest.workloads import Workload
@@ -184,15 +191,8 @@ def _measure(
     seen = wait_mined(url, {h for h, _ in sent}, timeout=300, after=first_block - 1)
     wall = max(seen.values(), default=started) - started
     latencies = sorted(seen[h] - t for h, t in sent if h in seen)
-    last_block = int(testnet.rpc(url, "eth_blockNumber"), 16)
-    numbers = list(range(first_block, last_block + 1))
-    stamps = [
-        int(testnet.rpc(url, "eth_getBlockByNumber", [hex(n), False])["timestamp"], 16)
-        for n in numbers
-    ]
-    # Seconds of chain time spanned by the blocks holding the workload, inclusive
-    # (block timestamps have one-second resolution).
-    chain_seconds = stamps[-1] - stamps[0] + 1 if stamps else 1
+    numbers = list(range(first_block, head(url) + 1))
+    seconds = chain_seconds(url, numbers[0], numbers[-1]) if numbers else 1
     _progress("waiting for every verdict")
     verdicts = {
         n: {v["validator"]: v for v in rows}
@@ -218,7 +218,7 @@ def _measure(
         transport=transport,
         blocks=len(numbers),
         mined=len(seen),
-        throughput_chain_tps=round(len(seen) / chain_seconds, 1),
+        throughput_chain_tps=round(len(seen) / seconds, 1),
         throughput_wall_tps=round(len(seen) / wall, 1) if wall > 0 else 0.0,
         latency_p50_s=round(_percentile(latencies, 50), 3),
         latency_p95_s=round(_percentile(latencies, 95), 3),

@@ -33,6 +33,16 @@ def head(url: str) -> int:
     return int(rpc(url, "eth_blockNumber"), 16)
 
 
+def chain_seconds(url: str, first: int, last: int) -> int:
+    """Chain time spanned by blocks ``first..last``, inclusive: the miner stamps blocks at
+    least a second apart, so each block counts as (at least) one second."""
+    stamps = [
+        int(rpc(url, "eth_getBlockByNumber", [hex(n), False])["timestamp"], 16)
+        for n in (first, last)
+    ]
+    return stamps[1] - stamps[0] + 1
+
+
 def block_receipts(client: httpx.Client, url: str, number: int) -> list[dict[str, Any]]:
     """Every receipt of block ``number``; raises PavmError if the node has no such block
     (callers retry the same number, so no block is ever skipped)."""

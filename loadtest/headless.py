@@ -20,8 +20,7 @@ from typing import Any
 import httpx
 
 from common.errors import PavmError
-from common.testnet import rpc
-from loadtest.chain_client import block_receipts, block_verdicts, head
+from loadtest.chain_client import block_receipts, block_verdicts, chain_seconds, head
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
@@ -45,7 +44,7 @@ class LoadSummary:
     first_block: int
     last_block: int
     chain_seconds: int
-    """From the timestamp of the block before the first of them to the last one's."""
+    """Seconds between the first and last of those blocks' timestamps, inclusive."""
     throughput_tps: float
     """Mined transactions per second of chain time."""
     throughput_wall_tps: float
@@ -74,14 +73,10 @@ def _locust_row(stats_csv: Path, request_type: str) -> dict[str, str]:
     return {}
 
 
-def _count_blocks(
-    url: str, start: int, end: int, sent: set[str]
-) -> tuple[dict[int, int], int, list[int]]:
-    """Per block: how many of ``sent`` it holds; reverted count; the timestamps of the
-    block before the first such block and of each such block."""
+def _count_blocks(url: str, start: int, end: int, sent: set[str]) -> tuple[dict[int, int], int]:
+    """Per block: how many of ``sent`` it holds; and how many of those reverted."""
     per_block: dict[int, int] = {}
     reverted = 0
-    stamps: list[int] = []
     with httpx.Client(timeout=30) as client:
         for number in range(start + 1, end + 1):
             ours = [r for r in block_receipts(client, url, number) if r["transactionHash"] in sent]
@@ -89,14 +84,7 @@ def _count_blocks(
                 continue
             per_block[number] = len(ours)
             reverted += sum(1 for r in ours if r["status"] != "0x1")
-            if not stamps:
-                stamps.append(_timestamp(url, number - 1))
-            stamps.append(_timestamp(url, number))
-    return per_block, reverted, stamps
-
-
-def _timestamp(url: str, number: int) -> int:
-    return int(rpc(url, "eth_getBlockByNumber", [hex(number), False])["timestamp"], 16)
+    return per_block, reverted
 
 
 def run_loadtest(
@@ -162,9 +150,9 @@ def run_loadtest(
     time.sleep(1)
     end = head(url)
     print(f"[loadtest] reading blocks {start + 1}..{end}", file=sys.stderr, flush=True)
-    per_block, reverted, stamps = _count_blocks(url, start, end, sent)
+    per_block, reverted = _count_blocks(url, start, end, sent)
     mined = sum(per_block.values())
-    chain_seconds = max(1, stamps[-1] - stamps[0]) if stamps else 0
+    seconds = chain_seconds(url, min(per_block), max(per_block)) if per_block else 0
     wall = (record["last_inclusion"] or 0) - (record["first_send"] or 0)
     print("[loadtest] waiting for the validators' verdicts", file=sys.stderr, flush=True)
     table = block_verdicts(url, sorted(per_block), None, 60)
@@ -189,8 +177,8 @@ def run_loadtest(
         blocks=len(per_block),
         first_block=min(per_block, default=0),
         last_block=max(per_block, default=0),
-        chain_seconds=chain_seconds,
-        throughput_tps=round(mined / chain_seconds, 2) if chain_seconds else 0.0,
+        chain_seconds=seconds,
+        throughput_tps=round(mined / seconds, 2) if seconds else 0.0,
         throughput_wall_tps=round(mined / wall, 2) if wall > 0 else 0.0,
         txs_per_block_mean=round(mined / len(per_block), 1) if per_block else 0.0,
         txs_per_block_max=max(per_block.values(), default=0),
