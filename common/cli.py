@@ -91,6 +91,12 @@ def bench_paper(
     repeat: Annotated[
         int | None, typer.Option(min=1, help="Timings per point (default: 1 quick, 3 full).")
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON object: settings, mean speedup per figure, files."
+        ),
+    ] = False,
 ) -> None:
     """Reproduce the paper's evaluation (Figs. 14, 16, 17a-d, 18, 19, 20) on this machine.
 
@@ -106,10 +112,13 @@ def bench_paper(
     except (ValueError, RuntimeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    typer.echo(f"report: {result.files['report']}")
-    for name, path in result.files.items():
-        if name not in ("report",):
-            typer.echo(f"  {name}: {path}")
+    if as_json:
+        typer.echo(json.dumps(result.summary))
+    else:
+        typer.echo(f"report: {result.files['report']}")
+        for name, path in result.files.items():
+            if name != "report":
+                typer.echo(f"  {name}: {path}")
     if not result.all_roots_equal:
         typer.echo("error: some state roots disagreed (see results.json runs)", err=True)
         raise typer.Exit(1)

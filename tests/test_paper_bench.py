@@ -2,6 +2,7 @@
 the figures' series and the measured runs tell the same story (timings not asserted)."""
 
 import json
+import statistics
 
 import matplotlib.image
 import psutil
@@ -20,10 +21,16 @@ TXS = 6
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("paper")
     result = CliRunner().invoke(
-        app, ["bench", "paper", "--quick", "--txs", str(TXS), "--out", str(out)]
+        app, ["bench", "paper", "--quick", "--txs", str(TXS), "--out", str(out), "--json"]
     )
     assert result.exit_code == 0, result.output
-    return out, json.loads((out / "results.json").read_text())
+    results = json.loads((out / "results.json").read_text())
+    # --json prints the run's settings and each figure's mean speedup over its rows.
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed["meta"] == results["meta"]
+    fig14 = [row["speedup"] for rows in results["figures"]["fig14"].values() for row in rows]
+    assert printed["mean_speedup"]["fig14"] == round(statistics.mean(fig14), 3)
+    return out, results
 
 
 def test_every_figure_is_a_png_the_report_shows(report):

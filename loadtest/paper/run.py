@@ -3,6 +3,7 @@ write ``results.json``, one PNG per figure and ``report.md`` into one folder."""
 
 import json
 import platform
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ class PaperRun:
     files: dict[str, Path]
     all_roots_equal: bool
     seconds: float
+    summary: dict[str, Any]
+    """What ``--json`` prints: the run's settings and each figure's mean speedup."""
 
 
 def _say(line: str) -> None:
@@ -143,4 +146,13 @@ def run_paper_bench(
     files["results"].write_text(json.dumps(results, indent=1) + "\n")
     files["report"] = write_report(out / "report.md", settings, series, meta)
     _say(f"done in {_clock(seconds)}: {out / 'report.md'}")
-    return PaperRun(out, files, all_roots_equal, seconds)
+    mean_speedup = {
+        fig: round(statistics.mean(r["speedup"] for rs in series[fig].values() for r in rs), 3)
+        for fig in ("fig14", "fig16", "fig17a", "fig17b", "fig17c")
+    }
+    summary = {
+        "meta": meta,
+        "mean_speedup": mean_speedup,
+        "files": {name: str(path) for name, path in files.items()},
+    }
+    return PaperRun(out, files, all_roots_equal, seconds, summary)
