@@ -31,6 +31,9 @@ def test_ctrl_c_stops_every_process(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Ctrl-C at a terminal: SIGINT at its default even when the suite itself runs as
+        # a background job, whose shell makes children ignore SIGINT.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         lines = []
