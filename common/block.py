@@ -2,7 +2,7 @@
 
 The header commits to everything a validator checks (state root, transactions,
 operation receipts, R/W sets, groups, gas); the miner signs its keccak hash with
-secp256k1 (design invariant 6). Encodings are canonical: decoding then re-encoding
+secp256k1 (invariant 6, docs/architecture.md). Encodings are canonical: decoding then re-encoding
 gives the same bytes, and anything else is refused.
 """
 

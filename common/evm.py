@@ -19,7 +19,7 @@ from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_typing import Address, BlockNumber, Hash32
 
-from common.recording import R_TRANSIENT, W_TRANSIENT, RecordingAccountDB
+from common.recording import OpKind, RecordingAccountDB
 
 FORK_NAME = "prague"
 ReferenceState = PragueState
@@ -59,12 +59,12 @@ class _RecordingPragueState(PragueState):
 
     def get_transient_storage(self, address: Address, slot: int) -> bytes:
         value = super().get_transient_storage(address, slot)
-        self.recording_db.ops.append((R_TRANSIENT, address, slot, value))
+        self.recording_db.ops.append((OpKind.READ_TRANSIENT, address, slot, value))
         return value
 
     def set_transient_storage(self, address: Address, slot: int, value: bytes) -> None:
         super().set_transient_storage(address, slot, value)
-        self.recording_db.ops.append((W_TRANSIENT, address, slot, value))
+        self.recording_db.ops.append((OpKind.WRITE_TRANSIENT, address, slot, value))
 
 
 PavmState = _RecordingPragueState.configure(

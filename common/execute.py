@@ -12,7 +12,7 @@ from eth.abc import SignedTransactionAPI
 
 from common.evm import gas_used_by
 from common.receipts import OpReceipt, encode_log, operation_hashes
-from common.recording import W_LOG, W_REFUND, Op
+from common.recording import Op, OpKind
 from common.rwset import TxRWSet, build_rwset
 
 
@@ -41,9 +41,9 @@ def execute_transaction(state: Any, tx: SignedTransactionAPI) -> TxOutcome:
     # Transaction-local effects go into the operation hash only.
     logs = []
     for address, topics, data in computation.get_log_entries():
-        ops.append((W_LOG, address, 0, encode_log(topics, data)))
+        ops.append((OpKind.LOG, address, 0, encode_log(topics, data)))
         logs.append((address, tuple(t.to_bytes(32, "big") for t in topics), data))
-    ops.append((W_REFUND, b"", 0, computation.get_gas_refund()))
+    ops.append((OpKind.REFUND, b"", 0, computation.get_gas_refund()))
 
     gas_used = gas_used_by(tx, computation)
     read_hash, write_hash = operation_hashes(ops)

@@ -14,40 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-
+from common.accounts import dev_accounts
 from common.errors import PavmError
 from common.state import ChainConfig, GenesisAccount
 
-DEV_MNEMONIC = "test test test test test test test test test test test junk"
 DEV_BALANCE = 1_000_000 * 10**18
-
-
-@dataclass(frozen=True)
-class DevAccount:
-    """A key derived from the development mnemonic (m/44'/60'/0'/0/i)."""
-
-    index: int
-    address: bytes
-    key: bytes
 
 
 @dataclass(frozen=True)
 class GenesisSpec:
     config: ChainConfig
     alloc: dict[bytes, GenesisAccount]
-
-
-def dev_account(index: int, mnemonic: str = DEV_MNEMONIC) -> DevAccount:
-    """Account ``index`` of ``mnemonic`` (path m/44'/60'/0'/0/index)."""
-    Account.enable_unaudited_hdwallet_features()
-    account = Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{index}")
-    return DevAccount(index, bytes.fromhex(account.address[2:]), bytes(account.key))
-
-
-def dev_accounts(count: int = 10, mnemonic: str = DEV_MNEMONIC) -> list[DevAccount]:
-    """The first ``count`` accounts of ``mnemonic``."""
-    return [dev_account(index, mnemonic) for index in range(count)]
 
 
 def default_genesis() -> GenesisSpec:

@@ -1,4 +1,4 @@
-"""Receipts from operations, not intermediate states (paper 3.4, design invariant 5).
+"""Receipts from operations, not intermediate states (paper 3.4, invariant 5, docs/architecture.md).
 
 Each transaction's receipt carries a read hash and a write hash, each a keccak
 absorbing that transaction's ordered operations one after another (the paper's
@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
+from eth_bloom.bloom import BloomFilter
 from eth_hash.auto import keccak
 
 from common import codec
@@ -83,6 +84,16 @@ def operation_hashes(ops: Iterable[Op]) -> tuple[bytes, bytes]:
 def receipts_root(receipts: Sequence[OpReceipt]) -> bytes:
     """The header's commitment to the block's operation receipts, in block order."""
     return bytes(keccak(codec.encode([r.to_rlp() for r in receipts])))
+
+
+def logs_bloom(logs: Iterable[Log]) -> bytes:
+    """The 256-byte Ethereum bloom filter of the logs' addresses and topics."""
+    bloom = BloomFilter()
+    for address, topics, _ in logs:
+        bloom.add(address)
+        for topic in topics:
+            bloom.add(topic)
+    return int(bloom).to_bytes(256, "big")
 
 
 def cumulative_gas(receipts: Sequence[OpReceipt]) -> list[int]:

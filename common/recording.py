@@ -10,7 +10,7 @@ hide, and reads inside calls that later revert, are all seen::
                                      ├─▶ ops     every read and write, in order (op hashes)
                                      └─▶ writes  writes not undone by a revert (R/W set)
 
-The block beneficiary is special (design invariant 4): while py-evm finalises a
+The block beneficiary is special (invariant 4, docs/architecture.md): while py-evm finalises a
 transaction that has not itself touched the beneficiary, the fee credit goes to
 ``pending_credit`` instead of the account, so fee payments never make two
 transactions conflict. The first real access by a transaction flushes the pending
@@ -18,6 +18,7 @@ credit into the account and marks the transaction as a beneficiary reader, which
 the grouping then orders after every earlier transaction.
 """
 
+from enum import IntEnum
 from typing import Any, Final
 
 from eth.constants import BLANK_ROOT_HASH
@@ -29,37 +30,50 @@ from common.errors import PavmError
 Op = tuple[int, bytes, int, Any]
 """One recorded operation: ``(kind, address, slot, value)``; ``slot`` is 0 where unused."""
 
-# Reads that take part in conflicts (state the transaction depends on).
-R_EXISTS: Final = 1
-R_BALANCE: Final = 2
-R_NONCE: Final = 3
-R_CODE: Final = 4
-R_CODE_HASH: Final = 5
-R_STORAGE: Final = 6
-R_ORIGINAL_STORAGE: Final = 7
-# Transaction-local reads: hashed into the receipt, never a conflict.
-R_TRANSIENT: Final = 8
 
-# Writes that change state (merged into the block diff).
-W_BALANCE: Final = 16
-W_NONCE: Final = 17
-W_CODE: Final = 18
-W_STORAGE: Final = 19
-W_DELETE_ACCOUNT: Final = 20
-W_DELETE_STORAGE: Final = 21
-W_TOUCH: Final = 22
-# Transaction-local writes: hashed into the receipt, never a conflict.
-W_TRANSIENT: Final = 32
-W_WARM_ACCOUNT: Final = 33
-W_WARM_SLOT: Final = 34
-W_LOG: Final = 35
-W_REFUND: Final = 36
+class OpKind(IntEnum):
+    """What a recorded operation did; its lower-case name is how ``pavm_getOperationReceipt``
+    shows it. Values are hashed into operation receipts, so they never change."""
+
+    # Reads that take part in conflicts (state the transaction depends on).
+    READ_EXISTS = 1
+    READ_BALANCE = 2
+    READ_NONCE = 3
+    READ_CODE = 4
+    READ_CODE_HASH = 5
+    READ_STORAGE = 6
+    READ_ORIGINAL_STORAGE = 7
+    # Transaction-local reads: hashed into the receipt, never a conflict.
+    READ_TRANSIENT = 8
+    # Writes that change state (merged into the block diff).
+    WRITE_BALANCE = 16
+    WRITE_NONCE = 17
+    WRITE_CODE = 18
+    WRITE_STORAGE = 19
+    DELETE_ACCOUNT = 20
+    DELETE_STORAGE = 21
+    CREATE_ACCOUNT = 22
+    # Transaction-local writes: hashed into the receipt, never a conflict.
+    WRITE_TRANSIENT = 32
+    WARM_ACCOUNT = 33
+    WARM_SLOT = 34
+    LOG = 35
+    REFUND = 36
+
 
 FIRST_WRITE: Final = 16
 """Kinds below this number are reads, the rest writes."""
 
 STATE_WRITES: Final = frozenset(
-    {W_BALANCE, W_NONCE, W_CODE, W_STORAGE, W_DELETE_ACCOUNT, W_DELETE_STORAGE, W_TOUCH}
+    {
+        OpKind.WRITE_BALANCE,
+        OpKind.WRITE_NONCE,
+        OpKind.WRITE_CODE,
+        OpKind.WRITE_STORAGE,
+        OpKind.DELETE_ACCOUNT,
+        OpKind.DELETE_STORAGE,
+        OpKind.CREATE_ACCOUNT,
+    }
 )
 
 
@@ -94,6 +108,18 @@ class RecordingAccountDB(AccountDB):
     def begin_group(self) -> None:
         """Start a run of transactions whose fee credits are summed together."""
         self.pending_credit = 0
+
+    def settle_credit(self) -> None:
+        """Credit the beneficiary, once, with the fees summed since :meth:`begin_group`.
+
+        Written past the recorder (no transaction's R/W set holds it), so fee payments
+        never make two transactions conflict (invariant 4, docs/architecture.md).
+        """
+        if self.pending_credit and self.beneficiary is not None:
+            beneficiary = Address(self.beneficiary)
+            balance = super().get_balance(beneficiary) + self.pending_credit
+            super().set_balance(beneficiary, balance)
+            self.pending_credit = 0
 
     def begin_transaction(self) -> None:
         """Forget what was recorded so far; the next ops belong to a new transaction."""
@@ -144,7 +170,7 @@ class RecordingAccountDB(AccountDB):
             amount, self.pending_credit = self.pending_credit, 0
             balance = super().get_balance(Address(address)) + amount
             super().set_balance(Address(address), balance)
-            self._write(W_BALANCE, address, 0, balance)
+            self._write(OpKind.WRITE_BALANCE, address, 0, balance)
         return False
 
     def _write(self, kind: int, address: bytes, slot: int, value: Any) -> None:
@@ -158,40 +184,40 @@ class RecordingAccountDB(AccountDB):
         if address == self.beneficiary and self._virtual_beneficiary(address):
             return super().get_balance(address) + self.pending_credit
         value = super().get_balance(address)
-        self.ops.append((R_BALANCE, address, 0, value))
+        self.ops.append((OpKind.READ_BALANCE, address, 0, value))
         return value
 
     def get_nonce(self, address: Address) -> int:
         value = super().get_nonce(address)
         if address != self.beneficiary or not self._virtual_beneficiary(address):
-            self.ops.append((R_NONCE, address, 0, value))
+            self.ops.append((OpKind.READ_NONCE, address, 0, value))
         return value
 
     def get_code(self, address: Address) -> bytes:
         """Recorded with the code's hash, which binds the code without hashing it again."""
         self._virtual_beneficiary(address)
         value = super().get_code(address)
-        self.ops.append((R_CODE, address, 0, super().get_code_hash(address)))
+        self.ops.append((OpKind.READ_CODE, address, 0, super().get_code_hash(address)))
         return value
 
     def get_code_hash(self, address: Address) -> Hash32:
         value = super().get_code_hash(address)
         if address != self.beneficiary or not self._virtual_beneficiary(address):
-            self.ops.append((R_CODE_HASH, address, 0, value))
+            self.ops.append((OpKind.READ_CODE_HASH, address, 0, value))
         return value
 
     def account_exists(self, address: Address) -> bool:
         if address == self.beneficiary and self._virtual_beneficiary(address):
             return super().account_exists(address) or self.pending_credit > 0
         value = super().account_exists(address)
-        self.ops.append((R_EXISTS, address, 0, value))
+        self.ops.append((OpKind.READ_EXISTS, address, 0, value))
         return value
 
     def get_storage(self, address: Address, slot: int, from_journal: bool = True) -> int:
         if address == self.beneficiary:
             self._virtual_beneficiary(address)
         value = super().get_storage(address, slot, from_journal)
-        kind = R_STORAGE if from_journal else R_ORIGINAL_STORAGE
+        kind = OpKind.READ_STORAGE if from_journal else OpKind.READ_ORIGINAL_STORAGE
         self.ops.append((kind, address, slot, value))
         return value
 
@@ -202,57 +228,57 @@ class RecordingAccountDB(AccountDB):
             self.pending_credit = balance - super().get_balance(address)
             return
         super().set_balance(address, balance)
-        self._write(W_BALANCE, address, 0, balance)
+        self._write(OpKind.WRITE_BALANCE, address, 0, balance)
 
     def set_nonce(self, address: Address, nonce: int) -> None:
         if address == self.beneficiary:
             self._virtual_beneficiary(address)
         super().set_nonce(address, nonce)
-        self._write(W_NONCE, address, 0, nonce)
+        self._write(OpKind.WRITE_NONCE, address, 0, nonce)
 
     def set_code(self, address: Address, code: bytes) -> None:
         self._virtual_beneficiary(address)
         super().set_code(address, code)
-        self._write(W_CODE, address, 0, code)
+        self._write(OpKind.WRITE_CODE, address, 0, code)
 
     def delete_code(self, address: Address) -> None:
         self._virtual_beneficiary(address)
         super().delete_code(address)
-        self._write(W_CODE, address, 0, b"")
+        self._write(OpKind.WRITE_CODE, address, 0, b"")
 
     def set_storage(self, address: Address, slot: int, value: int) -> None:
         if address == self.beneficiary:
             self._virtual_beneficiary(address)
         super().set_storage(address, slot, value)
-        self._write(W_STORAGE, address, slot, value)
+        self._write(OpKind.WRITE_STORAGE, address, slot, value)
 
     def delete_storage(self, address: Address) -> None:
         self._virtual_beneficiary(address)
         super().delete_storage(address)
-        self._write(W_DELETE_STORAGE, address, 0, None)
+        self._write(OpKind.DELETE_STORAGE, address, 0, None)
 
     def delete_account(self, address: Address) -> None:
         if self._virtual_beneficiary(address):
             raise BeneficiaryStateError("fee finalisation tried to delete the beneficiary")
         super().delete_account(address)
-        self._write(W_DELETE_ACCOUNT, address, 0, None)
+        self._write(OpKind.DELETE_ACCOUNT, address, 0, None)
 
     def touch_account(self, address: Address) -> None:
         """py-evm touches every callee; only touching a missing account changes state."""
         if self._virtual_beneficiary(address):
             return
         existed = super().account_exists(address)
-        self.ops.append((R_EXISTS, address, 0, existed))
+        self.ops.append((OpKind.READ_EXISTS, address, 0, existed))
         super().touch_account(address)
         if not existed:
-            self._write(W_TOUCH, address, 0, None)
+            self._write(OpKind.CREATE_ACCOUNT, address, 0, None)
 
     # -- transaction-local effects ---------------------------------------------------
 
     def mark_address_warm(self, address: Address) -> None:
         super().mark_address_warm(address)
-        self.ops.append((W_WARM_ACCOUNT, address, 0, None))
+        self.ops.append((OpKind.WARM_ACCOUNT, address, 0, None))
 
     def mark_storage_warm(self, address: Address, slot: int) -> None:
         super().mark_storage_warm(address, slot)
-        self.ops.append((W_WARM_SLOT, address, slot, None))
+        self.ops.append((OpKind.WARM_SLOT, address, slot, None))

@@ -11,52 +11,7 @@ from dataclasses import dataclass
 from common.errors import PavmError
 from common.evm import decode_transaction
 from common.execute import TxOutcome, execute_transaction
-from common.recording import (
-    R_BALANCE,
-    R_CODE,
-    R_CODE_HASH,
-    R_EXISTS,
-    R_NONCE,
-    R_ORIGINAL_STORAGE,
-    R_STORAGE,
-    R_TRANSIENT,
-    W_BALANCE,
-    W_CODE,
-    W_DELETE_ACCOUNT,
-    W_DELETE_STORAGE,
-    W_LOG,
-    W_NONCE,
-    W_REFUND,
-    W_STORAGE,
-    W_TOUCH,
-    W_TRANSIENT,
-    W_WARM_ACCOUNT,
-    W_WARM_SLOT,
-)
 from common.store import ChainStore
-
-OP_NAMES = {
-    R_EXISTS: "read_exists",
-    R_BALANCE: "read_balance",
-    R_NONCE: "read_nonce",
-    R_CODE: "read_code",
-    R_CODE_HASH: "read_code_hash",
-    R_STORAGE: "read_storage",
-    R_ORIGINAL_STORAGE: "read_original_storage",
-    R_TRANSIENT: "read_transient",
-    W_BALANCE: "write_balance",
-    W_NONCE: "write_nonce",
-    W_CODE: "write_code",
-    W_STORAGE: "write_storage",
-    W_DELETE_ACCOUNT: "delete_account",
-    W_DELETE_STORAGE: "delete_storage",
-    W_TOUCH: "create_account",
-    W_TRANSIENT: "write_transient",
-    W_WARM_ACCOUNT: "warm_account",
-    W_WARM_SLOT: "warm_slot",
-    W_LOG: "log",
-    W_REFUND: "refund",
-}
 
 
 @dataclass(frozen=True)

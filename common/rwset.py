@@ -16,24 +16,7 @@ from eth_typing import Address
 
 from common import codec
 from common.codec import uint
-from common.recording import (
-    FIRST_WRITE,
-    R_BALANCE,
-    R_CODE,
-    R_CODE_HASH,
-    R_EXISTS,
-    R_NONCE,
-    R_ORIGINAL_STORAGE,
-    R_STORAGE,
-    W_BALANCE,
-    W_CODE,
-    W_DELETE_ACCOUNT,
-    W_DELETE_STORAGE,
-    W_NONCE,
-    W_STORAGE,
-    W_TOUCH,
-    Op,
-)
+from common.recording import FIRST_WRITE, Op, OpKind
 from common.types import HEADER_SLOT, StateKey
 
 # Bits of AccountReads.fields.
@@ -42,12 +25,12 @@ READ_BALANCE = 2
 READ_NONCE = 4
 READ_CODE = 8
 
-_READ_FIELD = {
-    R_EXISTS: READ_EXISTS,
-    R_BALANCE: READ_BALANCE,
-    R_NONCE: READ_NONCE,
-    R_CODE: READ_CODE,
-    R_CODE_HASH: READ_CODE,
+_READ_FIELD: dict[int, int] = {
+    OpKind.READ_EXISTS: READ_EXISTS,
+    OpKind.READ_BALANCE: READ_BALANCE,
+    OpKind.READ_NONCE: READ_NONCE,
+    OpKind.READ_CODE: READ_CODE,
+    OpKind.READ_CODE_HASH: READ_CODE,
 }
 
 # Bits of AccountWrite.flags.
@@ -185,7 +168,7 @@ def build_rwset(ops: Iterable[Op], writes: Iterable[Op], reads_beneficiary: bool
         bit = _READ_FIELD.get(kind)
         if bit is not None:
             fields[address] = fields.get(address, 0) | bit
-        elif kind == R_STORAGE or kind == R_ORIGINAL_STORAGE:
+        elif kind == OpKind.READ_STORAGE or kind == OpKind.READ_ORIGINAL_STORAGE:
             fields.setdefault(address, 0)
             slots.setdefault(address, set()).add(slot)
     reads = {a: (f, tuple(sorted(slots.get(a, ())))) for a, f in fields.items()}
@@ -199,22 +182,22 @@ def collapse_writes(writes: Iterable[Op]) -> dict[bytes, AccountWrite]:
         acc = out.get(address)
         if acc is None:
             acc = out[address] = AccountWrite()
-        if kind == W_STORAGE:
+        if kind == OpKind.WRITE_STORAGE:
             acc.storage[slot] = value
-        elif kind == W_BALANCE:
+        elif kind == OpKind.WRITE_BALANCE:
             acc.balance = value
             acc.flags |= BALANCE | EXISTS
-        elif kind == W_NONCE:
+        elif kind == OpKind.WRITE_NONCE:
             acc.nonce = value
             acc.flags |= NONCE | EXISTS
-        elif kind == W_CODE:
+        elif kind == OpKind.WRITE_CODE:
             acc.code = value
             acc.flags |= CODE | EXISTS
-        elif kind == W_TOUCH:
+        elif kind == OpKind.CREATE_ACCOUNT:
             acc.flags |= EXISTS
-        elif kind == W_DELETE_ACCOUNT:
+        elif kind == OpKind.DELETE_ACCOUNT:
             out[address] = AccountWrite(WIPED)
-        elif kind == W_DELETE_STORAGE:
+        elif kind == OpKind.DELETE_STORAGE:
             acc.flags |= STORAGE_WIPED
             acc.storage = {}
     return out

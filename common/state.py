@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from eth.abc import AtomicDatabaseAPI
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.account import AccountDB
 from eth.db.atomic import AtomicDB
@@ -62,7 +63,9 @@ def next_base_fee(parent: Header, config: ChainConfig) -> int:
 class ChainState:
     """The state after ``head``: trie nodes in ``db``, rooted at ``head.state_root``."""
 
-    db: Any
+    db: AtomicDatabaseAPI
+    """py-evm's in-memory ``AtomicDB``, or the on-disk :class:`common.kv.LmdbDB`: atomic
+    because a validator writes each accepted block's nodes in one batch."""
     config: ChainConfig
     head: Header
     ancestors: tuple[bytes, ...]
@@ -73,7 +76,7 @@ class ChainState:
         cls,
         alloc: Mapping[bytes, GenesisAccount],
         config: ChainConfig | None = None,
-        db: Any = None,
+        db: AtomicDatabaseAPI | None = None,
     ) -> "ChainState":
         """A new chain whose block 0 holds ``alloc``, its state written to ``db``
         (a fresh in-memory database by default).

@@ -114,7 +114,8 @@ class ChainStore:
         batch[_HEAD] = number.to_bytes(8, "big")
 
     def journal_transaction(self, tx_hash: bytes, raw: bytes) -> None:
-        """Keep an acknowledged transaction until a block includes it (invariant 7)."""
+        """Keep an acknowledged transaction until a block includes it (invariant 7,
+        docs/architecture.md)."""
         with self.db.atomic_batch() as batch:
             batch[_POOL + tx_hash] = raw
 

@@ -12,14 +12,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import httpx
 import redis
 
 BLOCKS_CHANNEL = "pavm:blocks"
 VERDICTS_CHANNEL = "pavm:verdicts"
-TRANSPORTS = ("http", "redis", "both")
+Transport = Literal["http", "redis", "both"]
+"""How a node sends (miner) or takes in (validator) blocks."""
+TRANSPORTS: tuple[str, ...] = get_args(Transport)
 log = logging.getLogger("pavm.transport")
 
 

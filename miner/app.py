@@ -1,8 +1,6 @@
 """The miner's HTTP service: JSON-RPC, blocks for catch-up, verdicts, health, metrics."""
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
@@ -14,6 +12,7 @@ from common.rpc.dispatch import Dispatcher, expect_params
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import parse_block_tag, to_data
 from common.rpc.http import jsonrpc_router
+from common.service import node_lifespan
 from common.transport import Verdict
 from miner.node import MinerNode
 
@@ -32,7 +31,7 @@ class _MinerCollector:
         yield CounterMetricFamily("pavm_blocks", "Blocks mined", value=node.blocks_mined)
         yield CounterMetricFamily("pavm_txs", "Transactions mined", value=node.txs_mined)
         yield GaugeMetricFamily("pavm_head", "Head block number", value=node.state.head.number)
-        yield GaugeMetricFamily("pavm_pool_size", "Transactions waiting", value=len(node.pool))
+        yield GaugeMetricFamily("pavm_pool_size", "Transactions waiting", value=len(node.txpool))
         yield GaugeMetricFamily(
             "pavm_peers", "Validators pushed to over HTTP", value=len(node.peers)
         )
@@ -41,13 +40,7 @@ class _MinerCollector:
 def create_app(node: MinerNode) -> FastAPI:
     """Assemble the miner's routes around ``node`` (started and stopped with the app)."""
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        node.start()
-        yield
-        node.stop()
-
-    app = FastAPI(title="pavm-net miner", lifespan=lifespan)
+    app = FastAPI(title="pavm-net miner", lifespan=node_lifespan(node))
     eth = EthApi(node.store, node.lock, pool=_SubmittingPool(node), node_info=lambda: _info(node))
     methods = eth.methods()
     methods["pavm_getVerdicts"] = lambda params: _verdicts(node, eth, params)
@@ -124,10 +117,10 @@ class _SubmittingPool:
         return self.node.submit(raw)
 
     def pending_nonce(self, sender: bytes, state_nonce: int) -> int:
-        return self.node.pool.pending_nonce(sender, state_nonce)
+        return self.node.txpool.pending_nonce(sender, state_nonce)
 
     def get(self, tx_hash: bytes) -> bytes | None:
-        return self.node.pool.get(tx_hash)
+        return self.node.txpool.get(tx_hash)
 
 
 def _info(node: MinerNode) -> dict[str, Any]:
@@ -136,7 +129,7 @@ def _info(node: MinerNode) -> dict[str, Any]:
         "address": to_data(node.address),
         "head": node.state.head.number,
         "chainId": node.state.config.chain_id,
-        "pool": len(node.pool),
+        "pool": len(node.txpool),
         "peers": sorted(node.peers),
         "transport": node.settings.transport,
         "blockTxs": node.settings.block_txs,

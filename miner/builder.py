@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth.db.account import AccountDB
-from eth_keys import keys
-from eth_typing import Address
 from eth_utils import ValidationError
 
+from common.accounts import address_of
 from common.block import Block, Header, transactions_root
 from common.errors import InvalidTransaction, TransactionDeferred
 from common.execute import TxOutcome, execute_transaction
@@ -64,7 +63,7 @@ def build_block(
     the block. Valid ones that do not fit (no room left, fee cap below the base fee,
     or behind such a one of the same sender) are skipped as ``deferred``.
     """
-    coinbase = bytes(keys.PrivateKey(miner_key).public_key.to_canonical_address())
+    coinbase = address_of(miner_key)
     env = parent.next_env(coinbase, timestamp)
     state = parent.recording_state(env)
     db = state.recording_db
@@ -103,10 +102,7 @@ def build_block(
         gas_used += outcome.receipt.gas_used
 
     # BENEFICIARY: fee credits summed over the block, applied once.
-    if db.pending_credit:
-        beneficiary = Address(coinbase)
-        balance = AccountDB.get_balance(db, beneficiary)
-        AccountDB.set_balance(db, beneficiary, balance + db.pending_credit)
+    db.settle_credit()
     state.persist()
 
     rwsets = [o.rwset for o in outcomes]

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eth_keys import keys
 from eth_typing import Address
 
+from common.accounts import address_of
 from common.block import Block
 from common.genesis import GenesisSpec
 from common.kv import LmdbDB
@@ -21,7 +21,7 @@ from common.state import ChainState
 from common.store import ChainStore
 from common.transport import HttpFanout, Verdict, redis_channels
 from miner.builder import build_block
-from miner.pool import TxPool
+from miner.txpool import TxPool
 
 log = logging.getLogger("pavm.miner")
 
@@ -43,7 +43,7 @@ class MinerNode:
 
     def __init__(self, settings: MinerSettings) -> None:
         self.settings = settings
-        self.address = bytes(keys.PrivateKey(settings.key).public_key.to_canonical_address())
+        self.address = address_of(settings.key)
         self.db = LmdbDB(settings.data_dir / "chain")
         self.store = ChainStore(self.db)
         if not self.store.has_chain():
@@ -51,8 +51,8 @@ class MinerNode:
             self.store.initialise(genesis)
         self.state = self.store.head_state()
         self.lock = threading.RLock()
-        self.pool = TxPool(self.store, self.lock, lambda: self.state)
-        self.restored = self.pool.restore()
+        self.txpool = TxPool(self.store, self.lock, lambda: self.state)
+        self.restored = self.txpool.restore()
         self.peers: set[str] = set(settings.peers)
         self.fanout = HttpFanout()
         self.redis_blocks, self.redis_verdicts = redis_channels(
@@ -88,7 +88,7 @@ class MinerNode:
 
     def submit(self, raw: bytes) -> bytes:
         """Add a raw transaction to the pool (journaled) and wake the block loop."""
-        tx_hash = self.pool.add(raw)
+        tx_hash = self.txpool.add(raw)
         with self._wake:
             self._wake.notify_all()
         return tx_hash
@@ -100,7 +100,7 @@ class MinerNode:
         while not self._stop.is_set():
             with self._wake:
                 self._wake.wait(timeout=0.05)
-            waiting = len(self.pool)
+            waiting = len(self.txpool)
             due = time.monotonic() - last_block >= self.settings.block_interval
             if waiting and (waiting >= self.settings.block_txs or due):
                 try:
@@ -116,8 +116,8 @@ class MinerNode:
         with self.lock:
             parent = self.state
             accounts = parent.account_db()
-            nonces = {s: accounts.get_nonce(Address(s)) for s in self.pool.senders()}
-            chosen = self.pool.executable(self.settings.block_txs, nonces)
+            nonces = {s: accounts.get_nonce(Address(s)) for s in self.txpool.senders()}
+            chosen = self.txpool.executable(self.settings.block_txs, nonces)
             if not chosen:
                 return None
             timestamp = max(parent.head.timestamp + 1, int(time.time()))
@@ -136,9 +136,9 @@ class MinerNode:
                 self.store.put_block(batch, block, [o.receipt for o in built.outcomes])
                 self.store.forget_transactions(batch, gone)
             self.state = built.state
-            self.pool.remove(gone)
+            self.txpool.remove(gone)
             settled = built.state.account_db()
-            self.pool.remove_settled(
+            self.txpool.remove_settled(
                 {s: settled.get_nonce(Address(s)) for s in {e.sender for e in chosen}}
             )
             self.blocks_mined += 1

@@ -4,16 +4,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
-from eth_keys import keys
 
+from common.accounts import Wallet, address_of, contract_address, genesis_alloc, sign, wallets
 from common.evm import apply_reference, decode_transaction
 from common.state import ChainConfig, ChainState
-from loadtest.contracts import load
-from loadtest.workload import Wallet, contract_address, genesis_alloc, sign, wallets
+from loadtest.workloads.contracts import load
 from miner.builder import BuiltBlock, build_block
 
 MINER_KEY = b"\x11" * 32
-MINER = bytes(keys.PrivateKey(MINER_KEY).public_key.to_canonical_address())
+MINER = address_of(MINER_KEY)
 CONFIG = ChainConfig()
 TOKEN_SUPPLY = 10**30
 

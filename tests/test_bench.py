@@ -5,8 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from common.cli import app
-from loadtest.bench import run_validate_bench
+from loadtest.bench.validate import run_validate_bench
+from loadtest.cli.app import app
 
 
 @pytest.mark.parametrize("workload", ["transfer", "erc20"])

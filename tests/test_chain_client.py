@@ -1,9 +1,9 @@
 """Setup batches are cut into windows the pool accepts (64 waiting per sender)."""
 
+from common.accounts import sign, wallets
 from common.evm import decode_transaction
 from common.state import ChainConfig
-from loadtest.chain_client import windows
-from loadtest.workload import sign, wallets
+from loadtest.workloads.chain import windows
 
 
 def test_windows_keep_each_sender_within_the_pool_limit_and_the_order():

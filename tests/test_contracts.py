@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from loadtest.contracts import BUILD, compile_source, sources
+from loadtest.workloads.contracts import BUILD, compile_source, sources
 
 
 @pytest.mark.parametrize("name", sources())

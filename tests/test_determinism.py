@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loadtest.contracts import load
-from loadtest.workload import Wallet, wallets
+from common.accounts import Wallet, wallets
+from loadtest.workloads.contracts import load
 from tests.conftest import MINER, MINER_KEY, Chain, Deployed
 from validator.validate import Validator
 

@@ -8,6 +8,7 @@ import rlp
 from hypothesis import given
 from hypothesis import strategies as st
 
+from common.accounts import address_of
 from common.block import Block, Header
 from common.rwset import AccountWrite, TxRWSet, block_rwset_encoding, decode_block_rwsets
 from tests.vectors.make import KEY, sample_header, sample_rwsets, vectors
@@ -24,9 +25,8 @@ def test_golden_block_decodes_to_the_same_block():
     assert block.header == sample_header()
     assert list(block.rwsets) == sample_rwsets()
     assert block.header.hash.hex() == GOLDEN["header_hash"]
-    from eth_keys import keys
 
-    assert block.header.signer() == keys.PrivateKey(KEY).public_key.to_canonical_address()
+    assert block.header.signer() == address_of(KEY)
 
 
 def test_signature_is_not_part_of_the_hash():

@@ -3,11 +3,11 @@ and its conflict knobs shape the block's groups as they say."""
 
 import pytest
 
+from common.accounts import genesis_alloc, mnemonic_wallets
 from common.state import ChainState
-from loadtest.bench import MINER_KEY, bench_config
-from loadtest.generator import TxGenerator
-from loadtest.workload import genesis_alloc, mnemonic_wallets
-from loadtest.workloads import WORKLOADS, workload
+from loadtest.bench.validate import MINER_KEY, bench_config
+from loadtest.workloads.generator import TxGenerator
+from loadtest.workloads.table import WORKLOADS, workload
 from miner.builder import build_block
 from tests.conftest import reference_root
 

@@ -9,9 +9,9 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
-from common.cli import app
-from loadtest.paper.plan import Settings, heatmap_cells, tx_counts
-from loadtest.workloads import PAPER_WORKLOADS, WORKLOADS
+from loadtest.bench.paper.plan import Settings, heatmap_cells, tx_counts
+from loadtest.cli.app import app
+from loadtest.workloads.table import PAPER_WORKLOADS, WORKLOADS
 
 FIGURES = ("fig14", "fig16", "fig17a", "fig17b", "fig17c", "fig17d", "fig18", "fig19", "fig20")
 TXS = 6

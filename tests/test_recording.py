@@ -1,4 +1,5 @@
-"""The recorder sees every state access of every kind of transaction (invariant 2).
+"""The recorder sees every state access of every kind of transaction (invariant 2,
+docs/architecture.md).
 
 Each test mines one block with the probe contract, checks the miner's state root
 against unmodified py-evm, and pins what the R/W set and the ops must contain.
@@ -6,11 +7,11 @@ against unmodified py-evm, and pins what the R/W set and the ops must contain.
 
 import pytest
 
+from common.accounts import ETHER, GWEI, Wallet, wallets
 from common.receipts import operation_hashes
-from common.recording import R_TRANSIENT, W_TRANSIENT
+from common.recording import OpKind
 from common.rwset import BALANCE, CODE, EXISTS, NONCE, READ_BALANCE, WIPED
-from loadtest.contracts import load
-from loadtest.workload import ETHER, GWEI, Wallet, wallets
+from loadtest.workloads.contracts import load
 from tests.conftest import MINER, MINER_KEY, Chain
 
 PROBE = load("probe")
@@ -71,11 +72,13 @@ def test_transient_storage_is_local(chain, deployed, people):
     outcome, _ = call(chain, people[4], deployed.probe, "transient_sum", 3, 40, 2)
     assert list(probe_slots(outcome, deployed.probe).values()) == [42]
     kinds = [op[0] for op in outcome.ops]
-    assert R_TRANSIENT in kinds and W_TRANSIENT in kinds
+    assert OpKind.READ_TRANSIENT in kinds and OpKind.WRITE_TRANSIENT in kinds
     # TSTORE/TLOAD are in neither the reads nor the writes of the R/W set...
     assert set(outcome.rwset.reads[deployed.probe][1]) == set(probe_slots(outcome, deployed.probe))
     # ...but they are part of the operation hashes.
-    without = [op for op in outcome.ops if op[0] not in (R_TRANSIENT, W_TRANSIENT)]
+    without = [
+        op for op in outcome.ops if op[0] not in (OpKind.READ_TRANSIENT, OpKind.WRITE_TRANSIENT)
+    ]
     r_hash, w_hash = operation_hashes(without)
     assert r_hash != outcome.receipt.read_hash and w_hash != outcome.receipt.write_hash
     assert operation_hashes(outcome.ops) == (outcome.receipt.read_hash, outcome.receipt.write_hash)
@@ -160,7 +163,8 @@ def test_selfdestruct_of_an_older_contract_only_moves_its_balance(chain, people)
 
 
 def test_miner_sending_a_transaction_reads_the_beneficiary(chain, people):
-    """A transaction from the coinbase itself follows every earlier one (invariant 4)."""
+    """A transaction from the coinbase itself follows every earlier one (invariant 4,
+    docs/architecture.md)."""
     miner_wallet = Wallet(MINER_KEY)
     assert miner_wallet.address == MINER
     earlier = [chain.tx(w, people[0].address, value=1, gas=21_000) for w in people[1:3]]

@@ -8,8 +8,8 @@ unmodified py-evm (in Chain.mine) and accepted by a parallel validator.
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from loadtest.contracts import load
-from loadtest.workload import GWEI
+from common.accounts import GWEI
+from loadtest.workloads.contracts import load
 from tests.conftest import CONFIG, MINER, Chain
 from validator.validate import Validator
 

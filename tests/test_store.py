@@ -3,11 +3,11 @@ validator whose forked workers read the state its main process writes."""
 
 import pytest
 
+from common.accounts import genesis_alloc
 from common.kv import LmdbDB
 from common.state import ChainState
 from common.store import ChainStore
-from loadtest.contracts import load
-from loadtest.workload import genesis_alloc
+from loadtest.workloads.contracts import load
 from tests.conftest import CONFIG, MINER, Chain
 from validator.validate import Validator
 

@@ -9,11 +9,12 @@ from dataclasses import replace
 
 import pytest
 
+from common.accounts import address_of
 from common.block import Block
 from common.grouping import groups_encoding, groups_hash
 from common.receipts import receipts_root
 from common.rwset import AccountWrite, TxRWSet, block_rwset_encoding, rwset_hash
-from loadtest.contracts import load
+from loadtest.workloads.contracts import load
 from tests.conftest import MINER, MINER_KEY, Chain
 from validator.validate import InvalidBlock, Validator
 
@@ -83,7 +84,6 @@ def with_rwset(block: Block, index: int, rwset: TxRWSet) -> Block:
 
 def tamper_cases(block: Block) -> dict[str, tuple[Block, str, str]]:
     """name -> (tampered block, expected reason, text the detail must contain)."""
-    from eth_keys import keys
 
     stranger = b"\x22" * 32
     swapped = list(block.transactions)
@@ -119,7 +119,7 @@ def tamper_cases(block: Block) -> dict[str, tuple[Block, str, str]]:
         "wrong signer": (
             reseal(block, key=stranger),
             "bad_signature",
-            "0x" + bytes(keys.PrivateKey(stranger).public_key.to_canonical_address()).hex(),
+            "0x" + address_of(stranger).hex(),
         ),
         "reordered transactions": (
             Block(block.header, tuple(swapped), block.rwsets, block.groups, block.group_gas),

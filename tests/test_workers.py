@@ -7,11 +7,11 @@ import time
 import pytest
 
 from common.errors import WorkerFailure
-from loadtest.contracts import load
+from loadtest.workloads.contracts import load
 from tests.conftest import MINER, Chain
-from validator.pool import WorkerPool, allowed_cores
 from validator.validate import InvalidBlock, Validator
 from validator.worker import RunGroups
+from validator.workers import WorkerPool, allowed_cores
 
 PROBE = load("probe")
 
@@ -23,7 +23,7 @@ def affinity(pid: int) -> set[int]:
 def test_workers_are_pinned_round_robin(deployed):
     cores = allowed_cores()
     with Validator(deployed.state, MINER, workers=3) as validator:
-        pinned = [affinity(pid) for pid in validator.pool.pids]
+        pinned = [affinity(pid) for pid in validator.workers.pids]
     assert pinned == [{cores[i % len(cores)]} for i in range(3)]
 
 
@@ -43,12 +43,12 @@ def test_killed_worker_is_replaced_and_the_block_accepted(deployed, people):
     first, second = _two_blocks(deployed, people)
     with Validator(deployed.state, MINER, workers=2) as validator:
         validator.validate(first)
-        victim = validator.pool.pids[0]
+        victim = validator.workers.pids[0]
         os.kill(victim, signal.SIGKILL)
         time.sleep(0.2)
         report = validator.validate(second)
         assert report.number == second.header.number
-        assert validator.pool.restarts >= 1 and victim not in validator.pool.pids
+        assert validator.workers.restarts >= 1 and victim not in validator.workers.pids
         assert validator.state.head.state_root == second.header.state_root
 
 
@@ -73,8 +73,10 @@ def test_worker_dying_twice_raises_instead_of_hanging(deployed):
 def test_validator_turns_worker_failure_into_a_rejection(deployed, people, monkeypatch):
     first, _ = _two_blocks(deployed, people)
     with Validator(deployed.state, MINER, workers=2) as validator:
-        original = validator.pool.run
-        monkeypatch.setattr(validator.pool, "run", lambda jobs: original([_Poison() for _ in jobs]))
+        original = validator.workers.run
+        monkeypatch.setattr(
+            validator.workers, "run", lambda jobs: original([_Poison() for _ in jobs])
+        )
         with pytest.raises(InvalidBlock) as caught:
             validator.validate(first)
         assert caught.value.reason == "worker_failed"
@@ -85,9 +87,9 @@ def test_validator_turns_worker_failure_into_a_rejection(deployed, people, monke
 def test_workers_are_refreshed_from_the_validator_state(deployed, people):
     first, second = _two_blocks(deployed, people)
     with Validator(deployed.state, MINER, workers=2, refresh_every=1) as validator:
-        old = validator.pool.pids
+        old = validator.workers.pids
         validator.validate(first)
-        refreshed = validator.pool.pids
+        refreshed = validator.workers.pids
         assert set(old).isdisjoint(refreshed)
         validator.validate(second)  # executes on replicas forked after the first block
         assert validator.state.head.state_root == second.header.state_root

@@ -15,9 +15,9 @@ from eth.vm.spoof import SpoofTransaction
 from eth_abi import decode
 from eth_typing import Address
 
+from common.accounts import Wallet, contract_address
 from common.state import ChainState
-from loadtest.contracts import load
-from loadtest.workload import Wallet, contract_address
+from loadtest.workloads.contracts import load
 from tests.conftest import Chain
 
 WORKLOADS = ("fibonacci", "cpuheavy", "kvstore", "matrix", "substring", "histogram")

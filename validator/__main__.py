@@ -1,17 +1,15 @@
 """``python -m validator``: run a validator service."""
 
-import logging
 import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from common.errors import PavmError
+from common.accounts import address_of, default_miner_key
 from common.genesis import load_genesis
-from common.keys import address_of, default_miner_key
-from common.transport import TRANSPORTS
+from common.service import HostOption, LogLevelOption, RedisUrlOption, serve
+from common.transport import Transport
 from validator.app import create_app
 from validator.node import ValidatorNode, ValidatorSettings
 
@@ -33,44 +31,40 @@ def main(
         typer.Option(help="Address whose signature blocks need (default: dev key #100)."),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes, one per pinned core.")] = 2,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    host: HostOption = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for block intake and JSON-RPC.")] = 8546,
     public_url: Annotated[
         str | None,
         typer.Option(help="URL the miner pushes blocks to; registered at start (omit: no push)."),
     ] = None,
-    transport: Annotated[str, typer.Option(help="Block intake: http, redis or both.")] = "http",
-    redis_url: Annotated[
-        str | None, typer.Option(help="Redis URL for the redis transport.")
-    ] = None,
+    transport: Annotated[Transport, typer.Option(help="How blocks come in.")] = "http",
+    redis_url: RedisUrlOption = None,
     poll_interval: Annotated[
         float, typer.Option(min=0.05, help="Seconds between checks of the miner's head.")
     ] = 2.0,
-    log_level: Annotated[str, typer.Option(help="Logging level.")] = "info",
+    log_level: LogLevelOption = "info",
 ) -> None:
     """A pavm-net validator: validates the miner's blocks on pinned worker processes."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    if transport not in TRANSPORTS:
-        raise typer.BadParameter(f"transport must be one of {', '.join(TRANSPORTS)}")
-    try:
-        settings = ValidatorSettings(
-            name=name or socket.gethostname(),
-            data_dir=data_dir,
-            genesis=load_genesis(genesis),
-            miner_address=bytes.fromhex(miner_address.removeprefix("0x"))
-            if miner_address
-            else address_of(default_miner_key()),
-            miner_url=miner_url,
-            workers=workers,
-            transport=transport,
-            redis_url=redis_url,
-            public_url=public_url,
-            poll_interval=poll_interval,
+
+    def node() -> ValidatorNode:
+        return ValidatorNode(
+            ValidatorSettings(
+                name=name or socket.gethostname(),
+                data_dir=data_dir,
+                genesis=load_genesis(genesis),
+                miner_address=bytes.fromhex(miner_address.removeprefix("0x"))
+                if miner_address
+                else address_of(default_miner_key()),
+                miner_url=miner_url,
+                workers=workers,
+                transport=transport,
+                redis_url=redis_url,
+                public_url=public_url,
+                poll_interval=poll_interval,
+            )
         )
-        node = ValidatorNode(settings)
-    except (PavmError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    uvicorn.run(create_app(node), host=host, port=port, log_level=log_level.lower())
+
+    serve(node, create_app, host, port, log_level)
 
 
 if __name__ == "__main__":

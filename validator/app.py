@@ -1,7 +1,5 @@
 """The validator's HTTP service: block intake, read-only JSON-RPC, health, metrics."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -12,6 +10,7 @@ from common.rpc.dispatch import Dispatcher
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import to_data
 from common.rpc.http import MAX_BODY, jsonrpc_router
+from common.service import node_lifespan
 from validator.node import ValidatorNode
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -85,13 +84,7 @@ class _ValidatorCollector:
 def create_app(node: ValidatorNode) -> FastAPI:
     """Assemble the validator's routes around ``node`` (started and stopped with the app)."""
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        node.start()
-        yield
-        node.stop()
-
-    app = FastAPI(title="pavm-net validator", lifespan=lifespan)
+    app = FastAPI(title="pavm-net validator", lifespan=node_lifespan(node))
     eth = EthApi(node.store, node.lock, pool=None, node_info=lambda: _info(node))
     app.include_router(jsonrpc_router(Dispatcher(eth.methods())))
     registry = CollectorRegistry()
@@ -135,7 +128,7 @@ def _info(node: ValidatorNode) -> dict[str, Any]:
         "head": node.head,
         "minerHead": node.known_head,
         "synced": node.synced,
-        "workers": node.validator.pool.size,
+        "workers": node.validator.workers.size,
         "validated": node.validated,
         "rejected": dict(node.rejected),
         "dropped": dict(node.dropped),

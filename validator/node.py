@@ -6,9 +6,10 @@
                                  ─▶ verdict to the miner (HTTP) and on pavm:verdicts
 
 Blocks not signed by the configured miner are dropped and counted, whatever
-transport brought them (design invariant 6); a gap in block numbers (a dropped
+transport brought them (invariant 6, docs/architecture.md); a gap in block numbers (a dropped
 pub/sub message, a restart) is filled over HTTP before anything newer is validated
-(invariant 7). The store commits each accepted block, so a restart resumes at the head.
+(invariant 7, docs/architecture.md). The store commits each accepted block, so a restart
+resumes at the head.
 """
 
 import json
@@ -27,6 +28,7 @@ from common.block import Block
 from common.errors import InvalidBlock
 from common.genesis import GenesisSpec
 from common.kv import LmdbDB
+from common.rpc.client import NodeError, RpcClient
 from common.state import ChainState
 from common.store import ChainStore
 from common.transport import Verdict, redis_channels
@@ -66,6 +68,8 @@ class ValidatorNode:
             self.store.head_state(), settings.miner_address, settings.workers, store=self.store
         )
         self.http = httpx.Client(base_url=settings.miner_url.rstrip("/"), timeout=10.0)
+        """The miner's REST side: registration, catch-up, verdicts."""
+        self.miner = RpcClient(settings.miner_url, timeout=10.0)
         self.redis_blocks, self.redis_verdicts = redis_channels(
             settings.transport, settings.redis_url
         )
@@ -111,6 +115,7 @@ class ValidatorNode:
                 channel.close()
         self.validator.close()
         self.http.close()
+        self.miner.close()
         self.db.close()
 
     # -- intake ----------------------------------------------------------------------------
@@ -141,11 +146,8 @@ class ValidatorNode:
 
     def _miner_head(self) -> int | None:
         try:
-            answer = self.http.post(
-                "/", json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
-            )
-            head = int(answer.json()["result"], 16)
-        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            head = int(self.miner.call("eth_blockNumber"), 16)
+        except (httpx.HTTPError, NodeError, ValueError, TypeError):
             self.miner_reachable = False
             return None
         self.miner_reachable = True

@@ -5,6 +5,11 @@
        verdict ◀─ HEADER ◀─ STATE ROOT ◀─ MERGE ◀─ VERIFY (observed R/W == declared,
                                                            receipts, gas)
 
+Each phase is one method of :class:`Validator`, called in this order by
+``Validator._validate``: ``_check_signature``, ``_check_structure``, ``_check_groups``,
+``_dispatch``, ``_verify``, ``_merge``, ``_state_root``, ``_check_header``, and
+``_accept`` for the verdict.
+
 A block is accepted only when every check passes; the first failing check raises
 :class:`InvalidBlock` with its own reason, naming the transaction and state key
 where there is one. On acceptance the validator's state and every worker's replica
@@ -34,8 +39,8 @@ from common.rwset import (
 from common.state import ChainState, next_base_fee
 from common.store import ChainStore
 from common.types import HEADER_SLOT
-from validator.pool import WorkerPool
 from validator.worker import ApplyDiff, RunGroups
+from validator.workers import WorkerPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,40 @@ class ValidationReport:
     worker_cpu_s: tuple[float, ...]
     receipts: tuple[OpReceipt, ...]
     """The receipts this validator computed, in block order."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Execution:
+    """What DISPATCH hands on: the workers' results, and when they were sent and done."""
+
+    outcomes: tuple[TxOutcome, ...]
+    """One per transaction, in block order."""
+    credit: int
+    """Fee credit the workers pooled for the beneficiary instead of writing it."""
+    worker_cpu_s: tuple[float, ...]
+    dispatched: float
+    """``time.perf_counter()`` as the jobs went out."""
+    executed: float
+    """``time.perf_counter()`` once the last worker answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """What VERIFY hands on: the header's commitments as this validator computed them."""
+
+    receipts: tuple[OpReceipt, ...]
+    receipts_root: bytes
+    gas_used: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Commitment:
+    """What STATE ROOT hands on: the post-block root and its trie nodes, not yet written."""
+
+    nodes: NodeBuffer
+    state_root: bytes
+    rooted: float
+    """``time.perf_counter()`` once the root was computed, before it was checked."""
 
 
 class Validator:
@@ -83,13 +122,13 @@ class Validator:
         self.store = store
         self.miner = miner
         self.refresh_every = refresh_every
-        self.pool = WorkerPool(workers, self._replica_source, pin=pin)
+        self.workers = WorkerPool(workers, self._replica_source, pin=pin)
 
     def _replica_source(self) -> tuple[Any, bytes]:
         return self.state.db, self.state.head.state_root
 
     def close(self) -> None:
-        self.pool.close()
+        self.workers.close()
 
     def __enter__(self) -> "Validator":
         return self
@@ -103,153 +142,55 @@ class Validator:
             return self._validate(block)
         except InvalidBlock:
             # Workers may have executed part of the block on their replicas.
-            self.pool.respawn_all()
+            self.workers.respawn_all()
             raise
         except WorkerFailure as exc:
-            self.pool.respawn_all()
+            self.workers.respawn_all()
             raise InvalidBlock("worker_failed", str(exc)) from exc
 
     def _validate(self, block: Block) -> ValidationReport:
+        """The phases of the module diagram, in order; the first to fail raises."""
         started = time.perf_counter()
         header = block.header
-        n = len(block.transactions)
+        self._check_signature(header)
+        self._check_structure(block)
+        self._check_groups(block)
+        execution = self._dispatch(block)
+        verified = self._verify(block, execution.outcomes)
+        diff = self._merge(header, execution)
+        merged = time.perf_counter()
+        committed = self._state_root(header, diff)
+        self._check_header(header, verified, committed.state_root)
+        self._accept(block, verified.receipts, committed.nodes, diff)
+        finished = time.perf_counter()
+        return ValidationReport(
+            number=header.number,
+            block_hash=header.hash,
+            transactions=len(block.transactions),
+            groups=len(block.groups),
+            largest_group=max((len(g) for g in block.groups), default=0),
+            workers=self.workers.size,
+            execute_s=execution.executed - execution.dispatched,
+            merge_s=merged - execution.executed,
+            state_root_s=committed.rooted - merged,
+            total_s=finished - started,
+            worker_cpu_s=execution.worker_cpu_s,
+            receipts=verified.receipts,
+        )
 
-        # SIGNATURE
+    def _check_signature(self, header: Header) -> None:
+        """SIGNATURE: a validator follows one miner, so a block that miner did not sign is
+        refused before any work is spent on it (``bad_signature``)."""
         signer = header.signer()
         if signer != self.miner:
             who = "invalid signature" if signer is None else f"signed by 0x{signer.hex()}"
             raise InvalidBlock("bad_signature", f"{who}, expected miner 0x{self.miner.hex()}")
 
-        # STRUCTURE
-        self._check_structure(block)
-
-        # GROUP
-        conflict = find_cross_group_conflict(block.rwsets, block.groups)
-        if conflict is not None:
-            index, key = conflict
-            what = "reads the beneficiary" if key is None else _describe_key(key)
-            raise InvalidBlock(
-                "conflicting_groups",
-                f"transaction {index} {what} and conflicts with a transaction of another group",
-                index,
-            )
-
-        # DISPATCH
-        env = self.state.env_of(header)
-        plan = schedule(block.group_gas, self.pool.size)
-        jobs = [
-            RunGroups(
-                env,
-                [(g, [(i, block.transactions[i]) for i in block.groups[g]]) for g in groups],
-            )
-            if groups
-            else None
-            for groups in plan
-        ]
-        dispatched = time.perf_counter()
-        answers = self.pool.run(jobs)
-        executed = time.perf_counter()
-        outcomes: list[TxOutcome | None] = [None] * n
-        credit = 0
-        for answer in answers:
-            if answer is None:
-                continue
-            if answer.invalid is not None:
-                index, reason = answer.invalid
-                raise InvalidBlock("invalid_transaction", f"transaction {index}: {reason}", index)
-            credit += answer.pending_credit
-            for index, outcome in answer.outcomes:
-                outcomes[index] = outcome
-        done = [o for o in outcomes if o is not None]
-        assert len(done) == n, "every transaction belongs to exactly one group"
-
-        # VERIFY
-        for index, (declared, outcome) in enumerate(zip(block.rwsets, done, strict=True)):
-            if declared != outcome.rwset:
-                raise InvalidBlock(
-                    "rwset_mismatch",
-                    f"transaction {index}: {first_difference(declared, outcome.rwset)}",
-                    index,
-                )
-        receipts = [o.receipt for o in done]
-        computed_receipts_root = receipts_root(receipts)
-        if computed_receipts_root != header.receipts_root:
-            raise InvalidBlock(
-                "receipt_mismatch",
-                f"receipts root 0x{computed_receipts_root.hex()} != header "
-                f"0x{header.receipts_root.hex()}",
-            )
-        gas_used = sum(r.gas_used for r in receipts)
-        if gas_used != header.gas_used:
-            raise InvalidBlock("gas_mismatch", f"gas used {gas_used} != header {header.gas_used}")
-
-        # MERGE
-        parent_root = self.state.head.state_root
-        diff = merge_writes(o.rwset for o in done)
-        if credit:
-            self._credit_beneficiary(diff, header.beneficiary, credit)
-        merged = time.perf_counter()
-
-        # STATE ROOT
-        nodes = NodeBuffer(self.state.db)
-        state_root = commit(nodes, parent_root, diff)
-        rooted = time.perf_counter()
-        if state_root != header.state_root:
-            raise InvalidBlock(
-                "state_root_mismatch",
-                f"state root 0x{state_root.hex()} != header 0x{header.state_root.hex()}",
-            )
-
-        # HEADER: rebuilt from what this validator computed, it must hash the same.
-        rebuilt = replace(
-            header,
-            state_root=state_root,
-            receipts_root=computed_receipts_root,
-            gas_used=gas_used,
-            signature=b"",
-        )
-        if rebuilt.hash != header.hash:
-            raise InvalidBlock("header_mismatch", "rebuilt header hashes differently")
-
-        with self.state.db.atomic_batch() as batch:
-            for node_hash, node in nodes.nodes.items():
-                batch[node_hash] = node
-            if self.store is not None:
-                self.store.put_block(batch, block, receipts)
-        self.state = self.state.advance(header)
-        if header.number % self.refresh_every == 0:
-            self.pool.respawn_all()
-        else:
-            self.pool.apply(ApplyDiff(diff))
-        finished = time.perf_counter()
-        sizes = [len(g) for g in block.groups]
-        return ValidationReport(
-            number=header.number,
-            block_hash=header.hash,
-            transactions=n,
-            groups=len(block.groups),
-            largest_group=max(sizes, default=0),
-            workers=self.pool.size,
-            execute_s=executed - dispatched,
-            merge_s=merged - executed,
-            state_root_s=rooted - merged,
-            total_s=finished - started,
-            worker_cpu_s=tuple(a.cpu_seconds if a else 0.0 for a in answers),
-            receipts=tuple(receipts),
-        )
-
-    def _credit_beneficiary(
-        self, diff: dict[bytes, AccountWrite], beneficiary: bytes, credit: int
-    ) -> None:
-        """Add the pooled fee credit to the beneficiary's post-block balance in ``diff``."""
-        earlier = diff.get(beneficiary, AccountWrite())
-        if earlier.flags & (BALANCE | WIPED):
-            balance = earlier.balance
-        else:
-            balance = balance_at(self.state.db, self.state.head.state_root, beneficiary)
-        diff[beneficiary] = earlier.then(AccountWrite(BALANCE | EXISTS, balance + credit))
-
     def _check_structure(self, block: Block) -> None:
+        """STRUCTURE: the header must extend the head under the chain's rules and the body
+        must be what the header commits to, before the body is trusted for scheduling
+        (``bad_header``, ``transactions_root_mismatch``, ``bad_body``,
+        ``rwset_hash_mismatch``, ``groups_hash_mismatch``, ``bad_groups``)."""
         header, head = block.header, self.state.head
         n = len(block.transactions)
         expected: list[tuple[str, object, object]] = [
@@ -278,6 +219,153 @@ class Validator:
             raise InvalidBlock(
                 "bad_groups", "groups must partition the transactions, ascending inside"
             )
+
+    def _check_groups(self, block: Block) -> None:
+        """GROUP: groups run on separate replicas, which equals serial execution only if
+        no two groups share a key by the declared R/W sets (``conflicting_groups``).
+        Whether the declarations are true is left to VERIFY."""
+        conflict = find_cross_group_conflict(block.rwsets, block.groups)
+        if conflict is not None:
+            index, key = conflict
+            what = "reads the beneficiary" if key is None else _describe_key(key)
+            raise InvalidBlock(
+                "conflicting_groups",
+                f"transaction {index} {what} and conflicts with a transaction of another group",
+                index,
+            )
+
+    def _dispatch(self, block: Block) -> _Execution:
+        """DISPATCH: execute the groups on the workers, balanced by declared gas, and put
+        the outcomes back in block order. A transaction a worker could not execute
+        rejects the block (``invalid_transaction``); a :class:`WorkerFailure` raised here
+        becomes ``worker_failed`` in :meth:`validate`."""
+        n = len(block.transactions)
+        env = self.state.env_of(block.header)
+        plan = schedule(block.group_gas, self.workers.size)
+        jobs = [
+            RunGroups(
+                env,
+                [(g, [(i, block.transactions[i]) for i in block.groups[g]]) for g in groups],
+            )
+            if groups
+            else None
+            for groups in plan
+        ]
+        dispatched = time.perf_counter()
+        answers = self.workers.run(jobs)
+        executed = time.perf_counter()
+        outcomes: list[TxOutcome | None] = [None] * n
+        credit = 0
+        for answer in answers:
+            if answer is None:
+                continue
+            if answer.invalid is not None:
+                index, reason = answer.invalid
+                raise InvalidBlock("invalid_transaction", f"transaction {index}: {reason}", index)
+            credit += answer.pending_credit
+            for index, outcome in answer.outcomes:
+                outcomes[index] = outcome
+        done = tuple(o for o in outcomes if o is not None)
+        assert len(done) == n, "every transaction belongs to exactly one group"
+        return _Execution(
+            outcomes=done,
+            credit=credit,
+            worker_cpu_s=tuple(a.cpu_seconds if a else 0.0 for a in answers),
+            dispatched=dispatched,
+            executed=executed,
+        )
+
+    def _verify(self, block: Block, outcomes: tuple[TxOutcome, ...]) -> _Verified:
+        """VERIFY: the grouping was only safe if every transaction touched exactly what
+        the miner declared (``rwset_mismatch``), and the header must commit to the
+        receipts and gas this validator computed (``receipt_mismatch``, ``gas_mismatch``)."""
+        header = block.header
+        for index, (declared, outcome) in enumerate(zip(block.rwsets, outcomes, strict=True)):
+            if declared != outcome.rwset:
+                raise InvalidBlock(
+                    "rwset_mismatch",
+                    f"transaction {index}: {first_difference(declared, outcome.rwset)}",
+                    index,
+                )
+        receipts = tuple(o.receipt for o in outcomes)
+        computed_receipts_root = receipts_root(receipts)
+        if computed_receipts_root != header.receipts_root:
+            raise InvalidBlock(
+                "receipt_mismatch",
+                f"receipts root 0x{computed_receipts_root.hex()} != header "
+                f"0x{header.receipts_root.hex()}",
+            )
+        gas_used = sum(r.gas_used for r in receipts)
+        if gas_used != header.gas_used:
+            raise InvalidBlock("gas_mismatch", f"gas used {gas_used} != header {header.gas_used}")
+        return _Verified(receipts, computed_receipts_root, gas_used)
+
+    def _merge(self, header: Header, execution: _Execution) -> dict[bytes, AccountWrite]:
+        """MERGE: the block's diff, every transaction's writes in block order, plus the fee
+        credit the workers pooled instead of racing on the beneficiary. Rejects nothing."""
+        diff = merge_writes(o.rwset for o in execution.outcomes)
+        if execution.credit:
+            self._credit_beneficiary(diff, header.beneficiary, execution.credit)
+        return diff
+
+    def _credit_beneficiary(
+        self, diff: dict[bytes, AccountWrite], beneficiary: bytes, credit: int
+    ) -> None:
+        """Add the pooled fee credit to the beneficiary's post-block balance in ``diff``."""
+        earlier = diff.get(beneficiary, AccountWrite())
+        if earlier.flags & (BALANCE | WIPED):
+            balance = earlier.balance
+        else:
+            balance = balance_at(self.state.db, self.state.head.state_root, beneficiary)
+        diff[beneficiary] = earlier.then(AccountWrite(BALANCE | EXISTS, balance + credit))
+
+    def _state_root(self, header: Header, diff: dict[bytes, AccountWrite]) -> _Commitment:
+        """STATE ROOT: commit ``diff`` onto the head's trie in memory, so nothing reaches
+        the database unless the root is the header's (``state_root_mismatch``)."""
+        nodes = NodeBuffer(self.state.db)
+        state_root = commit(nodes, self.state.head.state_root, diff)
+        rooted = time.perf_counter()
+        if state_root != header.state_root:
+            raise InvalidBlock(
+                "state_root_mismatch",
+                f"state root 0x{state_root.hex()} != header 0x{header.state_root.hex()}",
+            )
+        return _Commitment(nodes, state_root, rooted)
+
+    def _check_header(self, header: Header, verified: _Verified, state_root: bytes) -> None:
+        """HEADER: rebuilt from what this validator computed, the header must hash the
+        same, so no field escapes the checks above (``header_mismatch``)."""
+        rebuilt = replace(
+            header,
+            state_root=state_root,
+            receipts_root=verified.receipts_root,
+            gas_used=verified.gas_used,
+            signature=b"",
+        )
+        if rebuilt.hash != header.hash:
+            raise InvalidBlock("header_mismatch", "rebuilt header hashes differently")
+
+    def _accept(
+        self,
+        block: Block,
+        receipts: tuple[OpReceipt, ...],
+        nodes: NodeBuffer,
+        diff: dict[bytes, AccountWrite],
+    ) -> None:
+        """Verdict: write the block's trie nodes (and, with a store, the block and its
+        receipts) in one transaction, advance, and bring the workers to the new state:
+        by the diff, or by a fresh fork every ``refresh_every`` blocks."""
+        header = block.header
+        with self.state.db.atomic_batch() as batch:
+            for node_hash, node in nodes.nodes.items():
+                batch[node_hash] = node
+            if self.store is not None:
+                self.store.put_block(batch, block, receipts)
+        self.state = self.state.advance(header)
+        if header.number % self.refresh_every == 0:
+            self.workers.respawn_all()
+        else:
+            self.workers.apply(ApplyDiff(diff))
 
 
 def _describe_key(key: tuple[bytes, int]) -> str:

@@ -13,14 +13,15 @@ from eth.abc import SignedTransactionAPI
 from eth.db.account import AccountDB
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth.vm.spoof import SpoofTransaction
-from eth_bloom.bloom import BloomFilter
 from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 
+from common.accounts import contract_address
 from common.block import Block
 from common.evm import BlockEnv, ReferenceState, decode_transaction
-from common.receipts import OpReceipt
-from common.replay import OP_NAMES, replay
+from common.receipts import OpReceipt, logs_bloom
+from common.recording import OpKind
+from common.replay import replay
 from common.rpc.dispatch import Handler, expect_params
 from common.rpc.errors import EXECUTION_REVERTED, SERVER_ERROR, RpcError, invalid_params
 from common.rpc.hexcodec import (
@@ -52,14 +53,6 @@ class Pool(Protocol):
     def pending_nonce(self, sender: bytes, state_nonce: int) -> int: ...
 
     def get(self, tx_hash: bytes) -> bytes | None: ...
-
-
-def _contract_address(tx: SignedTransactionAPI) -> bytes | None:
-    if tx.to:
-        return None
-    import rlp
-
-    return bytes(keccak(rlp.encode([tx.sender, tx.nonce]))[12:])
 
 
 class EthApi:
@@ -152,12 +145,7 @@ class EthApi:
     def block_json(self, block: Block, full: bool) -> dict[str, Any]:
         header = block.header
         receipts = self.store.receipts(header.number) or []
-        bloom = BloomFilter()
-        for receipt in receipts:
-            for address, topics, _ in receipt.logs:
-                bloom.add(address)
-                for topic in topics:
-                    bloom.add(topic)
+        bloom = logs_bloom(log for receipt in receipts for log in receipt.logs)
         transactions: list[Any] = [
             self.tx_json(decode_transaction(raw), block, index) if full else to_data(keccak(raw))
             for index, raw in enumerate(block.transactions)
@@ -168,7 +156,7 @@ class EthApi:
             "parentHash": to_data(header.parent_hash),
             "nonce": "0x0000000000000000",
             "sha3Uncles": EMPTY_UNCLES,
-            "logsBloom": to_data(int(bloom).to_bytes(256, "big")),
+            "logsBloom": to_data(bloom),
             "transactionsRoot": to_data(header.transactions_root),
             "stateRoot": to_data(header.state_root),
             "receiptsRoot": to_data(header.receipts_root),
@@ -446,12 +434,8 @@ class EthApi:
             self._log_json(block, index, tx.hash, first_log + i, log)
             for i, log in enumerate(receipt.logs)
         ]
-        bloom = BloomFilter()
-        for address, topics, _ in receipt.logs:
-            bloom.add(address)
-            for topic in topics:
-                bloom.add(topic)
-        created = _contract_address(tx) if receipt.status else None
+        bloom = logs_bloom(receipt.logs)
+        created = contract_address(tx.sender, tx.nonce) if receipt.status and not tx.to else None
         return {
             "transactionHash": to_data(tx.hash),
             "transactionIndex": to_quantity(index),
@@ -464,7 +448,7 @@ class EthApi:
             "effectiveGasPrice": to_quantity(_effective_price(tx, block.header.base_fee)),
             "contractAddress": to_data(created) if created else None,
             "logs": logs,
-            "logsBloom": to_data(int(bloom).to_bytes(256, "big")),
+            "logsBloom": to_data(bloom),
             "type": to_quantity(getattr(tx, "type_id", None) or 0),
             "status": to_quantity(receipt.status),
             "pavmReadHash": to_data(receipt.read_hash),
@@ -580,7 +564,7 @@ class EthApi:
 
 def _op_json(op: tuple[int, bytes, int, Any]) -> dict[str, Any]:
     kind, address, slot, value = op
-    out: dict[str, Any] = {"op": OP_NAMES.get(kind, str(kind)), "address": to_data(address)}
+    out: dict[str, Any] = {"op": OpKind(kind).name.lower(), "address": to_data(address)}
     if slot:
         out["slot"] = to_quantity(slot)
     if isinstance(value, bool):

@@ -19,10 +19,11 @@ import docker
 import httpx
 import pytest
 
-from common import compose, testnet
-from common.genesis import dev_accounts
+from common.accounts import dev_accounts, sign
+from common.rpc.client import call
 from common.state import ChainConfig
-from loadtest.workload import Wallet, sign
+from loadtest.testnet import compose
+from loadtest.testnet import process as testnet
 
 pytestmark = pytest.mark.compose
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,10 +36,10 @@ class Sender:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.wallets = [Wallet(a.key) for a in dev_accounts(10)]
+        self.wallets = dev_accounts(10)
         self.nonces = {
             w.address: int(
-                testnet.rpc(url, "eth_getTransactionCount", ["0x" + w.address.hex(), "pending"]), 16
+                call(url, "eth_getTransactionCount", ["0x" + w.address.hex(), "pending"]), 16
             )
             for w in self.wallets
         }
@@ -52,9 +53,7 @@ class Sender:
             raw = sign(
                 wallet, nonce, bytes(19) + bytes([i % 250 + 1]), config=CONFIG, value=1, gas=21_000
             )
-            hashes.append(
-                testnet.rpc(self.url, "eth_sendRawTransaction", ["0x" + raw.hex()], timeout=10)
-            )
+            hashes.append(call(self.url, "eth_sendRawTransaction", ["0x" + raw.hex()], timeout=10))
             self.nonces[wallet.address] = nonce + 1
             if pause:
                 time.sleep(pause)
@@ -127,14 +126,14 @@ def _wait(check, timeout: float, what: str):
 
 
 def _all_mined(url: str, hashes: list[str]) -> bool:
-    return all(testnet.rpc(url, "eth_getTransactionReceipt", [h]) for h in hashes)
+    return all(call(url, "eth_getTransactionReceipt", [h]) for h in hashes)
 
 
 def _every_block_agreed(url: str) -> int | None:
     names = set(_validators())
-    head = int(testnet.rpc(url, "eth_blockNumber"), 16)
+    head = int(call(url, "eth_blockNumber"), 16)
     for number in range(1, head + 1):
-        verdicts = testnet.rpc(url, "pavm_getVerdicts", [hex(number)])
+        verdicts = call(url, "pavm_getVerdicts", [hex(number)])
         if {v["validator"] for v in verdicts if v["agree"]} != names:
             return None
     return head or None
@@ -220,7 +219,7 @@ def test_disconnected_validator_catches_up(stack):
     try:
         sender.send(120, 0.01)
         _wait(lambda: _all_mined(stack, sender.acknowledged), 180, "blocks while cut off")
-        head = int(testnet.rpc(stack, "eth_blockNumber"), 16)
+        head = int(call(stack, "eth_blockNumber"), 16)
         assert head >= 2
     finally:
         network.connect(victim, aliases=[a for a in aliases or [] if a != victim.id[:12]])

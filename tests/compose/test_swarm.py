@@ -13,11 +13,11 @@ import docker
 import httpx
 import pytest
 
-from common import testnet
+from common.accounts import dev_accounts, sign
 from common.errors import PavmError
-from common.genesis import dev_accounts
+from common.rpc.client import call
 from common.state import ChainConfig
-from loadtest.workload import Wallet, sign
+from loadtest.testnet import process as testnet
 
 pytestmark = pytest.mark.compose
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,13 +79,13 @@ def _until(check, timeout, what):
 
 def test_stack_validators_agree(swarm_url):
     _until(lambda: httpx.get(swarm_url + "/health", timeout=2).status_code == 200, 240, "the miner")
-    wallet = Wallet(dev_accounts(1)[0].key)
+    wallet = dev_accounts(1)[0]
     start = int(
-        testnet.rpc(swarm_url, "eth_getTransactionCount", ["0x" + wallet.address.hex(), "pending"]),
+        call(swarm_url, "eth_getTransactionCount", ["0x" + wallet.address.hex(), "pending"]),
         16,
     )
     hashes = [
-        testnet.rpc(
+        call(
             swarm_url,
             "eth_sendRawTransaction",
             ["0x" + sign(wallet, n, b"\x01" * 20, config=ChainConfig(), value=1, gas=21_000).hex()],
@@ -93,15 +93,15 @@ def test_stack_validators_agree(swarm_url):
         for n in range(start, start + 20)
     ]
     _until(
-        lambda: all(testnet.rpc(swarm_url, "eth_getTransactionReceipt", [h]) for h in hashes),
+        lambda: all(call(swarm_url, "eth_getTransactionReceipt", [h]) for h in hashes),
         240,
         "the transactions mined",
     )
 
     def agreed() -> bool:
-        head = int(testnet.rpc(swarm_url, "eth_blockNumber"), 16)
+        head = int(call(swarm_url, "eth_blockNumber"), 16)
         return all(
-            sum(v["agree"] for v in testnet.rpc(swarm_url, "pavm_getVerdicts", [hex(n)])) == 3
+            sum(v["agree"] for v in call(swarm_url, "pavm_getVerdicts", [hex(n)])) == 3
             for n in range(1, head + 1)
         )
 

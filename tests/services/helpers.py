@@ -5,7 +5,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from common import testnet
+from common.rpc.client import call
+from loadtest.testnet import process as testnet
 
 T = TypeVar("T")
 
@@ -34,8 +35,7 @@ def verdict_table(miner_url: str, head: int) -> dict[int, dict[str, bool]]:
     """block number -> {validator: agree} for blocks 1..head."""
     return {
         number: {
-            v["validator"]: v["agree"]
-            for v in testnet.rpc(miner_url, "pavm_getVerdicts", [hex(number)])
+            v["validator"]: v["agree"] for v in call(miner_url, "pavm_getVerdicts", [hex(number)])
         }
         for number in range(1, head + 1)
     }
@@ -43,7 +43,7 @@ def verdict_table(miner_url: str, head: int) -> dict[int, dict[str, bool]]:
 
 def all_agree(net: testnet.Testnet) -> int | None:
     """The miner's head when every validator agreed on every block up to it, else None."""
-    head = int(testnet.rpc(net.miner.url, "eth_blockNumber"), 16)
+    head = int(call(net.miner.url, "eth_blockNumber"), 16)
     names = {v.name for v in net.validators}
     table = verdict_table(net.miner.url, head)
     ok = all(set(row) == names and all(row.values()) for row in table.values())

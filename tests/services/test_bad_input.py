@@ -12,15 +12,14 @@ import rlp
 from eth_hash.auto import keccak
 from fastapi.testclient import TestClient
 
-from common.genesis import default_genesis, dev_accounts
-from common.keys import default_miner_key
+from common.accounts import Wallet, default_miner_key, dev_accounts, sign
+from common.genesis import default_genesis
 from common.state import ChainConfig
-from loadtest.workload import Wallet, sign
 from miner.app import create_app
 from miner.node import MinerNode, MinerSettings
 
 CONFIG = ChainConfig()
-ALICE, BOB = (Wallet(a.key) for a in dev_accounts(2))
+ALICE, BOB = dev_accounts(2)
 POOR = Wallet(b"\x42" * 32)
 
 

@@ -1,6 +1,6 @@
 """The network benchmark counts every sent transaction as mined and agreed upon."""
 
-from loadtest.bench_network import run_network_bench
+from loadtest.bench.network import run_network_bench
 
 
 def test_network_bench_accounts_for_every_transaction(tmp_path):

@@ -16,15 +16,14 @@ import httpx
 import pytest
 from eth_account import Account
 
-from common import testnet
+from common.accounts import GWEI, Wallet, default_miner_key, dev_accounts, sign
 from common.block import Block, Header, transactions_root
-from common.genesis import dev_accounts
 from common.grouping import groups_encoding, groups_hash
-from common.keys import default_miner_key
 from common.receipts import receipts_root
+from common.rpc.client import call
 from common.rwset import block_rwset_encoding, rwset_hash
 from common.state import ChainConfig, next_base_fee
-from loadtest.workload import GWEI, Wallet, sign
+from loadtest.testnet import process as testnet
 from tests.services.helpers import all_agree, start_testnet, wait_for
 
 CONFIG = ChainConfig()
@@ -42,7 +41,7 @@ def _send_many(url: str, wallet: Wallet, start_nonce: int, count: int) -> list[s
     hashes = []
     for nonce in range(start_nonce, start_nonce + count):
         raw = sign(wallet, nonce, RECEIVER, config=CONFIG, value=1, gas=21_000)
-        hashes.append(testnet.rpc(url, "eth_sendRawTransaction", ["0x" + raw.hex()]))
+        hashes.append(call(url, "eth_sendRawTransaction", ["0x" + raw.hex()]))
     return hashes
 
 
@@ -62,7 +61,7 @@ def net(tmp_path_factory):
 
 
 def test_killed_validator_catches_up_and_agrees(net):
-    sender = Wallet(dev_accounts(5)[4].key)
+    sender = dev_accounts(5)[4]
     victim = net.validators[0]
     flowing = threading.Thread(target=_send_many, args=(net.miner.url, sender, 0, 40))
     flowing.start()
@@ -72,24 +71,24 @@ def test_killed_validator_catches_up_and_agrees(net):
     testnet.wait_healthy(victim.url, victim.pid)
     head = wait_for(lambda: all_agree(net), timeout=90, what="agreement after the restart")
     assert head >= 2
-    assert int(testnet.rpc(victim.url, "eth_blockNumber"), 16) >= head
+    assert int(call(victim.url, "eth_blockNumber"), 16) >= head
 
 
 def test_miner_killed_after_acknowledging_still_mines(net):
-    sender = Wallet(dev_accounts(6)[5].key)
+    sender = dev_accounts(6)[5]
     miner = net.miner
     # Restart the miner so that it will not mine on its own before it is killed.
     os.kill(miner.pid, signal.SIGKILL)
     testnet.restart(net, "miner", ["--block-interval", "3600", "--block-txs", "1000"])
     testnet.wait_healthy(miner.url, miner.pid)
     raw = sign(sender, 0, RECEIVER, config=CONFIG, value=7, gas=21_000, tip=2 * GWEI)
-    tx_hash = testnet.rpc(miner.url, "eth_sendRawTransaction", ["0x" + raw.hex()])
-    assert testnet.rpc(miner.url, "eth_getTransactionByHash", [tx_hash])["blockNumber"] is None
+    tx_hash = call(miner.url, "eth_sendRawTransaction", ["0x" + raw.hex()])
+    assert call(miner.url, "eth_getTransactionByHash", [tx_hash])["blockNumber"] is None
     os.kill(miner.pid, signal.SIGKILL)
     testnet.restart(net, "miner")
     testnet.wait_healthy(miner.url, miner.pid)
     receipt = wait_for(
-        lambda: testnet.rpc(miner.url, "eth_getTransactionReceipt", [tx_hash]),
+        lambda: call(miner.url, "eth_getTransactionReceipt", [tx_hash]),
         what="the acknowledged transaction mined after the restart",
     )
     assert receipt["status"] == "0x1"
@@ -101,7 +100,7 @@ def _idle_head(net) -> tuple[Block, testnet.NodeProcess]:
     validator = net.validators[1]
     head = wait_for(lambda: all_agree(net), timeout=60, what="an idle, agreed chain")
     wait_for(
-        lambda: int(testnet.rpc(validator.url, "eth_blockNumber"), 16) == head,
+        lambda: int(call(validator.url, "eth_blockNumber"), 16) == head,
         what="the validator at the head",
     )
     data = httpx.get(f"{net.miner.url}/blocks/{head}", timeout=5).content
@@ -136,8 +135,8 @@ def test_block_from_another_key_is_dropped(net):
         lambda: _metric(validator.url, "pavm_dropped_blocks_total", 'cause="signature"') > before,
         what="the forged block counted as dropped",
     )
-    assert int(testnet.rpc(validator.url, "eth_blockNumber"), 16) == parent.header.number
-    verdicts = testnet.rpc(net.miner.url, "pavm_getVerdicts", [hex(forged.header.number)])
+    assert int(call(validator.url, "eth_blockNumber"), 16) == parent.header.number
+    verdicts = call(net.miner.url, "pavm_getVerdicts", [hex(forged.header.number)])
     assert all(v["validator"] != validator.name for v in verdicts)
 
 
@@ -154,7 +153,7 @@ def test_tampered_block_gets_a_reject_verdict(net):
         ),
         what="a state_root_mismatch rejection",
     )
-    verdicts = testnet.rpc(net.miner.url, "pavm_getVerdicts", [hex(tampered.header.number)])
+    verdicts = call(net.miner.url, "pavm_getVerdicts", [hex(tampered.header.number)])
     mine = [v for v in verdicts if v["validator"] == validator.name]
     assert mine and not mine[0]["agree"] and mine[0]["reason"].startswith("state_root_mismatch")
-    assert int(testnet.rpc(validator.url, "eth_blockNumber"), 16) == parent.header.number
+    assert int(call(validator.url, "eth_blockNumber"), 16) == parent.header.number

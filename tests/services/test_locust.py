@@ -7,8 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from common import testnet
-from common.cli import app
+from common.rpc.client import call
+from loadtest.cli.app import app
+from loadtest.testnet import process as testnet
 from tests.services.helpers import start_testnet
 
 
@@ -61,7 +62,7 @@ def test_pavm_loadtest_runs_locust_headless_without_failures(net, tmp_path, work
     assert summary["throughput_wall_tps"] > 0
     assert summary["verdicts_agree"] == summary["blocks"] and summary["verdicts_reject"] == 0
     # The transactions went to one contract, the one the run deployed.
-    receipt = testnet.rpc(
+    receipt = call(
         net.miner.url,
         "eth_getTransactionReceipt",
         [json.loads((out / "sent.json").read_text())["sent"][0]],

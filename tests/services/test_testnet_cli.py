@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from common import testnet
+from loadtest.testnet import process as testnet
 
 
 def test_ctrl_c_stops_every_process(tmp_path):
@@ -14,7 +14,7 @@ def test_ctrl_c_stops_every_process(tmp_path):
         [
             sys.executable,
             "-m",
-            "common.cli_main",
+            "loadtest.cli",
             "testnet",
             "up",
             "--validators",

@@ -8,8 +8,9 @@ equal the miner's.
 import pytest
 from web3 import Web3
 
-from common.genesis import dev_accounts
-from loadtest.contracts import load
+from common.accounts import dev_accounts
+from common.rpc.client import call
+from loadtest.workloads.contracts import load
 from tests.services.helpers import all_agree, start_testnet, wait_for
 
 ERC20 = load("erc20")
@@ -27,7 +28,7 @@ def net(request, tmp_path_factory):
         block_txs=20,
     )
     yield network
-    from common import testnet
+    from loadtest.testnet import process as testnet
 
     testnet.down(network)
 
@@ -109,7 +110,6 @@ def test_erc20_lifecycle_agreed_by_every_validator(net):
 
 
 def test_pavm_methods_describe_blocks_and_operations(net):
-    from common import testnet
 
     w3 = Web3(Web3.HTTPProvider(net.miner.url))
     owner, alice = dev_accounts(2)
@@ -133,13 +133,13 @@ def test_pavm_methods_describe_blocks_and_operations(net):
 
     for url in (net.miner.url, net.validators[0].url):
         wait_for(
-            lambda url=url: int(testnet.rpc(url, "eth_blockNumber"), 16) >= receipt.blockNumber,
+            lambda url=url: int(call(url, "eth_blockNumber"), 16) >= receipt.blockNumber,
             what="the block at " + url,
         )
-        ops = testnet.rpc(url, "pavm_getOperationReceipt", ["0x" + tx_hash.hex()])
+        ops = call(url, "pavm_getOperationReceipt", ["0x" + tx_hash.hex()])
         assert (
             ops["readHash"]
-            == testnet.rpc(url, "eth_getTransactionReceipt", ["0x" + tx_hash.hex()])["pavmReadHash"]
+            == call(url, "eth_getTransactionReceipt", ["0x" + tx_hash.hex()])["pavmReadHash"]
         )
         kinds = [op["op"] for op in ops["operations"]]
         assert "read_nonce" in kinds and "write_balance" in kinds and kinds[-1] == "refund"
@@ -147,15 +147,13 @@ def test_pavm_methods_describe_blocks_and_operations(net):
             op["address"]: op["value"] for op in ops["operations"] if op["op"] == "write_balance"
         }
         assert "0x" + alice.address.hex() in written
-        rwsets = testnet.rpc(url, "pavm_getBlockRWSet", [number])
-        groups = testnet.rpc(url, "pavm_getBlockGroups", [number])
+        rwsets = call(url, "pavm_getBlockRWSet", [number])
+        groups = call(url, "pavm_getBlockGroups", [number])
         index = receipt.transactionIndex
         assert any(index in g["transactions"] for g in groups)
         assert any(w["address"] == "0x" + alice.address.hex() for w in rwsets[index]["writes"])
     verdicts = wait_for(
-        lambda: (
-            (v := testnet.rpc(net.miner.url, "pavm_getVerdicts", [number])) and len(v) == 3 and v
-        ),
+        lambda: (v := call(net.miner.url, "pavm_getVerdicts", [number])) and len(v) == 3 and v,
         what="three verdicts",
     )
     assert all(v["agree"] and v["validation_ms"] > 0 for v in verdicts)

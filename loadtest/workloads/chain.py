@@ -11,13 +11,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import httpx
-
+from common.accounts import Wallet
 from common.errors import PavmError
 from common.evm import decode_transaction
-from common.testnet import rpc
-from loadtest.generator import TxGenerator
-from loadtest.workload import Wallet
+from common.rpc.client import RpcClient, call
+from loadtest.workloads.generator import TxGenerator
 
 SEND_BATCH = 50
 POOL_AHEAD = 64
@@ -26,31 +24,30 @@ POOL_AHEAD = 64
 
 def pending_nonce(url: str, address: bytes) -> int:
     """The account's next nonce, counting transactions waiting in the pool."""
-    return int(rpc(url, "eth_getTransactionCount", ["0x" + address.hex(), "pending"]), 16)
+    return int(call(url, "eth_getTransactionCount", ["0x" + address.hex(), "pending"]), 16)
 
 
 def head(url: str) -> int:
-    return int(rpc(url, "eth_blockNumber"), 16)
+    return int(call(url, "eth_blockNumber"), 16)
 
 
 def chain_seconds(url: str, first: int, last: int) -> int:
     """Chain time spanned by blocks ``first..last``, inclusive: the miner stamps blocks at
     least a second apart, so each block counts as (at least) one second."""
     stamps = [
-        int(rpc(url, "eth_getBlockByNumber", [hex(n), False])["timestamp"], 16)
+        int(call(url, "eth_getBlockByNumber", [hex(n), False])["timestamp"], 16)
         for n in (first, last)
     ]
     return stamps[1] - stamps[0] + 1
 
 
-def block_receipts(client: httpx.Client, url: str, number: int) -> list[dict[str, Any]]:
+def block_receipts(node: RpcClient, number: int) -> list[dict[str, Any]]:
     """Every receipt of block ``number``; raises PavmError if the node has no such block
     (callers retry the same number, so no block is ever skipped)."""
-    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockReceipts", "params": [hex(number)]}
-    answer = client.post(url, json=body).json()
-    if answer.get("result") is None:
-        raise PavmError(f"block {number}: {answer.get('error', {}).get('message', 'not found')}")
-    return list(answer["result"])
+    receipts = node.call("eth_getBlockReceipts", [hex(number)])
+    if receipts is None:
+        raise PavmError(f"block {number}: not found")
+    return list(receipts)
 
 
 def send(url: str, raws: Sequence[bytes]) -> list[tuple[str, float]]:
@@ -58,24 +55,18 @@ def send(url: str, raws: Sequence[bytes]) -> list[tuple[str, float]]:
 
     Raises RuntimeError with the node's message if it refuses one.
     """
-    sent = []
-    with httpx.Client(timeout=60) as client:
+    sent: list[tuple[str, float]] = []
+    with RpcClient(url, timeout=60) as node:
         for start in range(0, len(raws), SEND_BATCH):
             chunk = raws[start : start + SEND_BATCH]
-            batch = [
-                {
-                    "jsonrpc": "2.0",
-                    "id": i,
-                    "method": "eth_sendRawTransaction",
-                    "params": ["0x" + raw.hex()],
-                }
-                for i, raw in enumerate(chunk)
-            ]
             moment = time.monotonic()
-            for answer in sorted(client.post(url, json=batch).json(), key=lambda a: a["id"]):
-                if "error" in answer:
-                    raise RuntimeError(f"transaction refused: {answer['error']['message']}")
-                sent.append((answer["result"], moment))
+            try:
+                hashes = node.batch(
+                    [("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in chunk]
+                )
+            except PavmError as exc:
+                raise RuntimeError(f"transaction refused: {exc}") from exc
+            sent.extend((tx_hash, moment) for tx_hash in hashes)
     return sent
 
 
@@ -84,11 +75,11 @@ def wait_mined(url: str, hashes: set[str], timeout: float, after: int) -> dict[s
     seen: dict[str, float] = {}
     number = after
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=10) as client:
+    with RpcClient(url, timeout=10) as node:
         while len(seen) < len(hashes) and time.monotonic() < deadline:
-            top = head(url)
+            top = int(node.call("eth_blockNumber"), 16)
             while number < top:
-                receipts = block_receipts(client, url, number + 1)
+                receipts = block_receipts(node, number + 1)
                 number += 1
                 now = time.monotonic()
                 for receipt in receipts:
@@ -127,7 +118,7 @@ def run_batches(
         if len(seen) < len(hashes):
             raise RuntimeError(f"setup: {len(hashes) - len(seen)} transactions not mined")
         for tx_hash in hashes:
-            receipt = rpc(url, "eth_getTransactionReceipt", [tx_hash])
+            receipt = call(url, "eth_getTransactionReceipt", [tx_hash])
             if receipt["status"] != "0x1":
                 raise RuntimeError(f"setup transaction {tx_hash} failed")
 
@@ -160,7 +151,7 @@ def block_verdicts(
     previous = -1
     while True:
         try:
-            table = {n: rpc(url, "pavm_getVerdicts", [hex(n)]) for n in numbers}
+            table = {n: call(url, "pavm_getVerdicts", [hex(n)]) for n in numbers}
         except PavmError:
             return {}
         count = sum(len(v) for v in table.values())

@@ -3,8 +3,8 @@
 
 from typing import Any
 
-from loadtest.paper.measure import Measured
-from loadtest.paper.plan import (
+from loadtest.bench.paper.measure import Measured
+from loadtest.bench.paper.plan import (
     FIG17_WORKLOADS,
     FIG19_WORKLOADS,
     FIG20_WORKLOADS,
@@ -17,7 +17,7 @@ from loadtest.paper.plan import (
     heatmap_cells,
     tx_counts,
 )
-from loadtest.workloads import PAPER_WORKLOADS, WORKLOADS
+from loadtest.workloads.table import PAPER_WORKLOADS, WORKLOADS
 
 FIG16_WORKLOADS: tuple[str, ...] = (
     *("erc20-approve", "erc20", "erc20-transferfrom"),

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from loadtest.workloads import WORKLOADS
+from common.transport import Transport
+from loadtest.workloads.table import WORKLOADS
 
 WORKLOAD_HELP = "One of: " + ", ".join(WORKLOADS) + "."
 
@@ -62,7 +63,7 @@ def bench_validate(
     state_root_ms, groups, largest_group, rwset_bytes, block_bytes, cores and
     roots_equal. Progress goes to stderr.
     """
-    from loadtest.bench import as_dict, run_validate_bench
+    from loadtest.bench.validate import as_dict, run_validate_bench
 
     try:
         result = run_validate_bench(workload, txs, conflict_rate, workers, blocks, repeat, scale)
@@ -105,7 +106,7 @@ def bench_paper(
     and results.json. --quick takes a few minutes on 2 cores; a full run shows an ETA.
     Exits 1 if any state root disagreed.
     """
-    from loadtest.paper.run import run_paper_bench
+    from loadtest.bench.paper.run import run_paper_bench
 
     try:
         result = run_paper_bench(out, quick, txs, repeat)
@@ -136,7 +137,7 @@ DataDir = Annotated[Path, typer.Option(help="Folder for node data, logs and test
 def testnet_up(
     validators: Annotated[int, typer.Option(min=1, help="Validator processes.")] = 3,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes per validator.")] = 2,
-    transport: Annotated[str, typer.Option(help="Block broadcast: http, redis or both.")] = "http",
+    transport: Annotated[Transport, typer.Option(help="How blocks travel.")] = "http",
     data_dir: DataDir = Path("testnet"),
     base_port: Annotated[int, typer.Option(help="Miner port; validator i on base+1+i.")] = 8545,
     block_txs: Annotated[int, typer.Option(min=1, help="Mine when this many wait.")] = 300,
@@ -150,11 +151,9 @@ def testnet_up(
     ] = False,
 ) -> None:
     """Start the testnet, print the RPC URLs, then show a live status line until Ctrl-C."""
-    from common import testnet as net_mod
     from common.errors import PavmError
+    from loadtest.testnet import process as net_mod
 
-    if transport not in ("http", "redis", "both"):
-        raise typer.BadParameter("transport must be http, redis or both")
     try:
         net = net_mod.up(
             data_dir,
@@ -186,36 +185,41 @@ def testnet_up(
 
 
 def _live_status(net: Any) -> None:
-    from common import testnet as net_mod
+    """One status line, redrawn every second: head, tx/s over the last 10 s (counted from
+    blocks mined since the line started) and the verdicts on the newest block."""
+    from common.rpc.client import RpcClient
 
-    seen = 0
+    seen: int | None = None
     window: list[tuple[float, int]] = []
-    agree = reject = 0
-    while True:
-        try:
-            head = int(net_mod.rpc(net.miner.url, "eth_blockNumber"), 16)
-            for number in range(seen + 1, head + 1):
-                count = net_mod.rpc(
-                    net.miner.url, "eth_getBlockTransactionCountByNumber", [hex(number)]
+    with RpcClient(net.miner.url, timeout=5) as miner:
+        while True:
+            try:
+                head = int(miner.call("eth_blockNumber"), 16)
+                first = head + 1 if seen is None else seen + 1
+                counts = miner.batch(
+                    [
+                        ("eth_getBlockTransactionCountByNumber", [hex(n)])
+                        for n in range(first, head + 1)
+                    ]
                 )
-                window.append((time.monotonic(), int(count, 16)))
-            verdicts = net_mod.rpc(net.miner.url, "pavm_getVerdicts", [hex(head)]) if head else []
-            agree = sum(1 for v in verdicts if v["agree"])
-            reject = sum(1 for v in verdicts if not v["agree"])
-            seen = head
-        except Exception as exc:  # noqa: BLE001 - a status line must survive anything
-            typer.echo(f"\rstatus unavailable: {exc}".ljust(100), nl=False, err=True)
+                window.extend((time.monotonic(), int(count, 16)) for count in counts)
+                verdicts = miner.call("pavm_getVerdicts", [hex(head)]) if head else []
+                agree = sum(1 for v in verdicts if v["agree"])
+                reject = len(verdicts) - agree
+                seen = head
+            except Exception as exc:  # noqa: BLE001 - a status line must survive anything
+                typer.echo(f"\rstatus unavailable: {exc}".ljust(100), nl=False, err=True)
+                time.sleep(1)
+                continue
+            now = time.monotonic()
+            window = [(t, n) for t, n in window if now - t <= 10]
+            rate = sum(n for _, n in window) / 10
+            line = (
+                f"head {head}  tx/s {rate:.1f}  last block: {agree} agree, {reject} reject "
+                f"of {len(net.validators)} validators"
+            )
+            typer.echo("\r" + line.ljust(100), nl=False, err=True)
             time.sleep(1)
-            continue
-        now = time.monotonic()
-        window = [(t, n) for t, n in window if now - t <= 10]
-        rate = sum(n for _, n in window) / 10
-        line = (
-            f"head {head}  tx/s {rate:.1f}  last block: {agree} agree, {reject} reject "
-            f"of {len(net.validators)} validators"
-        )
-        typer.echo("\r" + line.ljust(100), nl=False, err=True)
-        time.sleep(1)
 
 
 @testnet.command("status")
@@ -230,11 +234,11 @@ def testnet_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
 ) -> None:
     """A table of nodes: liveness, head, health and verdicts over the last 20 blocks."""
-    from common import testnet as net_mod
     from common.errors import PavmError
+    from loadtest.testnet import process as net_mod
 
     if compose:
-        from common import compose as compose_mod
+        from loadtest.testnet import compose as compose_mod
 
         rows = compose_mod.status(project)
         if as_json:
@@ -275,8 +279,8 @@ def testnet_status(
 @testnet.command("down")
 def testnet_down(data_dir: DataDir = Path("testnet")) -> None:
     """Stop every process the testnet in --data-dir started."""
-    from common import testnet as net_mod
     from common.errors import PavmError
+    from loadtest.testnet import process as net_mod
 
     try:
         stopped = net_mod.down(net_mod.Testnet.load(data_dir))
@@ -303,14 +307,20 @@ def accounts(
     count: Annotated[int, typer.Option(min=1, max=1000, help="How many accounts.")] = 10,
 ) -> None:
     """The prefunded development accounts (mnemonic 'test ... junk') and their keys."""
-    from common.genesis import DEV_MNEMONIC, dev_accounts
-    from common.keys import address_of, default_miner_key
+    from common.accounts import (
+        DEV_MNEMONIC,
+        MINER_ACCOUNT_INDEX,
+        address_of,
+        default_miner_key,
+        dev_accounts,
+    )
 
     typer.echo(f"mnemonic: {DEV_MNEMONIC}")
-    for account in dev_accounts(count):
-        funded = " (1,000,000 ETH at genesis)" if account.index < 10 else ""
-        typer.echo(f"{account.index:>3}  0x{account.address.hex()}  0x{account.key.hex()}{funded}")
-    typer.echo(f"miner: 0x{address_of(default_miner_key()).hex()} (key #100, not funded)")
+    for index, account in enumerate(dev_accounts(count)):
+        funded = " (1,000,000 ETH at genesis)" if index < 10 else ""
+        typer.echo(f"{index:>3}  0x{account.address.hex()}  0x{account.key.hex()}{funded}")
+    miner = address_of(default_miner_key())
+    typer.echo(f"miner: 0x{miner.hex()} (key #{MINER_ACCOUNT_INDEX}, not funded)")
 
 
 @bench.command("network")
@@ -319,7 +329,7 @@ def bench_network(
     txs: Annotated[int, typer.Option(min=1, max=20_000, help="Transactions to send.")] = 300,
     validators: Annotated[int, typer.Option(min=1, help="Validator processes.")] = 3,
     workers: Annotated[int, typer.Option(min=1, help="Workers per validator.")] = 2,
-    transport: Annotated[str, typer.Option(help="http, redis or both.")] = "http",
+    transport: Annotated[Transport, typer.Option(help="How blocks travel.")] = "http",
     block_txs: Annotated[int, typer.Option(min=1, help="Mine when this many wait.")] = 300,
     block_interval: Annotated[float, typer.Option(help="...or after this many seconds.")] = 1.0,
     data_dir: Annotated[
@@ -334,12 +344,10 @@ def bench_network(
     throughput from mined blocks, latency p50/p95/p99, per-validator validation time and
     speedup over py-evm, agreement; with --compose also CPU and memory per container."""
     from common.errors import PavmError
-    from loadtest.bench_network import as_dict, run_network_bench
+    from loadtest.bench.network import as_dict, run_network_bench
 
     if workload not in WORKLOADS:
         raise typer.BadParameter(f"workload must be one of {', '.join(WORKLOADS)}")
-    if transport not in ("http", "redis", "both"):
-        raise typer.BadParameter("transport must be http, redis or both")
     try:
         result = run_network_bench(
             workload,
@@ -401,9 +409,9 @@ def loadtest(
     summary.json: throughput counted from mined blocks, inclusion latency percentiles,
     reverts, unmined transactions and the validators' verdicts on the run's blocks.
     Exits 1 if any request or transaction failed. For locust's web UI instead:
-    locust -f loadtest/locustfile.py --host URL --workload NAME.
+    locust -f loadtest/locust/locustfile.py --host URL --workload NAME.
     """
-    from loadtest.headless import as_dict, run_loadtest, write_summary
+    from loadtest.locust.headless import as_dict, run_loadtest, write_summary
 
     if workload not in WORKLOADS:
         raise typer.BadParameter(f"workload must be one of {', '.join(WORKLOADS)}")

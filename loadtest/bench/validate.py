@@ -24,26 +24,22 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from eth.db.account import AccountDB
-from eth_keys import keys
-from eth_typing import Address
-
+from common.accounts import address_of, genesis_alloc, mnemonic_wallets
 from common.block import Block
 from common.evm import apply_reference, decode_transaction
 from common.execute import execute_transaction
 from common.grouping import group_transactions
 from common.state import ChainConfig, ChainState
-from loadtest.cpu import CpuProfile, profile
-from loadtest.generator import TxGenerator
-from loadtest.workload import genesis_alloc, mnemonic_wallets
-from loadtest.workloads import Workload
-from loadtest.workloads import workload as get_workload
+from loadtest.bench.cpu import CpuProfile, profile
+from loadtest.workloads.generator import TxGenerator
+from loadtest.workloads.table import Workload
+from loadtest.workloads.table import workload as get_workload
 from miner.builder import BuiltBlock, build_block
-from validator.pool import allowed_cores
 from validator.validate import ValidationReport, Validator
+from validator.workers import allowed_cores
 
 MINER_KEY = bytes(range(1, 33))
-MINER = bytes(keys.PrivateKey(MINER_KEY).public_key.to_canonical_address())
+MINER = address_of(MINER_KEY)
 T = TypeVar("T")
 
 
@@ -172,10 +168,7 @@ def _recorded(parents: Sequence[ChainState], built: Sequence[BuiltBlock]) -> Non
         db.begin_group()
         for raw in b.block.transactions:
             execute_transaction(state, decode_transaction(raw))
-        if db.pending_credit:
-            beneficiary = Address(header.beneficiary)
-            balance = AccountDB.get_balance(db, beneficiary)
-            AccountDB.set_balance(db, beneficiary, balance + db.pending_credit)
+        db.settle_credit()
         state.make_state_root()
 
 

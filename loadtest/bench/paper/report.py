@@ -6,8 +6,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from loadtest.paper.plan import Settings
-from loadtest.workloads import WORKLOADS
+from loadtest.bench.paper.plan import Settings
+from loadtest.workloads.table import WORKLOADS
 
 PAPER_CORES = 40
 PAPER_MACHINE = "Xeon E5-2630 servers, 2.3 GHz, 40 cores, 96 GB; Geth as the serial baseline"

@@ -1,6 +1,6 @@
 """Locust users that load a pavm-net testnet with one of the paper's workloads.
 
-    locust -f loadtest/locustfile.py --host http://127.0.0.1:8545 --workload erc20
+    locust -f loadtest/locust/locustfile.py --host http://127.0.0.1:8545 --workload erc20
     pavm loadtest --target http://127.0.0.1:8545 --workload erc20 ...   (headless)
 
 When a run starts, development account 0 deploys the workload's contract. Each user
@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
-import httpx
 from eth_hash.auto import keccak
 from gevent.event import AsyncResult, Event
 from locust import FastHttpUser, events, task
@@ -36,13 +35,12 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
-from common.genesis import dev_accounts
+from common.accounts import GWEI, Wallet, dev_accounts, mnemonic_wallets
+from common.rpc.client import RpcClient, call
 from common.state import ChainConfig
-from common.testnet import rpc
-from loadtest.chain_client import block_receipts, pending_nonce, run_batches
-from loadtest.generator import TxGenerator
-from loadtest.workload import GWEI, Wallet, mnemonic_wallets
-from loadtest.workloads import WORKLOADS
+from loadtest.workloads.chain import block_receipts, pending_nonce, run_batches
+from loadtest.workloads.generator import TxGenerator
+from loadtest.workloads.table import WORKLOADS
 
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per watcher call otherwise
 
@@ -184,16 +182,16 @@ def _watch(environment: Environment, run: Run) -> None:
     keep the fee cap above the base fee as blocks fill."""
     number = run.first_block
     generator = run.generator
-    with httpx.Client(timeout=30) as client:
+    with RpcClient(run.url, timeout=30) as node:
         while True:
             try:
-                top = int(rpc(run.url, "eth_blockNumber"), 16)
+                top = int(node.call("eth_blockNumber"), 16)
                 if top > number:
-                    latest = rpc(run.url, "eth_getBlockByNumber", [hex(top), False])
+                    latest = node.call("eth_getBlockByNumber", [hex(top), False])
                     base_fee = int(latest["baseFeePerGas"], 16)
                     generator.max_fee = max(generator.max_fee, 2 * base_fee + GWEI)
                 while number < top:
-                    receipts = block_receipts(client, run.url, number + 1)
+                    receipts = block_receipts(node, number + 1)
                     number += 1
                     mined = time.monotonic()
                     for receipt in receipts:
@@ -237,13 +235,13 @@ def _set_up(environment: Environment) -> Run:
     spec = WORKLOADS[options.workload]
     scale = spec.default_scale if options.scale < 0 else options.scale
     url = environment.host.rstrip("/")
-    chain_id = int(rpc(url, "eth_chainId"), 16)
-    latest = rpc(url, "eth_getBlockByNumber", ["latest", False])
+    chain_id = int(call(url, "eth_chainId"), 16)
+    latest = call(url, "eth_getBlockByNumber", ["latest", False])
     config = ChainConfig(chain_id=chain_id, gas_limit=int(latest["gasLimit"], 16))
     generator = TxGenerator(
         spec, scale, config, conflict_rate=options.conflict_rate, seed=int(time.time())
     )
-    deployer, *funders = (Wallet(a.key) for a in dev_accounts(10))
+    deployer, *funders = dev_accounts(10)
     generator.nonces[deployer.address] = pending_nonce(url, deployer.address)
     run = Run(url, generator, deployer, funders, options.inclusion_timeout)
     run_batches(url, generator.deploy(deployer), 300, lambda line: None)

@@ -1,7 +1,7 @@
 """Vyper contracts of the workloads: sources in ``contracts/``, compiled artifacts in
 ``contracts/build/`` (committed, so nodes and benchmarks need no compiler).
 
-``python -m loadtest.contracts`` recompiles every source with the pinned vyper and
+``python -m loadtest.workloads.contracts`` recompiles every source with the pinned vyper and
 rewrites the artifacts; a test checks that doing so reproduces the committed bytes.
 """
 

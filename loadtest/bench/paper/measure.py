@@ -12,7 +12,9 @@ from functools import partial
 from typing import Any
 
 from common.grouping import group_transactions
-from loadtest.bench import (
+from loadtest.bench.cpu import profile
+from loadtest.bench.paper.plan import Job, Needs
+from loadtest.bench.validate import (
     Prepared,
     prepare,
     time_parallel,
@@ -20,9 +22,7 @@ from loadtest.bench import (
     time_serial,
     timed,
 )
-from loadtest.cpu import profile
-from loadtest.paper.plan import Job, Needs
-from loadtest.workloads import WORKLOADS
+from loadtest.workloads.table import WORKLOADS
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A transaction enters only after the checks of :mod:`common.txcheck` against the head
 state (with go-ethereum's messages) and after it is written to the store's journal,
-so a hash returned to a client survives a restart (design invariant 7). Per sender,
+so a hash returned to a client survives a restart (invariant 7, docs/architecture.md). Per sender,
 transactions wait in nonce order; a transaction with the nonce of a waiting one
 replaces it only when it pays at least 10 % more, as in go-ethereum.
 """

@@ -1,5 +1,5 @@
 """One PNG per figure of the paper's evaluation, drawn with matplotlib from the series
-of :mod:`loadtest.paper.series`. Serial py-evm is drawn in grey ("py-evm (Geth role)"),
+of :mod:`loadtest.bench.paper.series`. Serial py-evm is drawn in grey ("py-evm (Geth role)"),
 pavm's parallel validation in blue, as in the paper's own plots."""
 
 from collections.abc import Callable
@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from loadtest.workloads import WORKLOADS  # noqa: E402
+from loadtest.workloads.table import WORKLOADS  # noqa: E402
 
 SERIAL: dict[str, Any] = {"color": "0.45", "label": "py-evm, serial (Geth's role)"}
 PARALLEL: dict[str, Any] = {"color": "tab:blue", "label": "pavm, parallel validation"}

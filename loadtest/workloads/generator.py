@@ -17,10 +17,10 @@ from collections.abc import Sequence
 
 from eth_hash.auto import keccak
 
+from common.accounts import ETHER, GWEI, Wallet, contract_address, sign
 from common.state import ChainConfig
-from loadtest.contracts import load
-from loadtest.workload import ETHER, GWEI, Wallet, contract_address, sign
-from loadtest.workloads import HOT_KEY, TxInput, Workload
+from loadtest.workloads.contracts import load
+from loadtest.workloads.table import HOT_KEY, TxInput, Workload
 
 HOT_RECEIVER = bytes(keccak(b"pavm-hot-receiver")[12:])
 TOKENS_PER_SENDER = 10**24

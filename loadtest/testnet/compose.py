@@ -11,7 +11,7 @@ from typing import Any
 
 import docker
 
-from common.testnet import probe_health, recent_verdicts
+from loadtest.testnet.probe import probe_health, recent_verdicts
 
 DEFAULT_PROJECT = "pavm"
 

@@ -25,12 +25,13 @@ from typing import Any
 
 import httpx
 
-from common import testnet
+from common.accounts import Wallet, dev_accounts, mnemonic_wallets
 from common.block import Block
 from common.evm import apply_reference, decode_transaction
-from common.genesis import DEV_BALANCE, dev_accounts
+from common.genesis import DEV_BALANCE
 from common.state import ChainConfig, ChainState
-from loadtest.chain_client import (
+from loadtest.testnet import process as testnet
+from loadtest.workloads.chain import (
     block_verdicts,
     chain_seconds,
     head,
@@ -38,10 +39,9 @@ from loadtest.chain_client import (
     send,
     wait_mined,
 )
-from loadtest.generator import TxGenerator
-from loadtest.workload import Wallet, mnemonic_wallets
-from loadtest.workloads import Workload
-from loadtest.workloads import workload as get_workload
+from loadtest.workloads.generator import TxGenerator
+from loadtest.workloads.table import Workload
+from loadtest.workloads.table import workload as get_workload
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,11 @@ def run_network_bench(
     spec = get_workload(workload)
     senders = mnemonic_wallets(txs)
     if compose:
-        from loadtest.compose_stack import ComposeStack
+        from loadtest.testnet.stack import ComposeStack
 
         with ComposeStack(validators, workers, transport, block_txs, block_interval) as stack:
             target = _Target(stack.url, stack.validator_names(), load_genesis(None), stack.sample)
-            funders = [Wallet(a.key) for a in dev_accounts()[1:]]
+            funders = dev_accounts()[1:]
             return _measure(target, spec, senders, validators, workers, transport, config, funders)
     folder = Path(data_dir or tempfile.mkdtemp(prefix="pavm-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -180,7 +180,7 @@ def _measure(
     url, names = target.url, target.names
     txs = len(senders)
     generator = TxGenerator(workload, workload.default_scale, config)
-    deployer = Wallet(dev_accounts(1)[0].key)
+    deployer = dev_accounts(1)[0]
     run_setup(url, generator, deployer, senders, funders, progress=_progress)
     first_block = head(url) + 1
     raws = generator.block(senders)

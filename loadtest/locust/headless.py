@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 
 from common.errors import PavmError
-from loadtest.chain_client import block_receipts, block_verdicts, chain_seconds, head
+from common.rpc.client import RpcClient
+from loadtest.workloads.chain import block_receipts, block_verdicts, chain_seconds, head
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
@@ -77,9 +78,9 @@ def _count_blocks(url: str, start: int, end: int, sent: set[str]) -> tuple[dict[
     """Per block: how many of ``sent`` it holds; and how many of those reverted."""
     per_block: dict[int, int] = {}
     reverted = 0
-    with httpx.Client(timeout=30) as client:
+    with RpcClient(url, timeout=30) as node:
         for number in range(start + 1, end + 1):
-            ours = [r for r in block_receipts(client, url, number) if r["transactionHash"] in sent]
+            ours = [r for r in block_receipts(node, number) if r["transactionHash"] in sent]
             if not ours:
                 continue
             per_block[number] = len(ours)

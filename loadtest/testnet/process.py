@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from common.errors import PavmError
+from loadtest.testnet.probe import probe_health, recent_verdicts
 
 STATE_FILE = "testnet.json"
 
@@ -301,46 +302,6 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
-
-
-def rpc(url: str, method: str, params: list[Any] | None = None, timeout: float = 5.0) -> Any:
-    """One JSON-RPC call; raises PavmError with the node's error message."""
-    answer = httpx.post(
-        url,
-        json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []},
-        timeout=timeout,
-    ).json()
-    if "error" in answer:
-        raise PavmError(f"{method} on {url}: {answer['error'].get('message')}")
-    return answer["result"]
-
-
-def recent_verdicts(
-    miner_url: str, blocks: int = 20
-) -> tuple[int | None, dict[str, tuple[int, int]]]:
-    """(miner head, validator -> (agree, reject) over the last ``blocks`` blocks);
-    (None, {}) while the miner does not answer."""
-    counts: dict[str, tuple[int, int]] = {}
-    try:
-        head = int(rpc(miner_url, "eth_blockNumber"), 16)
-        for number in range(max(1, head - blocks + 1), head + 1):
-            for verdict in rpc(miner_url, "pavm_getVerdicts", [hex(number)]):
-                agree, reject = counts.get(verdict["validator"], (0, 0))
-                counts[verdict["validator"]] = (
-                    (agree + 1, reject) if verdict["agree"] else (agree, reject + 1)
-                )
-    except (httpx.HTTPError, PavmError, ValueError, KeyError):
-        return None, {}
-    return head, counts
-
-
-def probe_health(url: str) -> tuple[int | None, bool]:
-    """(head, healthy) from a node's /health; (None, False) when it does not answer."""
-    try:
-        health = httpx.get(url + "/health", timeout=2)
-        return health.json().get("head"), health.status_code == 200
-    except (httpx.HTTPError, ValueError):
-        return None, False
 
 
 def status(net: Testnet, blocks: int = 20) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ figure wants from it: worker counts, recording time, CPU profiles.
 
 from dataclasses import dataclass, field
 
-from loadtest.workloads import PAPER_WORKLOADS, WORKLOADS
+from loadtest.workloads.table import PAPER_WORKLOADS, WORKLOADS
 
 FIG17_WORKLOADS = ("erc20", "fibonacci", "cpuheavy", "kvstore-write")
 """The paper's Fig. 17 contracts: ERC20, Fibonacci, CPUheavy, KVstore."""

@@ -13,13 +13,13 @@ from typing import Any
 
 import psutil
 
-from loadtest.paper.figures import draw_all
-from loadtest.paper.measure import Measured, measure
-from loadtest.paper.plan import Job, Needs, Settings, plan
-from loadtest.paper.report import write_report
-from loadtest.paper.series import figures
-from loadtest.workloads import WORKLOADS
-from validator.pool import allowed_cores
+from loadtest.bench.paper.figures import draw_all
+from loadtest.bench.paper.measure import Measured, measure
+from loadtest.bench.paper.plan import Job, Needs, Settings, plan
+from loadtest.bench.paper.report import write_report
+from loadtest.bench.paper.series import figures
+from loadtest.workloads.table import WORKLOADS
+from validator.workers import allowed_cores
 
 
 @dataclass(frozen=True)

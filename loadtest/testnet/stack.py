@@ -8,7 +8,8 @@ from typing import Any
 
 import docker
 
-from common import compose, testnet
+from loadtest.testnet import compose
+from loadtest.testnet import process as testnet
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "pavmbench"
