@@ -11,6 +11,8 @@ from typing import Any
 import rlp
 from rlp.codec import encode_raw
 
+from common.untrusted import check_rlp_depth
+
 
 def uint(value: int) -> bytes:
     """Minimal big-endian bytes of a non-negative integer (empty for zero)."""
@@ -32,7 +34,9 @@ def encode(item: Any) -> bytes:
 
 
 def decode(data: bytes) -> Any:
-    """Strict RLP decode to nested lists of byte strings; ``ValueError`` when malformed."""
+    """Strict RLP decode to nested lists of byte strings; ``ValueError`` when malformed
+    or nested deeper than any pavm encoding (checked first: the decoder recurses)."""
+    check_rlp_depth(data)
     try:
         return rlp.decode(data, strict=True)
     except rlp.DecodingError as exc:

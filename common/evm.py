@@ -12,14 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import rlp
 from eth.abc import ComputationAPI, SignedTransactionAPI
+from eth.exceptions import UnrecognizedTransactionType
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_typing import Address, BlockNumber, Hash32
+from eth_utils import ValidationError
 
 from common.recording import OpKind, RecordingAccountDB
+from common.untrusted import check_rlp_depth
 
 FORK_NAME = "prague"
 ReferenceState = PragueState
@@ -102,8 +106,22 @@ class BlockEnv:
 
 
 def decode_transaction(raw: bytes) -> SignedTransactionAPI:
-    """Decode a signed transaction in its network encoding (legacy RLP or typed envelope)."""
-    return PragueTransactionBuilder.decode(raw)
+    """Decode a signed transaction in its network encoding (legacy RLP or typed envelope).
+
+    Whatever is wrong with ``raw`` (nesting no transaction has, checked before the native
+    decoder sees it; bad RLP; an unknown type; fields of the wrong shape) raises
+    ``ValueError`` saying what.
+    """
+    check_rlp_depth(raw)
+    try:
+        return PragueTransactionBuilder.decode(raw)
+    except (
+        rlp.DecodingError,
+        rlp.DeserializationError,
+        ValidationError,
+        UnrecognizedTransactionType,
+    ) as exc:
+        raise ValueError(str(exc)) from None
 
 
 def encode_transaction(tx: SignedTransactionAPI) -> bytes:

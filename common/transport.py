@@ -7,6 +7,8 @@ validator that sees a gap in block numbers catches up over HTTP.
 """
 
 import logging
+import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +25,10 @@ Transport = Literal["http", "redis", "both"]
 """How a node sends (miner) or takes in (validator) blocks."""
 TRANSPORTS: tuple[str, ...] = get_args(Transport)
 log = logging.getLogger("pavm.transport")
+MAX_REASON = 1024
+"""Longest rejection reason a verdict may carry (validators cut theirs to fit)."""
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_HASH = re.compile(r"0x[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -42,19 +48,46 @@ class Verdict:
 
     @classmethod
     def from_json(cls, data: Any) -> "Verdict":
+        """Parse a verdict received from outside; ``ValueError`` naming the first field
+        that is missing or of the wrong type or range (nothing is coerced: ``"false"``
+        is not a boolean)."""
         if not isinstance(data, dict):
-            raise ValueError("a verdict is a JSON object")
+            raise ValueError("malformed verdict: a verdict is a JSON object")
         try:
-            return cls(
-                validator=str(data["validator"]),
-                number=int(data["number"]),
-                block_hash=str(data["block_hash"]),
-                agree=bool(data["agree"]),
-                reason=str(data.get("reason", "")),
-                validation_ms=float(data.get("validation_ms", 0.0)),
+            verdict = cls(
+                validator=data["validator"],
+                number=data["number"],
+                block_hash=data["block_hash"],
+                agree=data["agree"],
+                reason=data.get("reason", ""),
+                validation_ms=data.get("validation_ms", 0.0),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"malformed verdict: {exc}") from exc
+        except KeyError as exc:
+            raise ValueError(f"malformed verdict: missing {exc}") from None
+        verdict.check()
+        return verdict
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming the first field out of type or range."""
+        problem = self._problem()
+        if problem:
+            raise ValueError(f"malformed verdict: {problem}")
+
+    def _problem(self) -> str:
+        if not isinstance(self.validator, str) or not _NAME.fullmatch(self.validator):
+            return "validator must be 1-64 characters of letters, digits, '.', '_' or '-'"
+        if type(self.number) is not int or not 0 <= self.number < 2**63:
+            return "number must be an integer in [0, 2^63)"
+        if not isinstance(self.block_hash, str) or not _HASH.fullmatch(self.block_hash):
+            return "block_hash must be 0x and 64 hex digits"
+        if type(self.agree) is not bool:
+            return "agree must be true or false"
+        if not isinstance(self.reason, str) or len(self.reason) > MAX_REASON:
+            return f"reason must be a string of at most {MAX_REASON} characters"
+        ms = self.validation_ms
+        if type(ms) not in (int, float) or not math.isfinite(ms) or ms < 0:
+            return "validation_ms must be a finite number >= 0"
+        return ""
 
 
 class HttpFanout:
@@ -107,10 +140,18 @@ class RedisChannel:
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message and message.get("type") == "message":
-                        on_message(bytes(message["data"]))
+                        self._deliver(on_message, bytes(message["data"]))
             except redis.RedisError as exc:
                 log.warning("redis subscription to %s lost: %s; retrying", self.channel, exc)
                 time.sleep(1.0)
+
+    def _deliver(self, on_message: Callable[[bytes], None], payload: bytes) -> None:
+        """Hand one message over; whatever a stranger's message makes the handler
+        raise is logged, and the listener goes on with the next one."""
+        try:
+            on_message(payload)
+        except Exception:
+            log.exception("message on %s failed (%d bytes); skipped", self.channel, len(payload))
 
     def start(self, on_message: Callable[[bytes], None], on_connect: Callable[[], None]) -> None:
         threading.Thread(

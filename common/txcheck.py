@@ -4,7 +4,6 @@ Clients such as web3.py and ethers match on these messages, so the miner's skip
 reasons (and later the transaction pool's JSON-RPC errors) use them verbatim.
 """
 
-import rlp
 from eth.abc import SignedTransactionAPI
 from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError
@@ -17,7 +16,7 @@ def decode_checked(raw: bytes, chain_id: int) -> SignedTransactionAPI:
     """Decode ``raw`` and check what needs no state: encoding, signature, chain, gas floor."""
     try:
         tx = decode_transaction(raw)
-    except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError) as exc:
+    except ValueError as exc:
         raise InvalidTransaction(f"rlp: undecodable transaction: {exc}") from exc
     tx_chain = getattr(tx, "chain_id", None)
     if tx_chain != chain_id:

@@ -1,6 +1,5 @@
 """The miner's HTTP service: JSON-RPC, blocks for catch-up, verdicts, health, metrics."""
 
-import json
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
@@ -11,13 +10,16 @@ from common import codec
 from common.rpc.dispatch import Dispatcher, expect_params
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import parse_block_tag, to_data
-from common.rpc.http import jsonrpc_router
+from common.rpc.http import jsonrpc_router, read_body
 from common.service import node_lifespan
 from common.transport import Verdict
+from common.untrusted import load_json
 from miner.node import MinerNode
 
 MAX_RANGE = 256
 """Blocks one ``GET /blocks?start=&end=`` returns at most."""
+MAX_MESSAGE = 64 * 1024
+"""Largest verdict or registration body (a verdict is a few hundred bytes)."""
 
 
 class _MinerCollector:
@@ -87,7 +89,7 @@ def create_app(node: MinerNode) -> FastAPI:
     async def verdict(request: Request) -> dict[str, str]:
         """A validator reports its verdict on a block."""
         try:
-            node.record_verdict(Verdict.from_json(json.loads(await request.body())))
+            node.record_verdict(Verdict.from_json(load_json(await read_body(request, MAX_MESSAGE))))
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from exc
         return {"status": "recorded"}
@@ -96,7 +98,7 @@ def create_app(node: MinerNode) -> FastAPI:
     async def register(request: Request) -> dict[str, Any]:
         """A validator asks for blocks to be pushed to its URL."""
         try:
-            url = json.loads(await request.body())["url"]
+            url = load_json(await read_body(request, MAX_MESSAGE))["url"]
         except (ValueError, KeyError, TypeError) as exc:
             raise HTTPException(400, 'expected {"url": "http://host:port"}') from exc
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):

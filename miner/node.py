@@ -20,6 +20,7 @@ from common.kv import LmdbDB
 from common.state import ChainState
 from common.store import ChainStore
 from common.transport import HttpFanout, Verdict, redis_channels
+from common.untrusted import load_json
 from miner.builder import build_block
 from miner.txpool import TxPool
 
@@ -156,12 +157,17 @@ class MinerNode:
     # -- verdicts --------------------------------------------------------------------------
 
     def record_verdict(self, verdict: Verdict) -> None:
+        """Keep a validator's verdict on a block this miner mined; ``ValueError`` for a
+        verdict about any other block (not mined yet, or with another hash)."""
+        if self.store.number_of(bytes.fromhex(verdict.block_hash[2:])) != verdict.number:
+            raise ValueError(
+                f"verdict on block {verdict.number} {verdict.block_hash}: "
+                "this miner mined no such block"
+            )
         self.store.put_verdict(verdict.number, verdict.validator, verdict.to_json())
 
     def _verdict_message(self, payload: bytes) -> None:
-        import json
-
         try:
-            self.record_verdict(Verdict.from_json(json.loads(payload)))
+            self.record_verdict(Verdict.from_json(load_json(payload)))
         except ValueError as exc:
             log.warning("ignored malformed verdict: %s", exc)

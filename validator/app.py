@@ -9,10 +9,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from common.rpc.dispatch import Dispatcher
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import to_data
-from common.rpc.http import MAX_BODY, jsonrpc_router
+from common.rpc.http import MAX_BODY, jsonrpc_router, read_body
 from common.service import node_lifespan
 from validator.node import ValidatorNode
 
+MAX_BLOCK = 8 * MAX_BODY
+"""Largest block a validator takes in (a full 30M-gas block of calldata is ~2 MB)."""
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -93,10 +95,7 @@ def create_app(node: ValidatorNode) -> FastAPI:
     @app.post("/blocks", status_code=202)
     async def blocks(request: Request) -> dict[str, str]:
         """The miner pushes a block in its wire encoding."""
-        body = await request.body()
-        if len(body) > 8 * MAX_BODY:
-            return {"status": "too large"}
-        node.receive(body)
+        node.receive(await read_body(request, MAX_BLOCK))
         return {"status": "queued"}
 
     @app.get("/health")

@@ -19,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import httpx
@@ -31,11 +32,19 @@ from common.kv import LmdbDB
 from common.rpc.client import NodeError, RpcClient
 from common.state import ChainState
 from common.store import ChainStore
-from common.transport import Verdict, redis_channels
+from common.transport import MAX_REASON, Verdict, redis_channels
 from validator.validate import ValidationReport, Validator
 
 log = logging.getLogger("pavm.validator")
 CATCH_UP_BATCH = 256
+
+
+class _Signal(Enum):
+    """What the node's own threads put in the inbox beside blocks: never bytes, so no
+    message from outside can stand for one."""
+
+    CATCH_UP = "catch up"
+    STOP = "stop"
 
 
 @dataclass
@@ -57,6 +66,7 @@ class ValidatorNode:
     """Everything the validator service does, independent of HTTP."""
 
     def __init__(self, settings: ValidatorSettings) -> None:
+        Verdict(settings.name, 0, "0x" + "00" * 32, True).check()
         self.settings = settings
         self.db = LmdbDB(settings.data_dir / "chain")
         self.store = ChainStore(self.db)
@@ -73,7 +83,7 @@ class ValidatorNode:
         self.redis_blocks, self.redis_verdicts = redis_channels(
             settings.transport, settings.redis_url
         )
-        self._inbox: queue.Queue[bytes | None] = queue.Queue()
+        self._inbox: queue.Queue[bytes | _Signal] = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.known_head = self.head
@@ -107,7 +117,7 @@ class ValidatorNode:
 
     def stop(self) -> None:
         self._stop.set()
-        self._inbox.put(None)
+        self._inbox.put(_Signal.STOP)
         for thread in self._threads:
             thread.join(10)
         for channel in (self.redis_blocks, self.redis_verdicts):
@@ -126,7 +136,7 @@ class ValidatorNode:
 
     def request_catch_up(self) -> None:
         """Ask the worker thread to compare with the miner's head (e.g. after resubscribing)."""
-        self._inbox.put(b"")
+        self._inbox.put(_Signal.CATCH_UP)
 
     def _poll(self) -> None:
         registered = self.settings.public_url is None
@@ -159,10 +169,10 @@ class ValidatorNode:
     def _work(self) -> None:
         while not self._stop.is_set():
             data = self._inbox.get()
-            if data is None:
+            if data is _Signal.STOP:
                 return
             try:
-                if data:
+                if isinstance(data, bytes):
                     self._handle(data)
                 else:
                     head = self._miner_head()
@@ -234,7 +244,7 @@ class ValidatorNode:
                     header.number,
                     "0x" + block.hash.hex(),
                     False,
-                    str(exc),
+                    str(exc)[:MAX_REASON],
                     (time.perf_counter() - started) * 1000,
                 )
             )

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from common.errors import PavmError
+from common.untrusted import load_json
 
 
 class NodeError(PavmError):
@@ -72,7 +73,7 @@ class RpcClient:
     def _post(self, body: Any) -> Any:
         response = self._http.post(self.url, json=body)
         try:
-            return response.json()
+            return load_json(response.content)
         except ValueError:
             raise NodeError(
                 self.url, "POST", f"HTTP {response.status_code}, not JSON: {response.text[:200]!r}"

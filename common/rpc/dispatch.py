@@ -22,6 +22,7 @@ from common.rpc.errors import (
     RpcError,
     invalid_params,
 )
+from common.untrusted import load_json
 
 Handler = Callable[[list[Any]], Any]
 log = logging.getLogger("pavm.rpc")
@@ -46,8 +47,8 @@ class Dispatcher:
     def handle(self, body: bytes) -> bytes | None:
         """Response body for ``body``, or ``None`` when it held only notifications."""
         try:
-            request = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+            request = load_json(body)
+        except ValueError:
             return self._dump(_error(None, RpcError(PARSE_ERROR, "parse error")))
         if isinstance(request, list):
             return self._batch(request)

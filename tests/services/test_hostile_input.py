@@ -1,0 +1,177 @@
+"""What a stranger sends to a running testnet's ports never takes a node down.
+
+Deeply nested JSON (100,000 ``[``) and deeply nested RLP (35,000 empty lists, under the
+transaction size limit) used to overflow the C stack of every node they reached: py_ecc,
+imported through py-evm, raises Python's recursion limit to 100,000, and the JSON and
+RLP decoders recurse natively. Each is sent here to every port that takes it, over HTTP
+and Redis; every node must answer with a clear error (or drop the message), stay up,
+and go on mining and agreeing on the blocks that follow.
+"""
+
+import json
+
+import httpx
+import pytest
+import redis
+
+from common.accounts import dev_accounts, sign
+from common.rpc.client import NodeError, call
+from common.state import ChainConfig
+from loadtest.testnet import process as testnet
+from tests.services.helpers import all_agree, start_testnet, wait_for
+
+NESTED_JSON = b"[" * 100_000
+NESTED_RLP = b"\xc0"
+for _ in range(35_000):
+    NESTED_RLP = (
+        bytes([0xC0 + len(NESTED_RLP)])
+        if len(NESTED_RLP) < 56
+        else bytes([0xF7 + (len(NESTED_RLP).bit_length() + 7) // 8])
+        + len(NESTED_RLP).to_bytes((len(NESTED_RLP).bit_length() + 7) // 8, "big")
+    ) + NESTED_RLP
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    network = start_testnet(
+        tmp_path_factory.mktemp("hostile"),
+        validators=1,
+        workers=1,
+        transport="both",
+        block_interval=0.2,
+        validator_args=["--poll-interval", "0.5"],
+    )
+    yield network
+    testnet.down(network)
+
+
+@pytest.fixture(scope="module")
+def mined(net):
+    """At least one block mined, for verdicts to be about."""
+    _still_serving(net)
+
+
+def _post(url: str, body: bytes, content_type: str = "application/json") -> httpx.Response:
+    return httpx.post(url, content=body, headers={"content-type": content_type}, timeout=30)
+
+
+def _still_serving(net: testnet.Testnet) -> None:
+    """Every node answers, and a transaction sent now is mined and agreed on."""
+    for node in net.nodes:
+        if node.role != "redis":
+            assert httpx.get(node.url + "/health", timeout=5).status_code in (200, 503)
+    wallet = dev_accounts(3)[2]
+    nonce = int(
+        call(net.miner.url, "eth_getTransactionCount", ["0x" + wallet.address.hex(), "pending"]), 16
+    )
+    raw = sign(wallet, nonce, b"\x42" * 20, config=ChainConfig(), value=1, gas=21_000)
+    tx_hash = call(net.miner.url, "eth_sendRawTransaction", ["0x" + raw.hex()])
+    receipt = wait_for(
+        lambda: call(net.miner.url, "eth_getTransactionReceipt", [tx_hash]), what="receipt"
+    )
+    block = int(receipt["blockNumber"], 16)
+    wait_for(lambda: (all_agree(net) or 0) >= block, what="every validator agrees")
+
+
+def test_the_rlp_fixture_is_35000_levels_deep_and_under_the_transaction_limit():
+    assert len(NESTED_RLP) < 128 * 1024
+    depth, item = 0, NESTED_RLP
+    while item != b"\xc0":
+        depth += 1
+        header = item[0] - 0xF7 if item[0] > 0xF7 else 0
+        item = item[1 + header :]
+    assert depth == 35_000
+
+
+def test_nested_json_gets_a_parse_error_on_every_json_endpoint(net):
+    validator = net.validators[0]
+    answer = _post(net.miner.url, NESTED_JSON).json()
+    assert answer["error"]["code"] == -32700
+    assert _post(validator.url, NESTED_JSON).json()["error"]["code"] == -32700
+    for path in ("/verdicts", "/validators"):
+        assert _post(net.miner.url + path, NESTED_JSON[:60_000]).status_code == 400
+        assert _post(net.miner.url + path, NESTED_JSON).status_code == 413
+    _still_serving(net)
+
+
+def test_nested_json_on_the_verdicts_channel_is_ignored(net):
+    with redis.Redis.from_url(net.redis_url) as client:
+        client.publish("pavm:verdicts", NESTED_JSON)
+    _still_serving(net)
+
+
+def test_nested_rlp_as_a_raw_transaction_is_refused(net):
+    with pytest.raises(NodeError) as caught:
+        call(net.miner.url, "eth_sendRawTransaction", ["0x" + NESTED_RLP.hex()], timeout=30)
+    assert "rlp" in str(caught.value).lower()
+    _still_serving(net)
+
+
+def test_nested_rlp_as_a_block_is_dropped(net):
+    validator = net.validators[0]
+    assert (
+        _post(validator.url + "/blocks", NESTED_RLP, "application/octet-stream").status_code < 500
+    )
+    with redis.Redis.from_url(net.redis_url) as client:
+        client.publish("pavm:blocks", NESTED_RLP)
+    wait_for(
+        lambda: 'cause="malformed"' in httpx.get(validator.url + "/metrics", timeout=5).text,
+        what="the malformed block counted as dropped",
+    )
+    _still_serving(net)
+
+
+def _verdict(net: testnet.Testnet, **fields: object) -> dict[str, object]:
+    """A well-formed verdict on the miner's latest block, with ``fields`` replaced."""
+    head = call(net.miner.url, "eth_getBlockByNumber", ["latest", False])
+    verdict = {
+        "validator": "probe",
+        "number": int(head["number"], 16),
+        "block_hash": head["hash"],
+        "agree": True,
+        "reason": "",
+        "validation_ms": 1.0,
+    }
+    return {**verdict, **fields}
+
+
+def _recorded(net: testnet.Testnet, number: int) -> set[str]:
+    return {v["validator"] for v in call(net.miner.url, "pavm_getVerdicts", [hex(number)])}
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"agree": "false"}, "agree must be true or false"),
+        ({"number": -1}, "number must be an integer"),
+        ({"number": 2**64}, "number must be an integer"),
+        ({"number": 1.0}, "number must be an integer"),
+        ({"validator": "x" * 600}, "validator must be 1-64 characters"),
+        ({"reason": "r" * 5000}, "reason must be a string of at most 1024"),
+        ({"block_hash": "0x" + "ab" * 32}, "this miner mined no such block"),
+        ({"number": 10**12}, "this miner mined no such block"),
+    ],
+)
+def test_a_verdict_out_of_shape_or_about_another_block_is_refused(net, mined, fields, message):
+    verdict = _verdict(net, **fields)
+    answer = httpx.post(net.miner.url + "/verdicts", json=verdict, timeout=10)
+    assert answer.status_code == 400
+    assert message in answer.json()["detail"]
+    number = verdict["number"]
+    if isinstance(number, int) and 0 <= number < 2**63:
+        assert "probe" not in _recorded(net, number)
+
+
+def test_bad_verdicts_on_the_redis_channel_are_skipped_and_the_listener_goes_on(net, mined):
+    probe = _verdict(net)
+    number = probe["number"]
+    with redis.Redis.from_url(net.redis_url) as client:
+        for fields in ({"number": -1}, {"number": 2**64}, {"block_hash": "0x" + "cd" * 32}):
+            client.publish("pavm:verdicts", json.dumps(_verdict(net, **fields)))
+    _still_serving(net)
+    assert "probe" not in _recorded(net, number)
+    # The listener still takes the next well-formed verdict (unsigned: verdicts carry no
+    # signature yet). It makes "probe" a voter, so this test runs last in the module.
+    with redis.Redis.from_url(net.redis_url) as client:
+        client.publish("pavm:verdicts", json.dumps(probe))
+    wait_for(lambda: "probe" in _recorded(net, number), what="the listener still listening")
