@@ -2,12 +2,10 @@
 
 Every key here is derived, so anyone can reproduce it: the standard development
 mnemonic (the one anvil and hardhat use) gives the ten prefunded accounts (indices
-0-9), the default miner key (index 100) and the workload senders (from index 1000);
-``wallets`` gives throw-away keys from ``keccak("pavm-workload" || i)`` for tests.
-
-The miner signs with its own key, not one of the funded user accounts: a user's
-transaction that touches the beneficiary is ordered after every earlier transaction
-of the block, so a miner shared with a busy user account would serialise its blocks.
+0-9) and the workload senders (from index 1000); ``wallets`` gives throw-away keys
+from ``keccak("pavm-workload" || i)`` for tests. These keys fund and send
+transactions and nothing else: a node's own key is secret and made by the node
+(:mod:`common.keyfile`).
 """
 
 from collections.abc import Sequence
@@ -25,8 +23,6 @@ from eth_utils import to_checksum_address
 from common.state import ChainConfig, GenesisAccount
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
-MINER_ACCOUNT_INDEX = 100
-"""Derivation index (m/44'/60'/0'/0/100) of the default miner key."""
 WORKLOAD_ACCOUNTS = 1000
 """First mnemonic index of workload senders."""
 GWEI = 10**9
@@ -84,12 +80,6 @@ def mnemonic_wallets(count: int, offset: int = WORKLOAD_ACCOUNTS) -> list[Wallet
 def dev_accounts(count: int = 10) -> list[Wallet]:
     """The first ``count`` accounts of the development mnemonic (0-9 are prefunded)."""
     return mnemonic_wallets(count, offset=0)
-
-
-@cache
-def default_miner_key() -> bytes:
-    """Key #100 of the development mnemonic: public, so only for a private dev chain."""
-    return mnemonic_wallets(1, offset=MINER_ACCOUNT_INDEX)[0].key
 
 
 def genesis_alloc(

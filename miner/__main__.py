@@ -5,8 +5,8 @@ from typing import Annotated
 
 import typer
 
-from common.accounts import default_miner_key
 from common.genesis import load_genesis
+from common.keyfile import load_or_create_key, write_address
 from common.service import HostOption, LogLevelOption, RedisUrlOption, serve
 from common.transport import Transport
 from miner.app import create_app
@@ -23,8 +23,16 @@ def main(
     genesis: Annotated[
         Path | None, typer.Option(help="Genesis JSON (default: 10 dev accounts, chain 31337).")
     ] = None,
-    key: Annotated[
-        str | None, typer.Option(help="Miner private key, hex (default: dev key #100).")
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="The miner's signing key, hex, mode 0600 (default: DATA_DIR/miner.key, "
+            "made at the first start). Never given on the command line."
+        ),
+    ] = None,
+    address_file: Annotated[
+        Path | None,
+        typer.Option(help="Write the miner's address here for validators (--miner-address-file)."),
     ] = None,
     host: HostOption = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for JSON-RPC and the block API.")] = 8545,
@@ -44,10 +52,13 @@ def main(
     """The pavm-net miner: Ethereum JSON-RPC on POST /, blocks on GET /blocks/{n}."""
 
     def node() -> MinerNode:
+        key = load_or_create_key(key_file or data_dir / "miner.key")
+        if address_file is not None:
+            write_address(address_file, key)
         return MinerNode(
             MinerSettings(
                 data_dir=data_dir,
-                key=bytes.fromhex(key.removeprefix("0x")) if key else default_miner_key(),
+                key=key,
                 genesis=load_genesis(genesis),
                 block_txs=block_txs,
                 block_interval=block_interval,

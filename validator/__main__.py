@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from common.accounts import address_of, default_miner_key
+from common.errors import PavmError
 from common.genesis import load_genesis
+from common.keyfile import parse_address, read_address
 from common.service import HostOption, LogLevelOption, RedisUrlOption, serve
 from common.transport import Transport
 from validator.app import create_app
@@ -27,8 +28,11 @@ def main(
     ),
     genesis: Annotated[Path | None, typer.Option(help="Genesis JSON; must be the miner's.")] = None,
     miner_address: Annotated[
-        str | None,
-        typer.Option(help="Address whose signature blocks need (default: dev key #100)."),
+        str | None, typer.Option(help="The miner's address: only blocks it signed count.")
+    ] = None,
+    miner_address_file: Annotated[
+        Path | None,
+        typer.Option(help="...or the file the miner writes it to (its --address-file)."),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes, one per pinned core.")] = 2,
     host: HostOption = "127.0.0.1",
@@ -52,9 +56,7 @@ def main(
                 name=name or socket.gethostname(),
                 data_dir=data_dir,
                 genesis=load_genesis(genesis),
-                miner_address=bytes.fromhex(miner_address.removeprefix("0x"))
-                if miner_address
-                else address_of(default_miner_key()),
+                miner_address=_miner_address(miner_address, miner_address_file),
                 miner_url=miner_url,
                 workers=workers,
                 transport=transport,
@@ -65,6 +67,16 @@ def main(
         )
 
     serve(node, create_app, host, port, log_level)
+
+
+def _miner_address(address: str | None, path: Path | None) -> bytes:
+    """The address blocks must be signed by: given, or read from the miner's file."""
+    if (address is None) == (path is None):
+        raise PavmError("give the miner's address: --miner-address or --miner-address-file")
+    if address is not None:
+        return parse_address(address, "--miner-address")
+    assert path is not None
+    return read_address(path)
 
 
 if __name__ == "__main__":

@@ -307,20 +307,13 @@ def accounts(
     count: Annotated[int, typer.Option(min=1, max=1000, help="How many accounts.")] = 10,
 ) -> None:
     """The prefunded development accounts (mnemonic 'test ... junk') and their keys."""
-    from common.accounts import (
-        DEV_MNEMONIC,
-        MINER_ACCOUNT_INDEX,
-        address_of,
-        default_miner_key,
-        dev_accounts,
-    )
+    from common.accounts import DEV_MNEMONIC, dev_accounts
 
     typer.echo(f"mnemonic: {DEV_MNEMONIC}")
     for index, account in enumerate(dev_accounts(count)):
         funded = " (1,000,000 ETH at genesis)" if index < 10 else ""
         typer.echo(f"{index:>3}  0x{account.address.hex()}  0x{account.key.hex()}{funded}")
-    miner = address_of(default_miner_key())
-    typer.echo(f"miner: 0x{miner.hex()} (key #{MINER_ACCOUNT_INDEX}, not funded)")
+    typer.echo("(the miner signs with its own key, made at its first start: not one of these)")
 
 
 @bench.command("network")

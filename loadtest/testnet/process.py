@@ -4,6 +4,8 @@
 and log under ``--data-dir``, and records what it started in ``testnet.json`` there,
 which ``pavm testnet status`` and ``pavm testnet down`` read. Ports: the miner on
 ``base_port``, validator i on ``base_port + 1 + i``, Redis on ``base_port + 1000``.
+The miner makes its own key at its first start (``miner/miner.key``, mode 0600) and
+writes its address to ``miner.address``, from which the validators read it.
 """
 
 import json
@@ -24,6 +26,8 @@ from common.errors import PavmError
 from loadtest.testnet.probe import probe_health, recent_verdicts
 
 STATE_FILE = "testnet.json"
+MINER_ADDRESS_FILE = "miner.address"
+"""Where the miner writes its address for the validators (its key stays in miner/)."""
 
 
 @dataclass
@@ -219,6 +223,8 @@ def up(
                 str(block_interval),
                 "--transport",
                 transport,
+                "--address-file",
+                str(data_dir / MINER_ADDRESS_FILE),
                 *shared,
             ],
         )
@@ -246,6 +252,8 @@ def up(
                     str(port),
                     "--miner-url",
                     miner.url,
+                    "--miner-address-file",
+                    str(data_dir / MINER_ADDRESS_FILE),
                     "--workers",
                     str(workers),
                     "--transport",

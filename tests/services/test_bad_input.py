@@ -12,7 +12,7 @@ import rlp
 from eth_hash.auto import keccak
 from fastapi.testclient import TestClient
 
-from common.accounts import Wallet, default_miner_key, dev_accounts, sign
+from common.accounts import Wallet, dev_accounts, sign
 from common.genesis import default_genesis
 from common.state import ChainConfig
 from miner.app import create_app
@@ -27,7 +27,7 @@ POOR = Wallet(b"\x42" * 32)
 def node(tmp_path_factory):
     settings = MinerSettings(
         data_dir=tmp_path_factory.mktemp("miner"),
-        key=default_miner_key(),
+        key=b"\x07" * 32,
         genesis=default_genesis(),
         block_txs=10_000,
         block_interval=3600,

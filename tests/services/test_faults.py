@@ -7,18 +7,22 @@
 - a tampered block signed by the miner's key gets a reject verdict with its reason.
 """
 
+import json
 import os
 import signal
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from eth_account import Account
 
-from common.accounts import GWEI, Wallet, default_miner_key, dev_accounts, sign
+from common.accounts import GWEI, Wallet, dev_accounts, sign
 from common.block import Block, Header, transactions_root
 from common.grouping import groups_encoding, groups_hash
+from common.keyfile import load_or_create_key
 from common.receipts import receipts_root
 from common.rpc.client import call
 from common.rwset import block_rwset_encoding, rwset_hash
@@ -142,18 +146,36 @@ def test_block_from_another_key_is_dropped(net):
 
 def test_tampered_block_gets_a_reject_verdict(net):
     parent, validator = _idle_head(net)
-    lying = _empty_child(parent, state_root=b"\x01" * 32).signed_by(default_miner_key())
+    miner_key = load_or_create_key(Path(net.data_dir) / "miner" / "miner.key")
+    lying = _empty_child(parent, state_root=b"\x01" * 32).signed_by(miner_key)
     tampered = Block(lying, (), (), (), ())
     before = _metric(validator.url, "pavm_rejected_blocks_total", 'reason="state_root_mismatch"')
-    httpx.post(validator.url + "/blocks", content=tampered.encode(), timeout=5)
-    wait_for(
-        lambda: (
-            _metric(validator.url, "pavm_rejected_blocks_total", 'reason="state_root_mismatch"')
-            > before
-        ),
-        what="a state_root_mismatch rejection",
-    )
+    with redis.Redis.from_url(net.redis_url) as client:
+        channel = client.pubsub(ignore_subscribe_messages=True)
+        channel.subscribe("pavm:verdicts")
+        httpx.post(validator.url + "/blocks", content=tampered.encode(), timeout=5)
+        wait_for(
+            lambda: (
+                _metric(validator.url, "pavm_rejected_blocks_total", 'reason="state_root_mismatch"')
+                > before
+            ),
+            what="a state_root_mismatch rejection",
+        )
+        published = wait_for(
+            lambda: _verdict_on(channel, "0x" + tampered.hash.hex()), what="the reject verdict"
+        )
+    assert published["validator"] == validator.name and not published["agree"]
+    assert published["reason"].startswith("state_root_mismatch")
+    # The miner keeps verdicts on the blocks it mined only: not on this one.
     verdicts = call(net.miner.url, "pavm_getVerdicts", [hex(tampered.header.number)])
-    mine = [v for v in verdicts if v["validator"] == validator.name]
-    assert mine and not mine[0]["agree"] and mine[0]["reason"].startswith("state_root_mismatch")
+    assert all(v["block_hash"] != published["block_hash"] for v in verdicts)
     assert int(call(validator.url, "eth_blockNumber"), 16) == parent.header.number
+
+
+def _verdict_on(channel: redis.client.PubSub, block_hash: str) -> dict[str, object] | None:
+    message = channel.get_message(timeout=0.5)
+    if message and message["type"] == "message":
+        verdict = json.loads(message["data"])
+        if verdict["block_hash"] == block_hash:
+            return verdict
+    return None

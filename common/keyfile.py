@@ -1,0 +1,86 @@
+"""A node's own signing key, and the address file through which others learn it.
+
+Every network has its own miner key (invariant 6, docs/architecture.md): the miner
+makes one at its first start, in a file only its user may read, and never takes a key
+on the command line (where ``ps`` would show it). Validators are given the miner's
+*address*, which is public: the miner writes it to an address file the launcher (or
+a shared read-only volume in compose) hands to them.
+"""
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from eth_keys import keys
+from eth_utils import ValidationError
+
+from common.accounts import address_of
+from common.errors import PavmError
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The key in ``path`` (hex), made there with mode 0600 if the file does not exist.
+
+    Refuses a key file that others may read or that holds no valid key, rather than
+    signing with a key that may have leaked or run with one that is not there.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = _new_key()
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another start made it first: use that one
+        else:
+            with os.fdopen(handle, "w") as out:
+                out.write(key.hex() + "\n")
+            return key
+    if path.stat().st_mode & 0o077:
+        raise PavmError(f"key file {path} may be read by others: chmod 600 it")
+    try:
+        key = bytes.fromhex(path.read_text().strip().removeprefix("0x"))
+        keys.PrivateKey(key)
+    except (ValueError, ValidationError) as exc:
+        raise PavmError(f"key file {path} holds no secp256k1 key ({exc})") from None
+    return key
+
+
+def _new_key() -> bytes:
+    while True:
+        candidate = secrets.token_bytes(32)
+        try:
+            keys.PrivateKey(candidate)
+        except ValidationError:  # zero or above the curve order: draw again
+            continue
+        return candidate
+
+
+def write_address(path: Path, key: bytes) -> None:
+    """Write the key's address to ``path`` (replacing it whole, never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text("0x" + address_of(key).hex() + "\n")
+    partial.replace(path)
+
+
+def read_address(path: Path, timeout: float = 60.0) -> bytes:
+    """The 20-byte address in ``path``, waiting up to ``timeout`` s for it to appear
+    (a validator may start while the miner is still writing it)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise PavmError(f"no miner address file at {path} after {timeout:.0f} s")
+        time.sleep(0.2)
+    return parse_address(path.read_text().strip(), str(path))
+
+
+def parse_address(text: str, where: str = "address") -> bytes:
+    """A 0x-prefixed (or bare) 20-byte hex address; ``PavmError`` naming ``where``."""
+    try:
+        address = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        address = b""
+    if len(address) != 20:
+        raise PavmError(f"{where}: expected a 20-byte hex address, got {text[:60]!r}")
+    return address

@@ -1,0 +1,70 @@
+"""Every testnet has a miner key of its own: made at the first start, never on a command
+line, not the public development key, kept across restarts; validators read the
+miner's address from the file the miner writes."""
+
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from common.accounts import mnemonic_wallets
+from common.keyfile import read_address
+from common.rpc.client import call
+from loadtest.testnet import process as testnet
+from tests.services.helpers import start_testnet
+from validator.__main__ import cli as validator_cli
+
+DEV_KEY_100 = mnemonic_wallets(1, offset=100)[0]
+"""The key the miner used by default before it made its own."""
+
+
+@pytest.fixture(scope="module")
+def nets(tmp_path_factory):
+    started = []
+    try:
+        for name in ("one", "two"):
+            started.append(start_testnet(tmp_path_factory.mktemp(name), validators=1, workers=1))
+        yield started
+    finally:
+        for net in started:
+            testnet.down(net)
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def test_each_network_has_its_own_secret_miner_key(nets):
+    addresses = []
+    for net in nets:
+        key_file = Path(net.data_dir) / "miner" / "miner.key"
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        key_hex = key_file.read_text().strip()
+        address = read_address(Path(net.data_dir) / testnet.MINER_ADDRESS_FILE)
+        info = call(net.miner.url, "pavm_nodeInfo")
+        assert info["address"] == "0x" + address.hex()
+        assert call(net.validators[0].url, "pavm_nodeInfo")["miner"] == info["address"]
+        for node in net.nodes:
+            assert key_hex not in _cmdline(node.pid)
+        addresses.append(address)
+    assert addresses[0] != addresses[1]
+    assert DEV_KEY_100.address not in addresses
+
+
+def test_the_miner_keeps_its_key_across_a_restart(nets):
+    net = nets[0]
+    before = call(net.miner.url, "pavm_nodeInfo")["address"]
+    testnet.down(net)
+    for node in net.nodes:
+        testnet.restart(net, node.name)
+    for node in net.nodes:
+        testnet.wait_healthy(node.url, node.pid)
+    assert call(net.miner.url, "pavm_nodeInfo")["address"] == before
+
+
+def test_a_validator_without_the_miners_address_says_so(tmp_path):
+    result = CliRunner().invoke(validator_cli, ["--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    said = " ".join(result.output.replace("│", " ").split())
+    assert "give the miner's address: --miner-address or --miner-address-file" in said
