@@ -1,4 +1,5 @@
-"""A node's own signing key, and the address file through which others learn it.
+"""A node's secrets (its signing key, the network's join token) and the address file
+through which validators learn the miner's address.
 
 Every network has its own miner key (invariant 6, docs/architecture.md): the miner
 makes one at its first start, in a file only its user may read, and never takes a key
@@ -10,6 +11,7 @@ a shared read-only volume in compose) hands to them.
 import os
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from eth_keys import keys
@@ -20,30 +22,64 @@ from common.errors import PavmError
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """The key in ``path`` (hex), made there with mode 0600 if the file does not exist.
-
-    Refuses a key file that others may read or that holds no valid key, rather than
-    signing with a key that may have leaked or run with one that is not there.
+    """The secp256k1 key in ``path`` (hex), made there with mode 0600 if the file does
+    not exist; refused if others may read the file or it holds no valid key, rather
+    than signing with a key that may have leaked or running with one that is not there.
     """
+    return _load_or_create(path, _new_key, lambda key: keys.PrivateKey(key), "secp256k1 key")
+
+
+def load_or_create_token(path: Path) -> bytes:
+    """The network's join token in ``path``, made there (32 random bytes, mode 0600) if
+    the file does not exist; the miner calls this, validators :func:`read_token`."""
+    return _load_or_create(path, lambda: secrets.token_bytes(32), _check_token, "join token")
+
+
+def read_token(path: Path, timeout: float = 60.0) -> bytes:
+    """The join token in ``path``, waiting up to ``timeout`` s for the miner to make it."""
+    _wait_for(path, timeout, "join token file")
+    return _read_secret(path, _check_token, "join token")
+
+
+def _check_token(token: bytes) -> None:
+    if len(token) < 16:
+        raise ValueError("a join token has at least 16 bytes")
+
+
+def _load_or_create(
+    path: Path, make: Callable[[], bytes], check: Callable[[bytes], object], what: str
+) -> bytes:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        key = _new_key()
+        secret = make()
         try:
             handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             pass  # another start made it first: use that one
         else:
             with os.fdopen(handle, "w") as out:
-                out.write(key.hex() + "\n")
-            return key
+                out.write(secret.hex() + "\n")
+            return secret
+    return _read_secret(path, check, what)
+
+
+def _read_secret(path: Path, check: Callable[[bytes], object], what: str) -> bytes:
     if path.stat().st_mode & 0o077:
-        raise PavmError(f"key file {path} may be read by others: chmod 600 it")
+        raise PavmError(f"{what} file {path} may be read by others: chmod 600 it")
     try:
-        key = bytes.fromhex(path.read_text().strip().removeprefix("0x"))
-        keys.PrivateKey(key)
+        secret = bytes.fromhex(path.read_text().strip().removeprefix("0x"))
+        check(secret)
     except (ValueError, ValidationError) as exc:
-        raise PavmError(f"key file {path} holds no secp256k1 key ({exc})") from None
-    return key
+        raise PavmError(f"{what} file {path} holds no {what} ({exc})") from None
+    return secret
+
+
+def _wait_for(path: Path, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise PavmError(f"no {what} at {path} after {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 def _new_key() -> bytes:
@@ -67,11 +103,7 @@ def write_address(path: Path, key: bytes) -> None:
 def read_address(path: Path, timeout: float = 60.0) -> bytes:
     """The 20-byte address in ``path``, waiting up to ``timeout`` s for it to appear
     (a validator may start while the miner is still writing it)."""
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise PavmError(f"no miner address file at {path} after {timeout:.0f} s")
-        time.sleep(0.2)
+    _wait_for(path, timeout, "miner address file")
     return parse_address(path.read_text().strip(), str(path))
 
 

@@ -13,6 +13,7 @@ two cannot collide::
     pavm/tx/<hash>             (block number, index) of a transaction
     pavm/pool/<hash>           a transaction acknowledged to a client, not yet mined
     pavm/verdict/<n>/<name>    a validator's verdict on block n (miner only, JSON)
+    pavm/member/<name>         a validator's registration (miner only, JSON)
 
 A block and its records are written in one transaction, the head pointer with them,
 so a node killed at any point restarts at a block it fully stored.
@@ -52,6 +53,7 @@ def _tx_key(tx_hash: bytes) -> bytes:
 
 
 _POOL = b"pavm/pool/"
+_MEMBER = b"pavm/member/"
 
 
 def _verdict_prefix(number: int) -> bytes:
@@ -137,6 +139,15 @@ class ChainStore:
     def verdicts(self, number: int) -> list[dict[str, Any]]:
         """Verdicts received for block ``number``, by validator name."""
         return [json.loads(v) for _, v in self.db.items_with_prefix(_verdict_prefix(number))]
+
+    def put_member(self, name: str, registration: dict[str, str]) -> None:
+        """Keep a validator's registration, so membership survives a restart."""
+        with self.db.atomic_batch() as batch:
+            batch[_MEMBER + name.encode()] = json.dumps(registration).encode()
+
+    def members(self) -> list[dict[str, str]]:
+        """Every registration kept, by name."""
+        return [json.loads(v) for _, v in self.db.items_with_prefix(_MEMBER)]
 
     # -- reading -------------------------------------------------------------------
 

@@ -11,13 +11,15 @@ import math
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, get_args
 
 import httpx
 import redis
+
+from common.membership import NAME, recover_signer, sign_hash, verdict_hash
 
 BLOCKS_CHANNEL = "pavm:blocks"
 VERDICTS_CHANNEL = "pavm:verdicts"
@@ -27,7 +29,7 @@ TRANSPORTS: tuple[str, ...] = get_args(Transport)
 log = logging.getLogger("pavm.transport")
 MAX_REASON = 1024
 """Longest rejection reason a verdict may carry (validators cut theirs to fit)."""
-_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_SIGNATURE = re.compile(r"0x[0-9a-f]{130}")
 _HASH = re.compile(r"0x[0-9a-f]{64}")
 
 
@@ -42,9 +44,21 @@ class Verdict:
     reason: str = ""
     """Rejection reason (``rwset_mismatch: transaction 3: ...``), empty when agreeing."""
     validation_ms: float = 0.0
+    signature: str = ""
+    """0x-hex secp256k1 signature by the validator's key of :meth:`signing_hash`."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def signing_hash(self) -> bytes:
+        return verdict_hash(self.validator, self.number, self.block_hash, self.agree, self.reason)
+
+    def signed_by(self, key: bytes) -> "Verdict":
+        return replace(self, signature=sign_hash(self.signing_hash(), key))
+
+    def signer(self) -> bytes | None:
+        """The address whose key signed this verdict, ``None`` when none did."""
+        return recover_signer(self.signing_hash(), self.signature)
 
     @classmethod
     def from_json(cls, data: Any) -> "Verdict":
@@ -61,6 +75,7 @@ class Verdict:
                 agree=data["agree"],
                 reason=data.get("reason", ""),
                 validation_ms=data.get("validation_ms", 0.0),
+                signature=data.get("signature", ""),
             )
         except KeyError as exc:
             raise ValueError(f"malformed verdict: missing {exc}") from None
@@ -74,7 +89,7 @@ class Verdict:
             raise ValueError(f"malformed verdict: {problem}")
 
     def _problem(self) -> str:
-        if not isinstance(self.validator, str) or not _NAME.fullmatch(self.validator):
+        if not isinstance(self.validator, str) or not NAME.fullmatch(self.validator):
             return "validator must be 1-64 characters of letters, digits, '.', '_' or '-'"
         if type(self.number) is not int or not 0 <= self.number < 2**63:
             return "number must be an integer in [0, 2^63)"
@@ -87,29 +102,86 @@ class Verdict:
         ms = self.validation_ms
         if type(ms) not in (int, float) or not math.isfinite(ms) or ms < 0:
             return "validation_ms must be a finite number >= 0"
+        if not isinstance(self.signature, str) or not _SIGNATURE.fullmatch(self.signature):
+            return "signature must be 0x and 130 hex digits (verdicts are signed)"
         return ""
 
 
 class HttpFanout:
-    """POSTs a payload to every peer concurrently; failures are logged, never raised."""
+    """POSTs each payload to every peer; a slow or dead peer delays only itself.
 
-    def __init__(self, timeout: float = 5.0, workers: int = 8) -> None:
+    Each peer has its own thread and a queue of at most ``depth`` payloads; when a peer
+    falls behind, its oldest payloads are dropped (and counted in ``dropped``): a
+    validator that misses a block fills the gap by catch-up. Failures are logged,
+    never raised.
+    """
+
+    def __init__(self, timeout: float = 5.0, depth: int = 4) -> None:
         self.client = httpx.Client(timeout=timeout)
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fanout")
+        self.depth = depth
+        self.dropped = 0
+        self._peers: dict[str, _PeerQueue] = {}
+        self._lock = threading.Lock()
+        self.closed = threading.Event()
 
     def send(self, urls: list[str], path: str, body: bytes, content_type: str) -> None:
         for url in urls:
-            self.executor.submit(self._post, url.rstrip("/") + path, body, content_type)
+            target = url.rstrip("/") + path
+            with self._lock:
+                peer = self._peers.get(target)
+                if peer is None:
+                    peer = self._peers[target] = _PeerQueue(self, target)
+            if peer.put((body, content_type)):
+                self.dropped += 1
 
-    def _post(self, url: str, body: bytes, content_type: str) -> None:
+    def post(self, url: str, body: bytes, content_type: str) -> None:
         try:
             self.client.post(url, content=body, headers={"content-type": content_type})
         except httpx.HTTPError as exc:
             log.warning("could not reach %s: %s", url, exc)
 
     def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.closed.set()
+        with self._lock:
+            peers = list(self._peers.values())
+        for peer in peers:
+            peer.wake()
         self.client.close()
+
+
+class _PeerQueue:
+    """One peer's payloads, newest kept, posted in order by the peer's own thread."""
+
+    def __init__(self, fanout: HttpFanout, url: str) -> None:
+        self.fanout = fanout
+        self.url = url
+        self._waiting: deque[tuple[bytes, str]] = deque()
+        self._ready = threading.Condition()
+        threading.Thread(target=self._run, daemon=True, name=f"push {url}").start()
+
+    def put(self, item: tuple[bytes, str]) -> bool:
+        """Queue ``item``; True when that dropped the oldest one waiting."""
+        with self._ready:
+            dropped = len(self._waiting) >= self.fanout.depth
+            if dropped:
+                self._waiting.popleft()
+            self._waiting.append(item)
+            self._ready.notify()
+        return dropped
+
+    def wake(self) -> None:
+        with self._ready:
+            self._ready.notify()
+
+    def _run(self) -> None:
+        while not self.fanout.closed.is_set():
+            with self._ready:
+                while not self._waiting and not self.fanout.closed.is_set():
+                    self._ready.wait()
+                if not self._waiting:
+                    return
+                body, content_type = self._waiting.popleft()
+            self.fanout.post(self.url, body, content_type)
 
 
 class RedisChannel:

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from common.genesis import load_genesis
-from common.keyfile import load_or_create_key, write_address
+from common.keyfile import load_or_create_key, load_or_create_token, write_address
 from common.service import HostOption, LogLevelOption, RedisUrlOption, serve
 from common.transport import Transport
 from miner.app import create_app
@@ -28,6 +28,13 @@ def main(
         typer.Option(
             help="The miner's signing key, hex, mode 0600 (default: DATA_DIR/miner.key, "
             "made at the first start). Never given on the command line."
+        ),
+    ] = None,
+    join_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="The network's join token, which validators must prove to register "
+            "(default: DATA_DIR/join.token, made at the first start, mode 0600)."
         ),
     ] = None,
     address_file: Annotated[
@@ -65,6 +72,7 @@ def main(
                 peers=[p.strip().rstrip("/") for p in peers.split(",") if p.strip()],
                 transport=transport,
                 redis_url=redis_url,
+                join_token=load_or_create_token(join_token_file or data_dir / "join.token"),
             )
         )
 

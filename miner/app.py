@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from common import codec
+from common.membership import NotAMember, Registration
 from common.rpc.dispatch import Dispatcher, expect_params
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import parse_block_tag, to_data
@@ -36,6 +37,11 @@ class _MinerCollector:
         yield GaugeMetricFamily("pavm_pool_size", "Transactions waiting", value=len(node.txpool))
         yield GaugeMetricFamily(
             "pavm_peers", "Validators pushed to over HTTP", value=len(node.peers)
+        )
+        yield CounterMetricFamily(
+            "pavm_pushes_dropped",
+            "Block pushes dropped because a peer fell behind (it catches up)",
+            value=node.fanout.dropped,
         )
 
 
@@ -90,21 +96,23 @@ def create_app(node: MinerNode) -> FastAPI:
         """A validator reports its verdict on a block."""
         try:
             node.record_verdict(Verdict.from_json(load_json(await read_body(request, MAX_MESSAGE))))
+        except NotAMember as exc:
+            raise HTTPException(403, str(exc)) from exc
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from exc
         return {"status": "recorded"}
 
     @app.post("/validators")
     async def register(request: Request) -> dict[str, Any]:
-        """A validator asks for blocks to be pushed to its URL."""
+        """A validator of this network registers its key's address and push URL."""
         try:
-            url = load_json(await read_body(request, MAX_MESSAGE))["url"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise HTTPException(400, 'expected {"url": "http://host:port"}') from exc
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise HTTPException(400, "url must be http(s)")
-        node.peers.add(url.rstrip("/"))
-        return {"status": "registered", "peers": len(node.peers)}
+            registration = Registration.from_json(load_json(await read_body(request, MAX_MESSAGE)))
+            node.register(registration)
+        except NotAMember as exc:
+            raise HTTPException(403, str(exc)) from exc
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return {"status": "registered", "members": len(node.members)}
 
     return app
 
@@ -132,7 +140,8 @@ def _info(node: MinerNode) -> dict[str, Any]:
         "head": node.state.head.number,
         "chainId": node.state.config.chain_id,
         "pool": len(node.txpool),
-        "peers": sorted(node.peers),
+        "peers": node.peers,
+        "members": sorted(node.members),
         "transport": node.settings.transport,
         "blockTxs": node.settings.block_txs,
         "blockInterval": node.settings.block_interval,

@@ -17,6 +17,7 @@ from common.accounts import address_of
 from common.block import Block
 from common.genesis import GenesisSpec
 from common.kv import LmdbDB
+from common.membership import MAX_MEMBERS, NotAMember, Registration
 from common.state import ChainState
 from common.store import ChainStore
 from common.transport import HttpFanout, Verdict, redis_channels
@@ -37,6 +38,8 @@ class MinerSettings:
     peers: list[str] = field(default_factory=list)
     transport: str = "http"
     redis_url: str | None = None
+    join_token: bytes = b""
+    """The network's membership secret: only validators that prove it may register."""
 
 
 class MinerNode:
@@ -54,7 +57,10 @@ class MinerNode:
         self.lock = threading.RLock()
         self.txpool = TxPool(self.store, self.lock, lambda: self.state)
         self.restored = self.txpool.restore()
-        self.peers: set[str] = set(settings.peers)
+        self.members: dict[str, Registration] = {
+            r.name: r for r in map(Registration.from_json, self.store.members())
+        }
+        """Registered validators by name, kept in the store across restarts."""
         self.fanout = HttpFanout()
         self.redis_blocks, self.redis_verdicts = redis_channels(
             settings.transport, settings.redis_url
@@ -147,18 +153,39 @@ class MinerNode:
         self.broadcast(block)
         return block
 
+    @property
+    def peers(self) -> list[str]:
+        """Where blocks are pushed over HTTP: ``--peers`` and members' URLs."""
+        return sorted({*self.settings.peers, *(m.url for m in self.members.values() if m.url)})
+
     def broadcast(self, block: Block) -> None:
         data = block.encode()
         if self.settings.transport in ("http", "both"):
-            self.fanout.send(sorted(self.peers), "/blocks", data, "application/octet-stream")
+            self.fanout.send(self.peers, "/blocks", data, "application/octet-stream")
         if self.redis_blocks is not None:
             self.redis_blocks.publish(data)
 
-    # -- verdicts --------------------------------------------------------------------------
+    # -- members and verdicts --------------------------------------------------------------
+
+    def register(self, registration: Registration) -> None:
+        """Make (or update) a member; :class:`NotAMember` without the join token,
+        ``ValueError`` once :data:`MAX_MEMBERS` others are registered."""
+        if not self.settings.join_token or not registration.proves(self.settings.join_token):
+            raise NotAMember("registration refused: it does not prove the network's join token")
+        if registration.name not in self.members and len(self.members) >= MAX_MEMBERS:
+            raise ValueError(f"registration refused: {MAX_MEMBERS} validators are registered")
+        with self.lock:
+            self.store.put_member(registration.name, registration.to_json())
+            self.members[registration.name] = registration
+        log.info("member %s at %s", registration.name, registration.url or "(pull only)")
 
     def record_verdict(self, verdict: Verdict) -> None:
-        """Keep a validator's verdict on a block this miner mined; ``ValueError`` for a
-        verdict about any other block (not mined yet, or with another hash)."""
+        """Keep a member's signed verdict on a block this miner mined; ``NotAMember``
+        when no member of that name signed it, ``ValueError`` for a verdict about any
+        other block (not mined yet, or with another hash)."""
+        member = self.members.get(verdict.validator)
+        if member is None or verdict.signer() != member.address:
+            raise NotAMember(f"verdict not signed by a member named {verdict.validator}")
         if self.store.number_of(bytes.fromhex(verdict.block_hash[2:])) != verdict.number:
             raise ValueError(
                 f"verdict on block {verdict.number} {verdict.block_hash}: "
@@ -169,5 +196,5 @@ class MinerNode:
     def _verdict_message(self, payload: bytes) -> None:
         try:
             self.record_verdict(Verdict.from_json(load_json(payload)))
-        except ValueError as exc:
-            log.warning("ignored malformed verdict: %s", exc)
+        except (ValueError, NotAMember) as exc:
+            log.warning("ignored verdict: %s", exc)

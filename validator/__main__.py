@@ -8,7 +8,7 @@ import typer
 
 from common.errors import PavmError
 from common.genesis import load_genesis
-from common.keyfile import parse_address, read_address
+from common.keyfile import load_or_create_key, parse_address, read_address, read_token
 from common.service import HostOption, LogLevelOption, RedisUrlOption, serve
 from common.transport import Transport
 from validator.app import create_app
@@ -33,6 +33,17 @@ def main(
     miner_address_file: Annotated[
         Path | None,
         typer.Option(help="...or the file the miner writes it to (its --address-file)."),
+    ] = None,
+    join_token_file: Annotated[
+        Path | None,
+        typer.Option(help="The network's join token (the miner's --join-token-file)."),
+    ] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="This validator's verdict-signing key (default: DATA_DIR/validator.key, "
+            "made at the first start, mode 0600)."
+        ),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes, one per pinned core.")] = 2,
     host: HostOption = "127.0.0.1",
@@ -63,6 +74,8 @@ def main(
                 redis_url=redis_url,
                 public_url=public_url,
                 poll_interval=poll_interval,
+                key=load_or_create_key(key_file or data_dir / "validator.key"),
+                join_token=_join_token(join_token_file),
             )
         )
 
@@ -77,6 +90,12 @@ def _miner_address(address: str | None, path: Path | None) -> bytes:
         return parse_address(address, "--miner-address")
     assert path is not None
     return read_address(path)
+
+
+def _join_token(path: Path | None) -> bytes:
+    if path is None:
+        raise PavmError("give the network's join token: --join-token-file")
+    return read_token(path)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from common.block import Block
 from common.errors import InvalidBlock
 from common.genesis import GenesisSpec
 from common.kv import LmdbDB
+from common.membership import NAME, Registration
 from common.rpc.client import NodeError, RpcClient
 from common.state import ChainState
 from common.store import ChainStore
@@ -60,13 +61,20 @@ class ValidatorSettings:
     public_url: str | None = None
     """Where the miner should push blocks (registered at start when given)."""
     poll_interval: float = 2.0
+    key: bytes = b""
+    """This validator's own key: it signs every verdict."""
+    join_token: bytes = b""
+    """The network's membership secret, proved (never sent) when registering."""
 
 
 class ValidatorNode:
     """Everything the validator service does, independent of HTTP."""
 
     def __init__(self, settings: ValidatorSettings) -> None:
-        Verdict(settings.name, 0, "0x" + "00" * 32, True).check()
+        if not NAME.fullmatch(settings.name):
+            raise ValueError(
+                f"validator name {settings.name[:70]!r}: use 1-64 letters, digits, . _ -"
+            )
         self.settings = settings
         self.db = LmdbDB(settings.data_dir / "chain")
         self.store = ChainStore(self.db)
@@ -139,17 +147,29 @@ class ValidatorNode:
         self._inbox.put(_Signal.CATCH_UP)
 
     def _poll(self) -> None:
-        registered = self.settings.public_url is None
+        """Register with the miner (again after it was unreachable: it may have restarted
+        from scratch), and ask for a comparison with its head every poll interval."""
+        registered = reachable = False
         while not self._stop.is_set():
+            if reachable and not self.miner_reachable:
+                registered = False
+            reachable = self.miner_reachable
             if not registered:
                 registered = self._register()
             self.request_catch_up()
             self._stop.wait(self.settings.poll_interval)
 
     def _register(self) -> bool:
+        settings = self.settings
+        registration = Registration.make(
+            settings.name, settings.key, settings.public_url or "", settings.join_token
+        )
         try:
-            self.http.post("/validators", json={"url": self.settings.public_url}).raise_for_status()
+            self.http.post("/validators", json=registration.to_json()).raise_for_status()
             return True
+        except httpx.HTTPStatusError as exc:
+            log.error("the miner refused registration: %s", exc.response.text[:300])
+            return False
         except httpx.HTTPError as exc:
             log.info("miner not reachable for registration yet: %s", exc)
             return False
@@ -270,7 +290,7 @@ class ValidatorNode:
         A verdict the miner could not take (it is down or restarting) is kept and sent
         again on the next head poll, so every block ends up with this validator's verdict.
         """
-        body = json.dumps(verdict.to_json()).encode()
+        body = json.dumps(verdict.signed_by(self.settings.key).to_json()).encode()
         if not self._post_verdict(body):
             log.warning("could not report verdict on block %d; will retry", verdict.number)
             self._unreported.append(body)

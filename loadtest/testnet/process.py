@@ -5,7 +5,8 @@ and log under ``--data-dir``, and records what it started in ``testnet.json`` th
 which ``pavm testnet status`` and ``pavm testnet down`` read. Ports: the miner on
 ``base_port``, validator i on ``base_port + 1 + i``, Redis on ``base_port + 1000``.
 The miner makes its own key at its first start (``miner/miner.key``, mode 0600) and
-writes its address to ``miner.address``, from which the validators read it.
+writes its address to ``miner.address``, from which the validators read it; it also
+makes the join token ``join.token``, which validators prove when they register.
 """
 
 import json
@@ -28,6 +29,8 @@ from loadtest.testnet.probe import probe_health, recent_verdicts
 STATE_FILE = "testnet.json"
 MINER_ADDRESS_FILE = "miner.address"
 """Where the miner writes its address for the validators (its key stays in miner/)."""
+JOIN_TOKEN_FILE = "join.token"
+"""The network's membership secret (mode 0600): the miner makes it, validators prove it."""
 
 
 @dataclass
@@ -225,6 +228,8 @@ def up(
                 transport,
                 "--address-file",
                 str(data_dir / MINER_ADDRESS_FILE),
+                "--join-token-file",
+                str(data_dir / JOIN_TOKEN_FILE),
                 *shared,
             ],
         )
@@ -254,6 +259,8 @@ def up(
                     miner.url,
                     "--miner-address-file",
                     str(data_dir / MINER_ADDRESS_FILE),
+                    "--join-token-file",
+                    str(data_dir / JOIN_TOKEN_FILE),
                     "--workers",
                     str(workers),
                     "--transport",

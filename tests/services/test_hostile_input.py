@@ -9,14 +9,18 @@ and go on mining and agreeing on the blocks that follow.
 """
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 import redis
 
 from common.accounts import dev_accounts, sign
+from common.keyfile import read_token
+from common.membership import Registration
 from common.rpc.client import NodeError, call
 from common.state import ChainConfig
+from common.transport import Verdict
 from loadtest.testnet import process as testnet
 from tests.services.helpers import all_agree, start_testnet, wait_for
 
@@ -121,18 +125,27 @@ def test_nested_rlp_as_a_block_is_dropped(net):
     _still_serving(net)
 
 
-def _verdict(net: testnet.Testnet, **fields: object) -> dict[str, object]:
-    """A well-formed verdict on the miner's latest block, with ``fields`` replaced."""
+PROBE_KEY = b"\x05" * 32
+"""The key of "probe", a member the tests register with the testnet's join token (the
+tests read it from the data dir, as an operator could)."""
+
+
+@pytest.fixture(scope="module")
+def probe(net):
+    """Register "probe" as a member, so its verdicts are authentic."""
+    token = read_token(Path(net.data_dir) / testnet.JOIN_TOKEN_FILE)
+    registration = Registration.make("probe", PROBE_KEY, "", token)
+    answer = httpx.post(net.miner.url + "/validators", json=registration.to_json(), timeout=10)
+    assert answer.status_code == 200, answer.text
+
+
+def _verdict(net: testnet.Testnet, key: bytes = PROBE_KEY, **fields: object) -> dict[str, object]:
+    """A verdict by "probe" on the miner's latest block, signed by ``key``, then with
+    ``fields`` replaced (after signing: a changed field breaks the signature unless it
+    is one the signature does not cover)."""
     head = call(net.miner.url, "eth_getBlockByNumber", ["latest", False])
-    verdict = {
-        "validator": "probe",
-        "number": int(head["number"], 16),
-        "block_hash": head["hash"],
-        "agree": True,
-        "reason": "",
-        "validation_ms": 1.0,
-    }
-    return {**verdict, **fields}
+    verdict = Verdict("probe", int(head["number"], 16), head["hash"], True, "", 1.0)
+    return {**verdict.signed_by(key).to_json(), **fields}
 
 
 def _recorded(net: testnet.Testnet, number: int) -> set[str]:
@@ -140,38 +153,76 @@ def _recorded(net: testnet.Testnet, number: int) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "fields, message",
+    "fields, status, message",
     [
-        ({"agree": "false"}, "agree must be true or false"),
-        ({"number": -1}, "number must be an integer"),
-        ({"number": 2**64}, "number must be an integer"),
-        ({"number": 1.0}, "number must be an integer"),
-        ({"validator": "x" * 600}, "validator must be 1-64 characters"),
-        ({"reason": "r" * 5000}, "reason must be a string of at most 1024"),
-        ({"block_hash": "0x" + "ab" * 32}, "this miner mined no such block"),
-        ({"number": 10**12}, "this miner mined no such block"),
+        ({"agree": "false"}, 400, "agree must be true or false"),
+        ({"number": -1}, 400, "number must be an integer"),
+        ({"number": 2**64}, 400, "number must be an integer"),
+        ({"number": 1.0}, 400, "number must be an integer"),
+        ({"validator": "x" * 600}, 400, "validator must be 1-64 characters"),
+        ({"reason": "r" * 5000}, 400, "reason must be a string of at most 1024"),
+        ({"signature": ""}, 400, "signature must be 0x and 130 hex digits"),
+        ({"agree": False}, 403, "not signed by a member named probe"),
+        ({"validator": "validator-1"}, 403, "not signed by a member named validator-1"),
+        ({"validator": "stranger"}, 403, "not signed by a member named stranger"),
     ],
 )
-def test_a_verdict_out_of_shape_or_about_another_block_is_refused(net, mined, fields, message):
+def test_a_verdict_out_of_shape_or_not_signed_by_its_member_is_refused(
+    net, mined, probe, fields, status, message
+):
     verdict = _verdict(net, **fields)
     answer = httpx.post(net.miner.url + "/verdicts", json=verdict, timeout=10)
-    assert answer.status_code == 400
+    assert answer.status_code == status
     assert message in answer.json()["detail"]
     number = verdict["number"]
     if isinstance(number, int) and 0 <= number < 2**63:
-        assert "probe" not in _recorded(net, number)
+        assert not {"probe", "stranger"} & _recorded(net, number)
+        assert all(v["agree"] for v in call(net.miner.url, "pavm_getVerdicts", [hex(number)]))
 
 
-def test_bad_verdicts_on_the_redis_channel_are_skipped_and_the_listener_goes_on(net, mined):
-    probe = _verdict(net)
-    number = probe["number"]
+def test_a_members_verdict_about_a_block_not_mined_here_is_refused(net, mined, probe):
+    head = call(net.miner.url, "eth_getBlockByNumber", ["latest", False])
+    for number, block_hash in ((int(head["number"], 16), "0x" + "ab" * 32), (10**12, head["hash"])):
+        verdict = Verdict("probe", number, block_hash, False, "made up").signed_by(PROBE_KEY)
+        answer = httpx.post(net.miner.url + "/verdicts", json=verdict.to_json(), timeout=10)
+        assert answer.status_code == 400
+        assert "this miner mined no such block" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "change, status, message",
+    [
+        ({"proof": "0x" + "00" * 32}, 403, "does not prove the network's join token"),
+        ({"url": "http://127.0.0.1:1/steal?x=1"}, 400, "url must be scheme://host:port"),
+        ({"url": "file:///etc/passwd"}, 400, "url must be scheme://host:port"),
+        ({"name": "a b"}, 400, "name must be 1-64 characters"),
+        ({"address": "0x12"}, 400, "address must be 0x and 40 hex digits"),
+    ],
+)
+def test_a_registration_without_the_join_token_or_out_of_shape_is_refused(
+    net, change, status, message
+):
+    wrong_token = Registration.make("intruder", b"\x09" * 32, "http://127.0.0.1:9", b"w" * 32)
+    answer = httpx.post(
+        net.miner.url + "/validators", json={**wrong_token.to_json(), **change}, timeout=10
+    )
+    assert answer.status_code == status
+    assert message in answer.json()["detail"]
+    info = call(net.miner.url, "pavm_nodeInfo")
+    assert "intruder" not in info["members"] and "http://127.0.0.1:9" not in info["peers"]
+
+
+def test_bad_verdicts_on_the_redis_channel_are_skipped_and_the_listener_goes_on(net, mined, probe):
+    good = _verdict(net)
+    number = good["number"]
     with redis.Redis.from_url(net.redis_url) as client:
         for fields in ({"number": -1}, {"number": 2**64}, {"block_hash": "0x" + "cd" * 32}):
-            client.publish("pavm:verdicts", json.dumps(_verdict(net, **fields)))
+            client.publish("pavm:verdicts", json.dumps({**good, **fields}))
+        client.publish("pavm:verdicts", json.dumps(_verdict(net, key=b"\x06" * 32)))
     _still_serving(net)
     assert "probe" not in _recorded(net, number)
-    # The listener still takes the next well-formed verdict (unsigned: verdicts carry no
-    # signature yet). It makes "probe" a voter, so this test runs last in the module.
+    # The listener still takes the next authentic verdict. It makes "probe" a voter,
+    # so this test runs last in the module.
     with redis.Redis.from_url(net.redis_url) as client:
-        client.publish("pavm:verdicts", json.dumps(probe))
+        client.publish("pavm:verdicts", json.dumps(good))
     wait_for(lambda: "probe" in _recorded(net, number), what="the listener still listening")

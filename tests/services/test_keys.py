@@ -1,6 +1,7 @@
-"""Every testnet has a miner key of its own: made at the first start, never on a command
-line, not the public development key, kept across restarts; validators read the
-miner's address from the file the miner writes."""
+"""Every testnet has a miner key and a join token of its own: made at the first start,
+never on a command line, not the public development key, kept across restarts with
+the members that registered; validators read the miner's address from the file the
+miner writes."""
 
 import stat
 from pathlib import Path
@@ -45,22 +46,28 @@ def test_each_network_has_its_own_secret_miner_key(nets):
         info = call(net.miner.url, "pavm_nodeInfo")
         assert info["address"] == "0x" + address.hex()
         assert call(net.validators[0].url, "pavm_nodeInfo")["miner"] == info["address"]
+        token_file = Path(net.data_dir) / testnet.JOIN_TOKEN_FILE
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         for node in net.nodes:
             assert key_hex not in _cmdline(node.pid)
+            assert token_file.read_text().strip() not in _cmdline(node.pid)
         addresses.append(address)
     assert addresses[0] != addresses[1]
     assert DEV_KEY_100.address not in addresses
 
 
-def test_the_miner_keeps_its_key_across_a_restart(nets):
+def test_the_miner_keeps_its_key_and_its_members_across_a_restart(nets):
     net = nets[0]
-    before = call(net.miner.url, "pavm_nodeInfo")["address"]
+    before = call(net.miner.url, "pavm_nodeInfo")
+    assert before["members"] == ["validator-1"]
     testnet.down(net)
-    for node in net.nodes:
-        testnet.restart(net, node.name)
-    for node in net.nodes:
-        testnet.wait_healthy(node.url, node.pid)
-    assert call(net.miner.url, "pavm_nodeInfo")["address"] == before
+    testnet.restart(net, "miner")
+    testnet.wait_healthy(net.miner.url, net.miner.pid)
+    after = call(net.miner.url, "pavm_nodeInfo")
+    assert after["address"] == before["address"]
+    assert after["members"] == before["members"] and after["peers"] == before["peers"]
+    testnet.restart(net, "validator-1")
+    testnet.wait_healthy(net.validators[0].url, net.validators[0].pid)
 
 
 def test_a_validator_without_the_miners_address_says_so(tmp_path):

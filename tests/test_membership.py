@@ -1,0 +1,71 @@
+"""Membership: registrations prove the join token over every field they carry, verdict
+signatures cover every field that says something, push URLs are scheme://host:port."""
+
+import pytest
+
+from common.accounts import address_of
+from common.membership import Registration, normal_url
+from common.transport import Verdict
+
+TOKEN = b"t" * 32
+KEY = b"\x03" * 32
+
+
+def test_a_registration_proves_the_token_over_its_own_fields():
+    registration = Registration.make("validator-1", KEY, "http://10.0.0.5:8546/", TOKEN)
+    assert registration.url == "http://10.0.0.5:8546"
+    assert registration.address == address_of(KEY)
+    parsed = Registration.from_json(registration.to_json())
+    assert parsed == registration and parsed.proves(TOKEN)
+    assert not parsed.proves(b"u" * 32)
+    for field, other in (("name", "validator-2"), ("url", "http://10.0.0.6:8546")):
+        forged = Registration.from_json({**registration.to_json(), field: other})
+        assert not forged.proves(TOKEN)
+
+
+def test_a_verdict_signature_covers_every_field_that_says_something():
+    verdict = Verdict("validator-1", 7, "0x" + "ab" * 32, False, "state_root_mismatch", 12.5)
+    signed = verdict.signed_by(KEY)
+    assert signed.signer() == address_of(KEY)
+    assert Verdict.from_json(signed.to_json()).signer() == address_of(KEY)
+    for field, other in (
+        ("validator", "validator-2"),
+        ("number", 8),
+        ("block_hash", "0x" + "cd" * 32),
+        ("agree", True),
+        ("reason", ""),
+    ):
+        changed = Verdict.from_json({**signed.to_json(), field: other})
+        assert changed.signer() != address_of(KEY)
+    slower = Verdict.from_json({**signed.to_json(), "validation_ms": 99.0})
+    assert slower.signer() == address_of(KEY)
+
+
+@pytest.mark.parametrize(
+    "url, normal",
+    [
+        ("http://127.0.0.1:8546", "http://127.0.0.1:8546"),
+        ("https://node.example:443/", "https://node.example:443"),
+        ("http://[::1]:8546", "http://[::1]:8546"),
+    ],
+)
+def test_push_urls_are_kept_as_scheme_host_port(url, normal):
+    assert normal_url(url) == normal
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1",
+        "http://127.0.0.1:8546/blocks",
+        "http://127.0.0.1:8546?x=1",
+        "http://127.0.0.1:8546#f",
+        "http://user:pw@127.0.0.1:8546",
+        "ftp://127.0.0.1:21",
+        "http://127.0.0.1:99999",
+        "127.0.0.1:8546",
+    ],
+)
+def test_anything_more_or_less_than_scheme_host_port_is_refused(url):
+    with pytest.raises(ValueError, match="scheme://host:port"):
+        normal_url(url)
