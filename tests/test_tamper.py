@@ -16,7 +16,7 @@ from common.receipts import receipts_root
 from common.rwset import AccountWrite, TxRWSet, block_rwset_encoding, rwset_hash
 from loadtest.workloads.contracts import load
 from tests.conftest import MINER, MINER_KEY, Chain
-from validator.validate import InvalidBlock, Validator
+from validator.validate import BODY_MISMATCH, InvalidBlock, Validator
 
 PROBE = load("probe")
 ERC20 = load("erc20")
@@ -182,3 +182,24 @@ def test_honest_block_accepted_after_rejections(validator, honest):
     report = validator.validate(honest)
     assert report.number == honest.header.number
     assert validator.state.head.hash == honest.hash
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        lambda b: replace(b, transactions=b.transactions[:-1]),
+        lambda b: replace(b, rwsets=b.rwsets[::-1]),
+        lambda b: replace(b, groups=((0, 1, 2, 3),), group_gas=(sum(b.group_gas),)),
+    ],
+    ids=["transactions", "rwsets", "groups"],
+)
+def test_a_body_its_signed_header_does_not_commit_to_costs_no_worker(deployed, honest, body):
+    """Someone swapped the body under the miner's real header: a bad message, caught
+    before dispatch (BODY_MISMATCH), so the workers' replicas are not forked again."""
+    with Validator(deployed.state, MINER, workers=1) as fresh:
+        pids = fresh.workers.pids
+        with pytest.raises(InvalidBlock) as caught:
+            fresh.validate(body(honest))
+        assert caught.value.reason in BODY_MISMATCH
+        assert fresh.workers.pids == pids
+        fresh.validate(honest)

@@ -34,7 +34,7 @@ from common.rpc.client import NodeError, RpcClient
 from common.state import ChainState
 from common.store import ChainStore
 from common.transport import MAX_REASON, Verdict, redis_channels
-from validator.validate import ValidationReport, Validator
+from validator.validate import BODY_MISMATCH, ValidationReport, Validator
 
 log = logging.getLogger("pavm.validator")
 CATCH_UP_BATCH = 256
@@ -255,6 +255,10 @@ class ValidatorNode:
         except InvalidBlock as exc:
             if exc.reason == "bad_signature":
                 self.dropped["signature"] += 1
+                return False
+            if exc.reason in BODY_MISMATCH:
+                self.dropped["body_mismatch"] += 1
+                log.warning("dropped block %d: %s", header.number, exc)
                 return False
             self.rejected[exc.reason] += 1
             log.warning("rejected block %d: %s", header.number, exc)

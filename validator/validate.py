@@ -42,6 +42,12 @@ from common.types import HEADER_SLOT
 from validator.worker import ApplyDiff, RunGroups
 from validator.workers import WorkerPool
 
+BODY_MISMATCH = frozenset(
+    {"transactions_root_mismatch", "rwset_hash_mismatch", "groups_hash_mismatch"}
+)
+"""Reasons that say the body is not the one the signed header commits to: whoever sent
+it changed or made it up, so it is a bad message to drop, not a verdict on the block."""
+
 
 @dataclass(frozen=True, slots=True)
 class ValidationReport:
@@ -123,6 +129,9 @@ class Validator:
         self.miner = miner
         self.refresh_every = refresh_every
         self.workers = WorkerPool(workers, self._replica_source, pin=pin)
+        self._dispatched = False
+        """Whether the block being validated reached the workers (so their replicas
+        may hold part of it and must be forked afresh if it is rejected)."""
 
     def _replica_source(self) -> tuple[Any, bytes]:
         return self.state.db, self.state.head.state_root
@@ -138,11 +147,13 @@ class Validator:
 
     def validate(self, block: Block) -> ValidationReport:
         """Accept ``block`` and advance, or raise :class:`InvalidBlock` and stay."""
+        self._dispatched = False
         try:
             return self._validate(block)
         except InvalidBlock:
-            # Workers may have executed part of the block on their replicas.
-            self.workers.respawn_all()
+            if self._dispatched:
+                # Workers may have executed part of the block on their replicas.
+                self.workers.respawn_all()
             raise
         except WorkerFailure as exc:
             self.workers.respawn_all()
@@ -208,12 +219,12 @@ class Validator:
             raise InvalidBlock(
                 "transactions_root_mismatch", "transactions do not match the header's root"
             )
-        if len(block.rwsets) != n:
-            raise InvalidBlock("bad_body", f"{len(block.rwsets)} R/W sets for {n} transactions")
         if rwset_hash(block_rwset_encoding(block.rwsets)) != header.rwset_hash:
             raise InvalidBlock("rwset_hash_mismatch", "R/W sets do not match the header's hash")
         if groups_hash(groups_encoding(block.groups, block.group_gas)) != header.groups_hash:
             raise InvalidBlock("groups_hash_mismatch", "groups do not match the header's hash")
+        if len(block.rwsets) != n:
+            raise InvalidBlock("bad_body", f"{len(block.rwsets)} R/W sets for {n} transactions")
         members = sorted(i for g in block.groups for i in g)
         if members != list(range(n)) or any(list(g) != sorted(g) or not g for g in block.groups):
             raise InvalidBlock(
@@ -252,6 +263,7 @@ class Validator:
             for groups in plan
         ]
         dispatched = time.perf_counter()
+        self._dispatched = True
         answers = self.workers.run(jobs)
         executed = time.perf_counter()
         outcomes: list[TxOutcome | None] = [None] * n

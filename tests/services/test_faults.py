@@ -179,3 +179,28 @@ def _verdict_on(channel: redis.client.PubSub, block_hash: str) -> dict[str, obje
         if verdict["block_hash"] == block_hash:
             return verdict
     return None
+
+
+def test_a_signed_header_with_another_body_is_dropped_not_judged(net):
+    """Anyone can copy the miner's header and push it with a body of their own: the
+    validator must drop that message, not report a reject on the miner's block."""
+    parent, validator = _idle_head(net)
+    miner_key = load_or_create_key(Path(net.data_dir) / "miner" / "miner.key")
+    header = _empty_child(parent).signed_by(miner_key)
+    stray = sign(dev_accounts(1)[0], 0, RECEIVER, config=CONFIG, gas=21_000)
+    swapped = Block(header, (stray,), (), (), ())
+    before = _metric(validator.url, "pavm_dropped_blocks_total", 'cause="body_mismatch"')
+    with redis.Redis.from_url(net.redis_url) as client:
+        channel = client.pubsub(ignore_subscribe_messages=True)
+        channel.subscribe("pavm:verdicts")
+        httpx.post(validator.url + "/blocks", content=swapped.encode(), timeout=5)
+        wait_for(
+            lambda: (
+                _metric(validator.url, "pavm_dropped_blocks_total", 'cause="body_mismatch"')
+                > before
+            ),
+            what="the swapped body counted as dropped",
+        )
+        for _ in range(4):
+            assert _verdict_on(channel, "0x" + swapped.hash.hex()) is None
+    assert int(call(validator.url, "eth_blockNumber"), 16) == parent.header.number
