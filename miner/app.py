@@ -73,7 +73,7 @@ def create_app(node: MinerNode) -> FastAPI:
     @app.get("/blocks/{number}")
     def block(number: int) -> Response:
         """One block in its wire encoding."""
-        data = node.store.block_bytes(number)
+        data = node.store.block_bytes(number) if 0 <= number < 2**63 else None
         if data is None:
             raise HTTPException(404, f"no block {number}")
         return Response(data, media_type="application/octet-stream")

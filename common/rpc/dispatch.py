@@ -43,6 +43,9 @@ class Dispatcher:
         self.max_batch = max_batch
         self.calls: dict[str, int] = {}
         """Calls served per method name (for metrics)."""
+        self._traced: set[tuple[str, str]] = set()
+        """(method, exception type) whose traceback was logged: later ones get a line,
+        so a batch of a thousand failing calls cannot flood the log."""
 
     def handle(self, body: bytes) -> bytes | None:
         """Response body for ``body``, or ``None`` when it held only notifications."""
@@ -102,8 +105,13 @@ class Dispatcher:
             response = _error(request_id, exc)
         except InvalidTransaction as exc:
             response = _error(request_id, RpcError(SERVER_ERROR, str(exc)))
-        except Exception:
-            log.exception("JSON-RPC method %s failed", method)
+        except Exception as exc:
+            seen = (method, type(exc).__name__)
+            if seen in self._traced:
+                log.error("JSON-RPC method %s failed again: %s: %s", method, seen[1], exc)
+            else:
+                self._traced.add(seen)
+                log.exception("JSON-RPC method %s failed", method)
             response = _error(request_id, RpcError(INTERNAL_ERROR, "internal error"))
         else:
             response = {"jsonrpc": "2.0", "id": request_id, "result": result}

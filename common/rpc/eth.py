@@ -42,6 +42,12 @@ SUGGESTED_TIP = 10**9
 EMPTY_UNCLES = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
 MAX_LOG_RANGE = 100_000
 """Blocks one eth_getLogs may scan (reth's default)."""
+MAX_LOGS = 20_000
+"""Logs one eth_getLogs may return (reth's default)."""
+MAX_FEE_HISTORY = 1024
+"""Blocks one eth_feeHistory covers at most (go-ethereum's limit)."""
+MAX_PERCENTILES = 100
+"""Reward percentiles one eth_feeHistory takes at most (go-ethereum's limit)."""
 CLIENT_VERSION = "pavm-net/0.1.0/python3.11"
 
 
@@ -53,6 +59,10 @@ class Pool(Protocol):
     def pending_nonce(self, sender: bytes, state_nonce: int) -> int: ...
 
     def get(self, tx_hash: bytes) -> bytes | None: ...
+
+
+class _IntrinsicGasTooLow(RpcError):
+    """Thrown when a call's gas does not cover even its intrinsic cost."""
 
 
 class EthApi:
@@ -246,6 +256,10 @@ class EthApi:
         unsigned = PragueTransactionBuilder.create_unsigned_transaction(
             nonce=nonce, gas_price=0, gas=limit, to=Address(to), value=value, data=data
         )
+        if limit < unsigned.intrinsic_gas:
+            raise _IntrinsicGasTooLow(
+                SERVER_ERROR, f"intrinsic gas too low: have {limit}, want {unsigned.intrinsic_gas}"
+            )
         tx = cast(SignedTransactionAPI, SpoofTransaction(unsigned, from_=Address(sender)))
         if state.get_balance(Address(sender)) < value:
             raise RpcError(SERVER_ERROR, "insufficient funds for gas * price + value")
@@ -271,7 +285,11 @@ class EthApi:
             low = 21_000 - 1
             while low + 1 < high:
                 middle = (low + high) // 2
-                if self._run_call(call, tag, middle).is_error:
+                try:
+                    fails = self._run_call(call, tag, middle).is_error
+                except _IntrinsicGasTooLow:
+                    fails = True
+                if fails:
                     low = middle
                 else:
                     high = middle
@@ -285,9 +303,11 @@ class EthApi:
 
     def fee_history(self, params: list[Any]) -> Any:
         count, newest, percentiles = expect_params(params, 2, 1)
-        count = min(
-            parse_quantity(count, "blockCount") if isinstance(count, str) else int(count), 1024
-        )
+        if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+            count = min(count, MAX_FEE_HISTORY)
+        else:
+            count = min(parse_quantity(count, "blockCount"), MAX_FEE_HISTORY)
+        percentiles = _reward_percentiles(percentiles)
         with self.lock:
             last = min(
                 self.resolve_number(parse_block_tag(newest, "newestBlock")),
@@ -499,6 +519,8 @@ class EthApi:
         addresses = query.get("address")
         if isinstance(addresses, str):
             addresses = [addresses]
+        if addresses is not None and not isinstance(addresses, list):
+            raise invalid_params("invalid argument 0: address must be an address or a list")
         wanted = {parse_address(a, "address") for a in addresses or []}
         topic_filter = query.get("topics") or []
         if not isinstance(topic_filter, list) or len(topic_filter) > 4:
@@ -511,7 +533,7 @@ class EthApi:
                 positions.append({parse_hash(t, "topic") for t in position} or None)
             else:
                 positions.append({parse_hash(position, "topic")})
-        out = []
+        out: list[dict[str, Any]] = []
         for number in range(first, last + 1):
             block = self.store.block(number)
             receipts = self.store.receipts(number) or []
@@ -522,6 +544,8 @@ class EthApi:
                 for log in receipt.logs:
                     if _matches(log, wanted, positions):
                         tx_hash = bytes(keccak(block.transactions[index]))
+                        if len(out) == MAX_LOGS:
+                            raise invalid_params(f"query returns more than {MAX_LOGS} logs")
                         out.append(self._log_json(block, index, tx_hash, log_index, log))
                     log_index += 1
         return out
@@ -574,6 +598,29 @@ def _op_json(op: tuple[int, bytes, int, Any]) -> dict[str, Any]:
     elif isinstance(value, bytes):
         out["value"] = to_data(value)
     return out
+
+
+def _reward_percentiles(value: Any) -> list[float]:
+    """eth_feeHistory's percentiles: at most 100 finite numbers in [0, 100], ascending."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise invalid_params("invalid argument 2: reward percentiles must be a list")
+    if len(value) > MAX_PERCENTILES:
+        raise invalid_params(
+            f"too many reward percentiles: {len(value)}, at most {MAX_PERCENTILES}"
+        )
+    previous = 0.0
+    for p in value:
+        if (
+            isinstance(p, bool)
+            or not isinstance(p, int | float)
+            or not 0 <= p <= 100
+            or p < previous
+        ):
+            raise invalid_params(f"invalid reward percentile: {p!r} (ascending, in [0, 100])")
+        previous = p
+    return [float(p) for p in value]
 
 
 def _matches(

@@ -135,6 +135,33 @@ TABLE = [
         -32000,
         "nonce too high: next nonce 0, tx nonce 500",
     ),
+    ("fee history count a list", "eth_feeHistory", [[1], "latest", []], -32602, "blockCount"),
+    (
+        "too many percentiles",
+        "eth_feeHistory",
+        ["0x1", "latest", list(range(101))],
+        -32602,
+        "too many reward percentiles: 101, at most 100",
+    ),
+    ("percentiles descending", "eth_feeHistory", ["0x1", "latest", [50, 10]], -32602, "10"),
+    ("percentile above 100", "eth_feeHistory", ["0x1", "latest", [101]], -32602, "percentile"),
+    ("percentiles not a list", "eth_feeHistory", ["0x1", "latest", "x"], -32602, "a list"),
+    (
+        "call below intrinsic gas",
+        "eth_call",
+        [{"to": "0x" + "00" * 20, "gas": "0x0"}],
+        -32000,
+        "intrinsic gas too low: have 0, want 21000",
+    ),
+    (
+        "estimate below intrinsic gas",
+        "eth_estimateGas",
+        [{"to": "0x" + "00" * 20, "gas": "0x5208", "data": "0x01"}],
+        -32000,
+        "intrinsic gas too low: have 21000, want 21016",
+    ),
+    ("log address a number", "eth_getLogs", [{"address": 5}], -32602, "address must be"),
+    ("unknown tx type", "eth_sendRawTransaction", ["0x7f"], -32000, "Unknown transaction type"),
 ]
 
 
@@ -155,6 +182,19 @@ def test_bad_call_gets_its_error(client, pending, method, params, code, fragment
     )
     assert answer["error"]["code"] == code, answer
     assert fragment in answer["error"]["message"], answer
+
+
+@pytest.mark.parametrize("number", ["-1", str(2**64)])
+def test_a_block_number_out_of_range_is_not_found(client, number):
+    answer = client.get(f"/blocks/{number}")
+    assert answer.status_code == 404 and f"no block {number}" in answer.json()["detail"]
+
+
+def test_estimate_gas_searches_from_the_intrinsic_cost(client):
+    """Calldata raises the intrinsic cost above 21,000; the search must not run below it."""
+    call_object = {"from": "0x" + ALICE.address.hex(), "to": "0x" + BOB.address.hex()}
+    answer = call(client, "eth_estimateGas", {**call_object, "data": "0x" + "01" * 100})
+    assert answer["result"] == hex(21_000 + 16 * 100)
 
 
 def test_replacement_needs_ten_percent_more(client):
