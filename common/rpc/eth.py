@@ -6,7 +6,8 @@ miner has a transaction pool; without one, ``eth_sendRawTransaction`` is not off
 """
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol, cast
 
 from eth.abc import SignedTransactionAPI
@@ -18,7 +19,7 @@ from eth_typing import Address, Hash32
 
 from common.accounts import contract_address
 from common.block import Block
-from common.evm import BlockEnv, ReferenceState, decode_transaction
+from common.evm import BlockEnv, decode_transaction
 from common.receipts import OpReceipt, logs_bloom
 from common.recording import OpKind
 from common.replay import replay
@@ -35,6 +36,7 @@ from common.rpc.hexcodec import (
 )
 from common.state import next_base_fee
 from common.store import ChainStore
+from common.timed_call import CALL_TIMEOUT, CallTimeout, TimedState, deadline
 
 RPC_GAS_CAP = 50_000_000
 """Gas given to eth_call/eth_estimateGas at most (go-ethereum's --rpc.gascap)."""
@@ -44,6 +46,8 @@ MAX_LOG_RANGE = 100_000
 """Blocks one eth_getLogs may scan (reth's default)."""
 MAX_LOGS = 20_000
 """Logs one eth_getLogs may return (reth's default)."""
+MAX_CALLS = 4
+"""eth_call/eth_estimateGas executions running at once."""
 MAX_FEE_HISTORY = 1024
 """Blocks one eth_feeHistory covers at most (go-ethereum's limit)."""
 MAX_PERCENTILES = 100
@@ -80,6 +84,7 @@ class EthApi:
         self.pool = pool
         self.node_info = node_info or (lambda: {})
         self.config = store.config()
+        self._calls = threading.BoundedSemaphore(MAX_CALLS)
 
     def methods(self) -> dict[str, Handler]:
         table: dict[str, Handler] = {
@@ -251,7 +256,7 @@ class EthApi:
             base_fee=0,
             chain_id=self.config.chain_id,
         )
-        state = ReferenceState(self.store.db, env.execution_context(), Hash32(header.state_root))
+        state = TimedState(self.store.db, env.execution_context(), Hash32(header.state_root))
         nonce = state.get_nonce(Address(sender))
         unsigned = PragueTransactionBuilder.create_unsigned_transaction(
             nonce=nonce, gas_price=0, gas=limit, to=Address(to), value=value, data=data
@@ -266,8 +271,10 @@ class EthApi:
         return state.apply_transaction(tx)
 
     def call(self, params: list[Any]) -> Any:
+        """Runs on a snapshot of the chosen block's state, outside the node's lock (so a
+        call never holds up mining or validation), for at most ``CALL_TIMEOUT`` s."""
         call, tag = expect_params(params, 1, 1)
-        with self.lock:
+        with self._call_slot(), deadline():
             computation = self._run_call(call, tag)
         if computation.is_error:
             _raise_execution_error(computation)
@@ -275,7 +282,7 @@ class EthApi:
 
     def estimate_gas(self, params: list[Any]) -> Any:
         call, tag = expect_params(params, 1, 1)
-        with self.lock:
+        with self._call_slot(), deadline():
             high = RPC_GAS_CAP
             if isinstance(call, dict) and call.get("gas"):
                 high = min(parse_quantity(call["gas"], "gas"), RPC_GAS_CAP)
@@ -294,6 +301,19 @@ class EthApi:
                 else:
                     high = middle
         return to_quantity(high)
+
+    @contextmanager
+    def _call_slot(self) -> Iterator[None]:
+        """One of ``MAX_CALLS`` places for a running call; a call that finds none free
+        within the timeout is refused, so calls cannot take every server thread."""
+        if not self._calls.acquire(timeout=CALL_TIMEOUT):
+            raise RpcError(SERVER_ERROR, f"node busy: {MAX_CALLS} calls are running")
+        try:
+            yield
+        except CallTimeout as exc:
+            raise RpcError(SERVER_ERROR, str(exc)) from None
+        finally:
+            self._calls.release()
 
     def gas_price(self, params: list[Any]) -> Any:
         with self.lock:

@@ -6,6 +6,8 @@ it, the node still serves and that transaction is still there.
 """
 
 import json
+import threading
+import time
 
 import pytest
 import rlp
@@ -301,3 +303,25 @@ def test_node_still_serves_and_kept_the_pool(client, node, pending):
     replay = sign(ALICE, 0, BOB.address, config=CONFIG, value=9, gas=21_000)
     answer = call(client, "eth_sendRawTransaction", raw_hex(replay))
     assert answer["error"]["message"] == "nonce too low: next nonce 1, tx nonce 0"
+
+
+def test_a_call_that_loops_is_aborted_and_holds_nothing_up(client):
+    """Initcode JUMPDEST PUSH1 0 JUMP loops until 50M gas run out (far past 5 s in
+    py-evm): the call is aborted at its deadline, and calls that need the node's state
+    lock are answered while it runs."""
+    outcome: dict[str, dict[str, object]] = {}
+    runner = threading.Thread(
+        target=lambda: outcome.setdefault(
+            "answer", call(client, "eth_call", {"data": "0x5b600056"})
+        )
+    )
+    runner.start()
+    time.sleep(0.5)
+    balance = call(client, "eth_getBalance", "0x" + ALICE.address.hex(), "latest")
+    assert int(balance["result"], 16) > 0
+    assert runner.is_alive(), "the balance waited for the looping call"
+    runner.join(30)
+    assert outcome["answer"]["error"] == {
+        "code": -32000,
+        "message": "execution aborted (timeout = 5s)",
+    }

@@ -1,0 +1,66 @@
+"""The EVM that answers ``eth_call`` and ``eth_estimateGas``: py-evm's own, with a
+deadline (go-ethereum's ``--rpc.evmtimeout``, 5 s by default).
+
+Gas alone does not bound a call's time: 50M gas of a tight loop runs for many seconds
+in py-evm. Every opcode of this EVM first checks the deadline of the call it runs in
+and aborts it with :class:`CallTimeout` once it has passed. Only calls use it; the
+miner and the validators execute blocks on the unchanged engine (``common/evm.py``).
+"""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from eth.vm.forks.prague.computation import PragueComputation
+from eth.vm.forks.prague.state import PragueState
+
+from common.errors import PavmError
+
+CALL_TIMEOUT = 5.0
+"""Seconds one call (or one whole gas estimate) may run."""
+
+_deadline: ContextVar[float] = ContextVar("pavm_call_deadline", default=float("inf"))
+
+
+class CallTimeout(PavmError):
+    """Thrown out of the EVM when a call runs past its deadline."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"execution aborted (timeout = {seconds:g}s)")
+
+
+@contextmanager
+def deadline(seconds: float = CALL_TIMEOUT) -> Iterator[None]:
+    """Calls made inside this block are aborted ``seconds`` after it was entered."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+class _Timed:
+    """An opcode that first checks the current call's deadline."""
+
+    __slots__ = ("__wrapped__",)
+
+    def __init__(self, opcode: Any) -> None:
+        self.__wrapped__ = opcode
+
+    def __call__(self, computation: Any) -> None:
+        if time.monotonic() > _deadline.get():
+            raise CallTimeout(CALL_TIMEOUT)
+        self.__wrapped__(computation=computation)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__wrapped__, name)
+
+
+TimedComputation = PragueComputation.configure(
+    __name__="TimedComputation",
+    opcodes={op: _Timed(fn) for op, fn in PragueComputation.opcodes.items()},
+)
+TimedState = PragueState.configure(__name__="TimedState", computation_class=TimedComputation)
+"""py-evm's Prague state whose every opcode honours :func:`deadline`."""
