@@ -7,7 +7,14 @@ import typer
 
 from common.genesis import load_genesis
 from common.keyfile import load_or_create_key, load_or_create_token, write_address
-from common.service import HostOption, LogLevelOption, RedisUrlOption, serve
+from common.service import (
+    AllowedHostsOption,
+    HostOption,
+    LogLevelOption,
+    ReadTimeoutOption,
+    RedisUrlOption,
+    serve,
+)
 from common.transport import Transport
 from miner.app import create_app
 from miner.node import MinerNode, MinerSettings
@@ -55,6 +62,8 @@ def main(
     transport: Annotated[Transport, typer.Option(help="How blocks are broadcast.")] = "http",
     redis_url: RedisUrlOption = None,
     log_level: LogLevelOption = "info",
+    read_timeout: ReadTimeoutOption = 30.0,
+    allowed_hosts: AllowedHostsOption = "",
 ) -> None:
     """The pavm-net miner: Ethereum JSON-RPC on POST /, blocks on GET /blocks/{n}."""
 
@@ -76,7 +85,7 @@ def main(
             )
         )
 
-    serve(node, create_app, host, port, log_level)
+    serve(node, create_app, host, port, log_level, read_timeout, allowed_hosts)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,14 @@ import typer
 from common.errors import PavmError
 from common.genesis import load_genesis
 from common.keyfile import load_or_create_key, parse_address, read_address, read_token
-from common.service import HostOption, LogLevelOption, RedisUrlOption, serve
+from common.service import (
+    AllowedHostsOption,
+    HostOption,
+    LogLevelOption,
+    ReadTimeoutOption,
+    RedisUrlOption,
+    serve,
+)
 from common.transport import Transport
 from validator.app import create_app
 from validator.node import ValidatorNode, ValidatorSettings
@@ -58,6 +65,8 @@ def main(
         float, typer.Option(min=0.05, help="Seconds between checks of the miner's head.")
     ] = 2.0,
     log_level: LogLevelOption = "info",
+    read_timeout: ReadTimeoutOption = 30.0,
+    allowed_hosts: AllowedHostsOption = "",
 ) -> None:
     """A pavm-net validator: validates the miner's blocks on pinned worker processes."""
 
@@ -79,7 +88,7 @@ def main(
             )
         )
 
-    serve(node, create_app, host, port, log_level)
+    serve(node, create_app, host, port, log_level, read_timeout, allowed_hosts)
 
 
 def _miner_address(address: str | None, path: Path | None) -> bytes:
