@@ -17,6 +17,7 @@ from common import codec
 from common.codec import uint
 from common.grouping import groups_rlp
 from common.rwset import TxRWSet, rwsets_from_rlp
+from common.untrusted import first_list_item
 
 _HASH_FIELDS = frozenset(
     {"parent_hash", "state_root", "transactions_root", "receipts_root", "rwset_hash", "groups_hash"}
@@ -118,6 +119,12 @@ class Block:
         groups = groups_rlp(self.groups, self.group_gas)
         rwsets = [r.to_rlp() for r in self.rwsets]
         return codec.encode([self.header.to_rlp(), list(self.transactions), rwsets, groups])
+
+    @staticmethod
+    def header_of(data: bytes) -> Header:
+        """The header of an encoded block, read without decoding the body, so that a
+        block's signature is checked before any work is spent on what it carries."""
+        return Header.from_rlp(codec.decode(first_list_item(data)))
 
     @classmethod
     def decode(cls, data: bytes) -> "Block":

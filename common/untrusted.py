@@ -64,3 +64,32 @@ def check_rlp_depth(data: bytes, limit: int = MAX_RLP_DEPTH) -> None:
         if length:
             ends.append(pos + head + length)
         pos += head
+
+
+def first_list_item(data: bytes) -> bytes:
+    """The encoding of the first item of the RLP list ``data``, found from the prefixes
+    alone (nothing else is decoded); ``ValueError`` if ``data`` is no such list."""
+    is_list, start, end = _span(data, 0)
+    if not is_list or end != len(data) or start == end:
+        raise ValueError("expected a non-empty RLP list")
+    _, _, first_end = _span(data, start)
+    if first_end > end:
+        raise ValueError("RLP item runs past its list")
+    return data[start:first_end]
+
+
+def _span(data: bytes, pos: int) -> tuple[bool, int, int]:
+    """(is a list, payload start, end) of the item whose prefix is at ``pos``."""
+    if pos >= len(data):
+        raise ValueError("RLP ends early")
+    prefix = data[pos]
+    if prefix < 0x80:
+        return False, pos, pos + 1
+    short, base = (prefix < 0xB8, 0x80) if prefix < 0xC0 else (prefix < 0xF8, 0xC0)
+    if short:
+        return prefix >= 0xC0, pos + 1, pos + 1 + prefix - base
+    width = prefix - base - 55
+    start = pos + 1 + width
+    if start > len(data):
+        raise ValueError("RLP ends early")
+    return prefix >= 0xC0, start, start + int.from_bytes(data[pos + 1 : start], "big")

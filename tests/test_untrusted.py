@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from common.block import Block
 from common.evm import decode_transaction
 from common.rpc.dispatch import Dispatcher
-from common.untrusted import MAX_RLP_DEPTH, check_rlp_depth, load_json
+from common.untrusted import MAX_RLP_DEPTH, check_rlp_depth, first_list_item, load_json
 
 nested = st.recursive(
     st.binary(max_size=70), lambda inner: st.lists(inner, max_size=4), max_leaves=40
@@ -115,3 +115,14 @@ def test_the_dispatcher_answers_any_json_with_json(request):
 def test_the_dispatcher_answers_any_bytes_with_json(body):
     answer = _dispatcher().handle(body)
     assert answer is None or json.loads(answer)
+
+
+@given(st.lists(nested, min_size=1, max_size=4))
+def test_the_first_item_is_found_from_the_prefixes_alone(items):
+    assert first_list_item(rlp.encode(items)) == rlp.encode(items[0])
+
+
+@pytest.mark.parametrize("data", [b"", b"\x80", b"\xc0", b"\xc3\x82\x01", b"\xf9\x01"])
+def test_no_first_item_of_what_is_no_list_or_runs_short(data):
+    with pytest.raises(ValueError):
+        first_list_item(data)

@@ -12,6 +12,7 @@ pub/sub message, a restart) is filled over HTTP before anything newer is validat
 resumes at the head.
 """
 
+import contextlib
 import json
 import logging
 import queue
@@ -38,6 +39,8 @@ from validator.validate import BODY_MISMATCH, ValidationReport, Validator
 
 log = logging.getLogger("pavm.validator")
 CATCH_UP_BATCH = 256
+INBOX = 64
+"""Pushed blocks waiting for validation at most."""
 
 
 class _Signal(Enum):
@@ -91,7 +94,7 @@ class ValidatorNode:
         self.redis_blocks, self.redis_verdicts = redis_channels(
             settings.transport, settings.redis_url
         )
-        self._inbox: queue.Queue[bytes | _Signal] = queue.Queue()
+        self._inbox: queue.Queue[bytes | _Signal] = queue.Queue(INBOX)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.known_head = self.head
@@ -139,12 +142,18 @@ class ValidatorNode:
     # -- intake ----------------------------------------------------------------------------
 
     def receive(self, data: bytes) -> None:
-        """A block arrived (HTTP push or pub/sub); validation happens in order, elsewhere."""
-        self._inbox.put(data)
+        """A block arrived (HTTP push or pub/sub); validation happens in order, elsewhere.
+        With ``INBOX`` blocks already waiting it is dropped (and counted): catch-up
+        fetches whatever a dropped push carried."""
+        try:
+            self._inbox.put_nowait(data)
+        except queue.Full:
+            self.dropped["inbox_full"] += 1
 
     def request_catch_up(self) -> None:
         """Ask the worker thread to compare with the miner's head (e.g. after resubscribing)."""
-        self._inbox.put(_Signal.CATCH_UP)
+        with contextlib.suppress(queue.Full):  # a full inbox gets to the head anyway
+            self._inbox.put_nowait(_Signal.CATCH_UP)
 
     def _poll(self) -> None:
         """Register with the miner (again after it was unreachable: it may have restarted
@@ -204,19 +213,27 @@ class ValidatorNode:
                 log.exception("block handling failed")
 
     def _handle(self, data: bytes) -> None:
+        """Cheap checks first: the header alone, and its signature, before the body is
+        decoded; a block at or below the head is not decoded at all."""
         try:
-            block = Block.decode(data)
+            header = Block.header_of(data)
         except ValueError as exc:
             self.dropped["malformed"] += 1
             log.warning("dropped a malformed block: %s", exc)
             return
-        if block.header.signer() != self.settings.miner_address:
+        if header.signer() != self.settings.miner_address:
             self.dropped["signature"] += 1
-            log.warning("dropped block %d: not signed by the miner", block.header.number)
+            log.warning("dropped block %d: not signed by the miner", header.number)
             return
-        number = block.header.number
+        number = header.number
         self.known_head = max(self.known_head, number)
         if number <= self.head:
+            return
+        try:
+            block = Block.decode(data)
+        except ValueError as exc:
+            self.dropped["malformed"] += 1
+            log.warning("dropped a malformed block %d: %s", number, exc)
             return
         if number > self.head + 1:
             self._catch_up(number - 1)

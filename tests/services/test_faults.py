@@ -19,6 +19,7 @@ import pytest
 import redis
 from eth_account import Account
 
+from common import codec
 from common.accounts import GWEI, Wallet, dev_accounts, sign
 from common.block import Block, Header, transactions_root
 from common.grouping import groups_encoding, groups_hash
@@ -204,3 +205,19 @@ def test_a_signed_header_with_another_body_is_dropped_not_judged(net):
         for _ in range(4):
             assert _verdict_on(channel, "0x" + swapped.hash.hex()) is None
     assert int(call(validator.url, "eth_blockNumber"), 16) == parent.header.number
+
+
+def test_a_strangers_header_is_dropped_before_its_body_is_decoded(net):
+    """The signature is checked on the header alone: a body that would not even decode
+    is never looked at when a stranger signed the header."""
+    parent, validator = _idle_head(net)
+    header = _empty_child(parent).signed_by(Account.create().key)
+    junk = codec.encode([header.to_rlp(), b"not a list of transactions", [], []])
+    before = _metric(validator.url, "pavm_dropped_blocks_total", 'cause="signature"')
+    malformed = _metric(validator.url, "pavm_dropped_blocks_total", 'cause="malformed"')
+    httpx.post(validator.url + "/blocks", content=junk, timeout=5)
+    wait_for(
+        lambda: _metric(validator.url, "pavm_dropped_blocks_total", 'cause="signature"') > before,
+        what="the stranger's block counted as dropped for its signature",
+    )
+    assert _metric(validator.url, "pavm_dropped_blocks_total", 'cause="malformed"') == malformed
