@@ -103,15 +103,23 @@ class MinerNode:
     # -- block loop ------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        """Mine when ``block_txs`` transactions wait or ``block_interval`` has passed. A
+        pool that had nothing to mine is not tried again until it changes or the
+        interval passes, so transactions that cannot run yet (behind a nonce gap) never
+        make the loop spin."""
         last_block = time.monotonic()
+        idle_at: int | None = None
+        """The pool's size when it last had nothing executable."""
         while not self._stop.is_set():
             with self._wake:
                 self._wake.wait(timeout=0.05)
             waiting = len(self.txpool)
             due = time.monotonic() - last_block >= self.settings.block_interval
-            if waiting and (waiting >= self.settings.block_txs or due):
+            full = waiting >= self.settings.block_txs and waiting != idle_at
+            if waiting and (full or due):
                 try:
-                    self.produce_block()
+                    self.txpool.expire()
+                    idle_at = None if self.produce_block() else waiting
                 except Exception:
                     log.exception("block production failed")
                 last_block = time.monotonic()

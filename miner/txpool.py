@@ -4,12 +4,17 @@ A transaction enters only after the checks of :mod:`common.txcheck` against the 
 state (with go-ethereum's messages) and after it is written to the store's journal,
 so a hash returned to a client survives a restart (invariant 7, docs/architecture.md). Per sender,
 transactions wait in nonce order; a transaction with the nonce of a waiting one
-replaces it only when it pays at least 10 % more, as in go-ethereum.
+replaces it only when it pays at least 10 % more, as in go-ethereum. The sender's
+balance must cover all its waiting transactions together; a full pool makes room for
+a transaction only by evicting the one with the lowest tip, if the newcomer pays more;
+whatever waits longer than ``LIFETIME`` (say, behind a nonce gap never filled) leaves.
+Evicted and expired transactions are the only acknowledged ones the pool lets go.
 """
 
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,8 +29,12 @@ from common.txcheck import check_nonce_and_funds, decode_checked
 
 MAX_TX_SIZE = 131_072
 MAX_POOL = 5_120
+"""Transactions waiting at most (go-ethereum's 4,096 executable + 1,024 queued)."""
 MAX_NONCE_AHEAD = 64
 """How far past an account's next nonce a transaction may wait (geth queues 64)."""
+LIFETIME = 3 * 3600.0
+"""Seconds a transaction may wait without being mined (go-ethereum's queued lifetime):
+one behind a nonce gap that is never filled leaves then."""
 PRICE_BUMP = 10
 """Percent a replacement must add to both fee cap and tip."""
 
@@ -37,14 +46,28 @@ class PoolTx:
     hash: bytes
     sender: bytes
     arrival: int
+    since: float
+    """``time.monotonic()`` when it entered the pool (a restart starts its clock again)."""
+
+    @property
+    def cost(self) -> int:
+        """The most it can take from its sender: gas at the fee cap, plus value."""
+        return int(self.tx.gas * self.tx.max_fee_per_gas + self.tx.value)
 
 
 class TxPool:
     """Pending transactions of one miner; every method is safe to call from any thread."""
 
     def __init__(
-        self, store: ChainStore, state_lock: threading.RLock, head: Callable[[], ChainState]
+        self,
+        store: ChainStore,
+        state_lock: threading.RLock,
+        head: Callable[[], ChainState],
+        max_pool: int = MAX_POOL,
+        lifetime: float = LIFETIME,
     ) -> None:
+        self.max_pool = max_pool
+        self.lifetime = lifetime
         self.store = store
         self.state_lock = state_lock
         self.head = head
@@ -81,18 +104,45 @@ class TxPool:
             old = queued.get(tx.nonce)
             if old is not None and not _outbids(tx, old.tx):
                 raise InvalidTransaction("replacement transaction underpriced")
-            if old is None and len(self._by_hash) >= MAX_POOL:
-                raise InvalidTransaction("txpool is full")
-            entry = PoolTx(raw, tx, tx_hash, sender, next(self._arrivals))
+            entry = PoolTx(raw, tx, tx_hash, sender, next(self._arrivals), time.monotonic())
+            _check_queued_cost(entry, queued, nonce, balance)
+            outbid = [old] if old is not None else self._evict_for(entry)
             # Journal first: the hash goes back to the client only once it is on disk.
             self.store.journal_transaction(tx_hash, raw)
-            if old is not None:
-                self._drop(old)
+            if outbid:
+                for gone in outbid:
+                    self._drop(gone)
                 with self.store.db.atomic_batch() as batch:
-                    self.store.forget_transactions(batch, [old.hash])
+                    self.store.forget_transactions(batch, [gone.hash for gone in outbid])
             self._by_hash[tx_hash] = entry
             self._by_sender.setdefault(sender, {})[tx.nonce] = entry
         return tx_hash
+
+    def _evict_for(self, entry: PoolTx) -> list[PoolTx]:
+        """What must leave so ``entry`` fits: nothing while there is room; when full,
+        the waiting transaction with the lowest tip if ``entry`` pays more (the newest
+        of equals), else ``txpool is full``."""
+        if len(self._by_hash) < self.max_pool:
+            return []
+        cheapest = min(
+            self._by_hash.values(), key=lambda e: (e.tx.max_priority_fee_per_gas, -e.arrival)
+        )
+        if cheapest.tx.max_priority_fee_per_gas >= entry.tx.max_priority_fee_per_gas:
+            raise InvalidTransaction("txpool is full")
+        return [cheapest]
+
+    def expire(self) -> list[bytes]:
+        """Drop (and forget) transactions that waited longer than the pool's lifetime;
+        their hashes."""
+        deadline = time.monotonic() - self.lifetime
+        with self._lock:
+            old = [e for e in self._by_hash.values() if e.since < deadline]
+            for entry in old:
+                self._drop(entry)
+        if old:
+            with self.store.db.atomic_batch() as batch:
+                self.store.forget_transactions(batch, [e.hash for e in old])
+        return [e.hash for e in old]
 
     def _drop(self, entry: PoolTx) -> None:
         self._by_hash.pop(entry.hash, None)
@@ -183,7 +233,7 @@ class TxPool:
         if tx.nonce < nonce or self.store.transaction_location(tx_hash):
             raise InvalidTransaction("already mined")
         with self._lock:
-            entry = PoolTx(raw, tx, tx_hash, sender, next(self._arrivals))
+            entry = PoolTx(raw, tx, tx_hash, sender, next(self._arrivals), time.monotonic())
             old = self._by_sender.get(sender, {}).get(tx.nonce)
             if old is not None and not _outbids(tx, old.tx):
                 raise InvalidTransaction("replaced")
@@ -191,6 +241,17 @@ class TxPool:
                 self._drop(old)
             self._by_hash[tx_hash] = entry
             self._by_sender.setdefault(sender, {})[tx.nonce] = entry
+
+
+def _check_queued_cost(entry: PoolTx, queued: dict[int, PoolTx], nonce: int, balance: int) -> None:
+    """The sender's balance must cover this transaction and every one of its own that
+    waits before it (each at its fee cap), not each of them alone."""
+    before = sum(queued[n].cost for n in range(nonce, entry.tx.nonce) if n in queued)
+    if before and before + entry.cost > balance:
+        raise InvalidTransaction(
+            f"insufficient funds for gas * price + value: balance {balance}, queued cost "
+            f"{before}, tx cost {entry.cost}, overshot {before + entry.cost - balance}"
+        )
 
 
 def _outbids(new: SignedTransactionAPI, old: SignedTransactionAPI) -> bool:
