@@ -42,3 +42,8 @@ class InvalidBlock(PavmError):
 
 class WorkerFailure(PavmError):
     """Thrown when a validation worker died twice on the same block."""
+
+
+class StoreCorrupted(PavmError):
+    """Thrown when the chain store is damaged: its file is shorter than its own index
+    says, or a stored block no longer hashes to the checksum written with it."""

@@ -18,6 +18,8 @@ import lmdb
 from eth.abc import AtomicWriteBatchAPI
 from eth.db.backends.base import BaseAtomicDB, BaseDB
 
+from common.errors import StoreCorrupted
+
 MAP_SIZE = 1 << 40
 """Address space reserved for the store (sparse: disk is used only as data grows)."""
 
@@ -56,6 +58,20 @@ class LmdbDB(BaseAtomicDB):
         self._env = lmdb.open(
             str(self.path), map_size=MAP_SIZE, readonly=readonly, max_readers=512, lock=True
         )
+        self._check_length()
+
+    def _check_length(self) -> None:
+        """Refuse a data file shorter than the pages its meta page counts: reading past
+        the end of the mapping would kill the process with SIGBUS, silently."""
+        data = self.path / "data.mdb"
+        needed = (self._env.info()["last_pgno"] + 1) * self._env.stat()["psize"]
+        size = data.stat().st_size
+        if size < needed:
+            self._env.close()
+            raise StoreCorrupted(
+                f"the store in {self.path} is truncated ({size} of {needed} bytes): restore "
+                "it from a copy, or delete the folder to start the node afresh"
+            )
 
     def __getitem__(self, key: bytes) -> bytes:
         with self._env.begin(buffers=False) as txn:

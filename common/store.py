@@ -8,6 +8,7 @@ two cannot collide::
     pavm/config                chain parameters (JSON)
     pavm/head                  number of the head block
     pavm/block/<n>             block n in its wire encoding
+    pavm/blocksum/<n>          keccak of that encoding (a damaged block is refused)
     pavm/hash/<hash>           number of the block with that hash
     pavm/receipts/<n>          the operation receipts of block n
     pavm/tx/<hash>             (block number, index) of a transaction
@@ -20,6 +21,7 @@ so a node killed at any point restarts at a block it fully stored.
 """
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -28,9 +30,11 @@ from eth_hash.auto import keccak
 
 from common import codec
 from common.block import Block, Header
-from common.errors import PavmError
+from common.errors import PavmError, StoreCorrupted
 from common.receipts import OpReceipt
 from common.state import MAX_ANCESTORS, ChainConfig, ChainState
+
+log = logging.getLogger("pavm.store")
 
 _CONFIG = b"pavm/config"
 _HEAD = b"pavm/head"
@@ -38,6 +42,10 @@ _HEAD = b"pavm/head"
 
 def _block_key(number: int) -> bytes:
     return b"pavm/block/" + number.to_bytes(8, "big")
+
+
+def _checksum_key(number: int) -> bytes:
+    return b"pavm/blocksum/" + number.to_bytes(8, "big")
 
 
 def _receipts_key(number: int) -> bytes:
@@ -106,7 +114,9 @@ class ChainStore:
     def put_block(self, batch: Any, block: Block, receipts: Sequence[OpReceipt]) -> None:
         """Write ``block``, its records and the head pointer inside ``batch``."""
         number = block.header.number
-        batch[_block_key(number)] = block.encode()
+        data = block.encode()
+        batch[_block_key(number)] = data
+        batch[_checksum_key(number)] = bytes(keccak(data))
         batch[_hash_key(block.hash)] = number.to_bytes(8, "big")
         batch[_receipts_key(number)] = encode_receipts(receipts)
         for index, raw in enumerate(block.transactions):
@@ -162,17 +172,25 @@ class ChainStore:
 
     def block(self, number: int) -> Block | None:
         """Block ``number``, or ``None`` beyond the head."""
-        try:
-            return Block.decode(self.db[_block_key(number)])
-        except KeyError:
-            return None
+        data = self.block_bytes(number)
+        return None if data is None else Block.decode(data)
 
     def block_bytes(self, number: int) -> bytes | None:
-        """Wire encoding of block ``number`` (what catch-up serves), or ``None``."""
+        """Wire encoding of block ``number`` (what catch-up serves), or ``None``;
+        :class:`StoreCorrupted` when the bytes no longer match their checksum, so a
+        damaged block is reported, never served or validated again and again."""
         try:
-            return bytes(self.db[_block_key(number)])
+            data = bytes(self.db[_block_key(number)])
         except KeyError:
             return None
+        try:
+            checksum = self.db[_checksum_key(number)]
+        except KeyError:
+            return data  # written before checksums were kept
+        if bytes(keccak(data)) != checksum:
+            log.error("store corrupted: block %d does not match its checksum", number)
+            raise StoreCorrupted(f"block {number} in the store is damaged (checksum mismatch)")
+        return data
 
     def number_of(self, block_hash: bytes) -> int | None:
         try:

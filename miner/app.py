@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from common import codec
+from common.errors import StoreCorrupted
 from common.membership import NotAMember, Registration
 from common.rpc.dispatch import Dispatcher, expect_params
 from common.rpc.eth import EthApi
@@ -73,7 +74,10 @@ def create_app(node: MinerNode) -> FastAPI:
     @app.get("/blocks/{number}")
     def block(number: int) -> Response:
         """One block in its wire encoding."""
-        data = node.store.block_bytes(number) if 0 <= number < 2**63 else None
+        try:
+            data = node.store.block_bytes(number) if 0 <= number < 2**63 else None
+        except StoreCorrupted as exc:
+            raise HTTPException(500, str(exc)) from exc
         if data is None:
             raise HTTPException(404, f"no block {number}")
         return Response(data, media_type="application/octet-stream")
@@ -85,7 +89,10 @@ def create_app(node: MinerNode) -> FastAPI:
             raise HTTPException(400, f"need 0 <= start <= end and at most {MAX_RANGE} blocks")
         found = []
         for number in range(start, end + 1):
-            data = node.store.block_bytes(number)
+            try:
+                data = node.store.block_bytes(number)
+            except StoreCorrupted as exc:
+                raise HTTPException(500, str(exc)) from exc
             if data is None:
                 break
             found.append(data)

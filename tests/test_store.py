@@ -4,6 +4,7 @@ validator whose forked workers read the state its main process writes."""
 import pytest
 
 from common.accounts import genesis_alloc
+from common.errors import StoreCorrupted
 from common.kv import LmdbDB
 from common.state import ChainState
 from common.store import ChainStore
@@ -89,3 +90,30 @@ def test_validator_on_lmdb_stores_blocks_and_restarts(tmp_path, people):
     assert report.receipts == tuple(o.receipt for o in built[2].outcomes)
     assert reopened.head_number() == 3
     assert reopened.receipts(3) == list(report.receipts)
+
+
+def test_a_truncated_store_is_refused_at_open(tmp_path):
+    db = LmdbDB(tmp_path / "kv")
+    with db.atomic_batch() as batch:
+        for i in range(2000):
+            batch[i.to_bytes(4, "big")] = b"x" * 500
+    db.close()
+    data = tmp_path / "kv" / "data.mdb"
+    with open(data, "r+b") as handle:
+        handle.truncate(data.stat().st_size // 2)
+    with pytest.raises(StoreCorrupted, match="truncated"):
+        LmdbDB(tmp_path / "kv")
+
+
+def test_a_damaged_block_is_reported_not_served(tmp_path, people):
+    db, _, _ = _mined_chain(tmp_path, people)
+    store = ChainStore(db)
+    number = store.head_number()
+    key = b"pavm/block/" + number.to_bytes(8, "big")
+    data = bytearray(store.db[key])
+    data[len(data) // 2] ^= 0x01
+    store.db[key] = bytes(data)
+    with pytest.raises(StoreCorrupted, match=f"block {number} in the store is damaged"):
+        store.block_bytes(number)
+    with pytest.raises(StoreCorrupted):
+        store.block(number)
