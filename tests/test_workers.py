@@ -57,7 +57,7 @@ class _Poison:
 
 
 def test_worker_dying_twice_raises_instead_of_hanging(deployed):
-    pool = WorkerPool(1, lambda: (deployed.state.db, deployed.state.head.state_root), timeout=30)
+    pool = WorkerPool(1, lambda: (deployed.state.db, deployed.state.head.state_root))
     try:
         with pytest.raises(WorkerFailure, match="died twice"):
             pool.run([_Poison()])  # type: ignore[list-item]

@@ -7,6 +7,7 @@ a dead worker is replaced. A job whose worker dies is sent once more to its repl
 a second death on the same job raises :class:`WorkerFailure`.
 """
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -25,6 +26,11 @@ _SPAWN = multiprocessing.get_context("spawn")
 def allowed_cores() -> list[int]:
     """Cores this process may run on, in ascending order."""
     return sorted(os.sched_getaffinity(0))
+
+
+PROGRESS_EVERY = 30.0
+"""Seconds between the log lines that say workers are still busy with a block."""
+log = logging.getLogger("pavm.workers")
 
 
 @dataclass
@@ -46,7 +52,6 @@ class WorkerPool:
     source: Callable[[], tuple[Any, bytes]]
     pin: bool = True
     restarts: int = 0
-    timeout: float = 120.0
     _workers: list[_Worker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -109,9 +114,12 @@ class WorkerPool:
                 worker = self._workers[index]
                 handles[worker.conn] = index
                 handles[worker.process.sentinel] = index
-            ready = wait(list(handles), timeout=self.timeout)
+            ready = wait(list(handles), timeout=PROGRESS_EVERY)
             if not ready:
-                raise WorkerFailure(f"workers {sorted(waiting)} gave no answer in {self.timeout}s")
+                # Alive but slow (a heavy block on a loaded host): execution is bounded
+                # by the block's gas, so waiting is right; only a death is a failure.
+                log.info("workers %s still running their groups", sorted(waiting))
+                continue
             handled: set[int] = set()
             for handle in ready:
                 index = handles[handle]
