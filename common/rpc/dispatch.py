@@ -31,6 +31,9 @@ MAX_BATCH = 1000
 MAX_BATCH_RESPONSE = 25_000_000
 
 
+_TOO_LARGE = RpcError(RESPONSE_TOO_LARGE, "response too large")
+
+
 def _error(request_id: Any, error: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
 
@@ -63,18 +66,27 @@ class Dispatcher:
             return self._dump(_error(None, RpcError(INVALID_REQUEST, "empty batch")))
         if len(requests) > self.max_batch:
             return self._dump(_error(None, RpcError(INVALID_REQUEST, "batch too large")))
-        responses = [r for r in map(self._one, requests) if r is not None]
-        if not responses:
+        # The response's size is counted as it grows, and the work stops once it is
+        # over the limit: a batch of heavy calls never builds a giant answer first.
+        encoded: list[bytes] = []
+        size = 2
+        for request in requests:
+            response = self._one(request)
+            if response is None:
+                continue
+            encoded.append(self._dump(response))
+            size += len(encoded[-1]) + 1
+            if size > MAX_BATCH_RESPONSE:
+                return self._dump(
+                    [
+                        _error(r.get("id") if isinstance(r, dict) else None, _TOO_LARGE)
+                        for r in requests
+                        if not isinstance(r, dict) or "id" in r
+                    ]
+                )
+        if not encoded:
             return None
-        body = self._dump(responses)
-        if len(body) > MAX_BATCH_RESPONSE:
-            return self._dump(
-                [
-                    _error(r.get("id"), RpcError(RESPONSE_TOO_LARGE, "response too large"))
-                    for r in responses
-                ]
-            )
-        return body
+        return b"[" + b",".join(encoded) + b"]"
 
     def _one(self, request: Any) -> dict[str, Any] | None:
         if not isinstance(request, dict):
