@@ -4,13 +4,17 @@
 - the miner killed with SIGKILL after eth_sendRawTransaction returned mines the
   transaction after restarting (the pool journal);
 - a block signed by another key is dropped by a validator, whatever it says;
-- a tampered block signed by the miner's key gets a reject verdict with its reason.
+- a tampered block signed by the miner's key gets a reject verdict with its reason;
+- the miner's header over another body, and a stranger's header over an undecodable
+  body, are dropped messages, never verdicts.
 """
 
 import json
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -131,15 +135,44 @@ def _empty_child(parent: Block, **changes: object) -> Header:
     return replace(header, **changes)
 
 
+def _push(validator: testnet.NodeProcess, data: bytes, counter: str, label: str) -> None:
+    """Push ``data`` to the validator and wait until its ``counter{label}`` goes up."""
+    before = _metric(validator.url, counter, label)
+    httpx.post(validator.url + "/blocks", content=data, timeout=5)
+    wait_for(lambda: _metric(validator.url, counter, label) > before, what=f"{counter}{{{label}}}")
+
+
+def _miner_key(net: testnet.Testnet) -> bytes:
+    """The testnet's miner key, read from its data dir (as someone with the files could)."""
+    return load_or_create_key(Path(net.data_dir) / "miner" / "miner.key")
+
+
+@contextmanager
+def _verdicts(net: testnet.Testnet) -> Iterator[redis.client.PubSub]:
+    """A subscription to pavm:verdicts for the duration of the block."""
+    with redis.Redis.from_url(net.redis_url) as client:
+        channel = client.pubsub(ignore_subscribe_messages=True)
+        channel.subscribe("pavm:verdicts")
+        yield channel
+
+
+def _verdict_on(channel: redis.client.PubSub, block_hash: str) -> dict[str, object] | None:
+    message = channel.get_message(timeout=0.5)
+    if message and message["type"] == "message":
+        verdict = json.loads(message["data"])
+        if verdict["block_hash"] == block_hash:
+            return verdict
+    return None
+
+
+DROPPED = "pavm_dropped_blocks_total"
+REJECTED = "pavm_rejected_blocks_total"
+
+
 def test_block_from_another_key_is_dropped(net):
     parent, validator = _idle_head(net)
     forged = Block(_empty_child(parent).signed_by(Account.create().key), (), (), (), ())
-    before = _metric(validator.url, "pavm_dropped_blocks_total", 'cause="signature"')
-    httpx.post(validator.url + "/blocks", content=forged.encode(), timeout=5)
-    wait_for(
-        lambda: _metric(validator.url, "pavm_dropped_blocks_total", 'cause="signature"') > before,
-        what="the forged block counted as dropped",
-    )
+    _push(validator, forged.encode(), DROPPED, 'cause="signature"')
     assert int(call(validator.url, "eth_blockNumber"), 16) == parent.header.number
     verdicts = call(net.miner.url, "pavm_getVerdicts", [hex(forged.header.number)])
     assert all(v["validator"] != validator.name for v in verdicts)
@@ -147,20 +180,14 @@ def test_block_from_another_key_is_dropped(net):
 
 def test_tampered_block_gets_a_reject_verdict(net):
     parent, validator = _idle_head(net)
-    miner_key = load_or_create_key(Path(net.data_dir) / "miner" / "miner.key")
-    lying = _empty_child(parent, state_root=b"\x01" * 32).signed_by(miner_key)
+    lying = _empty_child(parent, state_root=b"\x01" * 32).signed_by(_miner_key(net))
     tampered = Block(lying, (), (), (), ())
-    before = _metric(validator.url, "pavm_rejected_blocks_total", 'reason="state_root_mismatch"')
-    with redis.Redis.from_url(net.redis_url) as client:
-        channel = client.pubsub(ignore_subscribe_messages=True)
-        channel.subscribe("pavm:verdicts")
-        httpx.post(validator.url + "/blocks", content=tampered.encode(), timeout=5)
-        wait_for(
-            lambda: (
-                _metric(validator.url, "pavm_rejected_blocks_total", 'reason="state_root_mismatch"')
-                > before
-            ),
-            what="a state_root_mismatch rejection",
+    with _verdicts(net) as channel:
+        _push(
+            validator,
+            tampered.encode(),
+            "pavm_rejected_blocks_total",
+            'reason="state_root_mismatch"',
         )
         published = wait_for(
             lambda: _verdict_on(channel, "0x" + tampered.hash.hex()), what="the reject verdict"
@@ -173,35 +200,15 @@ def test_tampered_block_gets_a_reject_verdict(net):
     assert int(call(validator.url, "eth_blockNumber"), 16) == parent.header.number
 
 
-def _verdict_on(channel: redis.client.PubSub, block_hash: str) -> dict[str, object] | None:
-    message = channel.get_message(timeout=0.5)
-    if message and message["type"] == "message":
-        verdict = json.loads(message["data"])
-        if verdict["block_hash"] == block_hash:
-            return verdict
-    return None
-
-
 def test_a_signed_header_with_another_body_is_dropped_not_judged(net):
     """Anyone can copy the miner's header and push it with a body of their own: the
     validator must drop that message, not report a reject on the miner's block."""
     parent, validator = _idle_head(net)
-    miner_key = load_or_create_key(Path(net.data_dir) / "miner" / "miner.key")
-    header = _empty_child(parent).signed_by(miner_key)
+    header = _empty_child(parent).signed_by(_miner_key(net))
     stray = sign(dev_accounts(1)[0], 0, RECEIVER, config=CONFIG, gas=21_000)
     swapped = Block(header, (stray,), (), (), ())
-    before = _metric(validator.url, "pavm_dropped_blocks_total", 'cause="body_mismatch"')
-    with redis.Redis.from_url(net.redis_url) as client:
-        channel = client.pubsub(ignore_subscribe_messages=True)
-        channel.subscribe("pavm:verdicts")
-        httpx.post(validator.url + "/blocks", content=swapped.encode(), timeout=5)
-        wait_for(
-            lambda: (
-                _metric(validator.url, "pavm_dropped_blocks_total", 'cause="body_mismatch"')
-                > before
-            ),
-            what="the swapped body counted as dropped",
-        )
+    with _verdicts(net) as channel:
+        _push(validator, swapped.encode(), DROPPED, 'cause="body_mismatch"')
         for _ in range(4):
             assert _verdict_on(channel, "0x" + swapped.hash.hex()) is None
     assert int(call(validator.url, "eth_blockNumber"), 16) == parent.header.number
@@ -213,11 +220,6 @@ def test_a_strangers_header_is_dropped_before_its_body_is_decoded(net):
     parent, validator = _idle_head(net)
     header = _empty_child(parent).signed_by(Account.create().key)
     junk = codec.encode([header.to_rlp(), b"not a list of transactions", [], []])
-    before = _metric(validator.url, "pavm_dropped_blocks_total", 'cause="signature"')
-    malformed = _metric(validator.url, "pavm_dropped_blocks_total", 'cause="malformed"')
-    httpx.post(validator.url + "/blocks", content=junk, timeout=5)
-    wait_for(
-        lambda: _metric(validator.url, "pavm_dropped_blocks_total", 'cause="signature"') > before,
-        what="the stranger's block counted as dropped for its signature",
-    )
-    assert _metric(validator.url, "pavm_dropped_blocks_total", 'cause="malformed"') == malformed
+    malformed = _metric(validator.url, DROPPED, 'cause="malformed"')
+    _push(validator, junk, DROPPED, 'cause="signature"')
+    assert _metric(validator.url, DROPPED, 'cause="malformed"') == malformed
