@@ -12,10 +12,9 @@ from common.membership import NotAMember, Registration
 from common.rpc.dispatch import Dispatcher, expect_params
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import parse_block_tag, to_data
-from common.rpc.http import jsonrpc_router, read_body
+from common.rpc.http import jsonrpc_router, read_json
 from common.service import node_lifespan
 from common.transport import Verdict
-from common.untrusted import load_json
 from miner.node import MinerNode
 
 MAX_RANGE = 256
@@ -102,7 +101,7 @@ def create_app(node: MinerNode) -> FastAPI:
     async def verdict(request: Request) -> dict[str, str]:
         """A validator reports its verdict on a block."""
         try:
-            node.record_verdict(Verdict.from_json(load_json(await read_body(request, MAX_MESSAGE))))
+            node.record_verdict(Verdict.from_json(await read_json(request, MAX_MESSAGE)))
         except NotAMember as exc:
             raise HTTPException(403, str(exc)) from exc
         except ValueError as exc:
@@ -113,7 +112,7 @@ def create_app(node: MinerNode) -> FastAPI:
     async def register(request: Request) -> dict[str, Any]:
         """A validator of this network registers its key's address and push URL."""
         try:
-            registration = Registration.from_json(load_json(await read_body(request, MAX_MESSAGE)))
+            registration = Registration.from_json(await read_json(request, MAX_MESSAGE))
             node.register(registration)
         except NotAMember as exc:
             raise HTTPException(403, str(exc)) from exc

@@ -1,12 +1,30 @@
 """The JSON-RPC endpoint (``POST /``) both services mount, with go-ethereum's HTTP limits:
 bodies over 5 MiB get 413, a content type other than JSON gets 415, other verbs 405."""
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from common.rpc.dispatch import Dispatcher
+from common.untrusted import load_json
 
 MAX_BODY = 5 * 1024 * 1024
+
+
+def is_json(request: Request) -> bool:
+    """Whether the request declares a JSON body (absent counts as JSON). Browsers send
+    other types (text/plain, forms) cross-site without asking first; JSON they do not."""
+    content_type = request.headers.get("content-type", "application/json")
+    return content_type.split(";")[0].strip().lower().endswith("json")
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The parsed body of a request that must declare JSON (415 otherwise), read with
+    :func:`read_body`'s limit; ``ValueError`` for a body that is no strict JSON."""
+    if not is_json(request):
+        raise HTTPException(415, "content type must be application/json")
+    return load_json(await read_body(request, limit))
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
@@ -30,8 +48,7 @@ def jsonrpc_router(dispatcher: Dispatcher) -> APIRouter:
     @router.post("/")
     async def jsonrpc(request: Request) -> Response:
         """Ethereum JSON-RPC 2.0, single or batch."""
-        content_type = request.headers.get("content-type", "application/json")
-        if not content_type.split(";")[0].strip().lower().endswith("json"):
+        if not is_json(request):
             return Response(status_code=415, content=b"content type must be application/json")
         body = await read_body(request)
         answer = await run_in_threadpool(dispatcher.handle, body)

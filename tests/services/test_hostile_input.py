@@ -98,6 +98,13 @@ def test_nested_json_gets_a_parse_error_on_every_json_endpoint(net):
     _still_serving(net)
 
 
+@pytest.mark.parametrize("path", ["/verdicts", "/validators"])
+def test_what_a_web_page_could_post_cross_site_is_refused(net, path):
+    """text/plain needs no CORS preflight, so any page an operator opens could send it."""
+    answer = _post(net.miner.url + path, b'{"url": "http://127.0.0.1:9"}', "text/plain")
+    assert answer.status_code == 415
+
+
 def test_nested_json_on_the_verdicts_channel_is_ignored(net):
     with redis.Redis.from_url(net.redis_url) as client:
         client.publish("pavm:verdicts", NESTED_JSON)
