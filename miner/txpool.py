@@ -6,8 +6,9 @@ so a hash returned to a client survives a restart (invariant 7, docs/architectur
 transactions wait in nonce order; a transaction with the nonce of a waiting one
 replaces it only when it pays at least 10 % more, as in go-ethereum. The sender's
 balance must cover all its waiting transactions together; a full pool makes room for
-a transaction only by evicting the one with the lowest tip, if the newcomer pays more;
-whatever waits longer than ``LIFETIME`` (say, behind a nonce gap never filled) leaves.
+one that can run by evicting one behind a nonce gap, else only for a higher tip, by
+evicting the lowest; whatever waits longer than ``LIFETIME`` (say, behind a nonce gap
+never filled) leaves.
 Evicted and expired transactions are the only acknowledged ones the pool lets go.
 """
 
@@ -75,6 +76,8 @@ class TxPool:
         self._lock = threading.Lock()
         self._by_hash: dict[bytes, PoolTx] = {}
         self._by_sender: dict[bytes, dict[int, PoolTx]] = {}
+        self._base: dict[bytes, int] = {}
+        """Each sender's account nonce as last seen (on entry, or after a block)."""
         self._arrivals = itertools.count()
 
     def __len__(self) -> int:
@@ -106,7 +109,9 @@ class TxPool:
                 raise InvalidTransaction("replacement transaction underpriced")
             entry = PoolTx(raw, tx, tx_hash, sender, next(self._arrivals), time.monotonic())
             _check_queued_cost(entry, queued, nonce, balance)
+            self._base[sender] = nonce
             outbid = [old] if old is not None else self._evict_for(entry)
+            self._base[sender] = nonce  # eviction may have emptied this sender's queue
             # Journal first: the hash goes back to the client only once it is on disk.
             self.store.journal_transaction(tx_hash, raw)
             if outbid:
@@ -119,17 +124,33 @@ class TxPool:
         return tx_hash
 
     def _evict_for(self, entry: PoolTx) -> list[PoolTx]:
-        """What must leave so ``entry`` fits: nothing while there is room; when full,
-        the waiting transaction with the lowest tip if ``entry`` pays more (the newest
-        of equals), else ``txpool is full``."""
+        """What must leave so ``entry`` fits: nothing while there is room. When full, a
+        transaction that can run once its predecessors do never waits behind ones that
+        cannot (behind a nonce gap): the gapped one with the lowest tip leaves. Else the
+        one with the lowest tip leaves if ``entry`` pays more (the newest of equals);
+        else ``txpool is full``."""
         if len(self._by_hash) < self.max_pool:
             return []
-        cheapest = min(
-            self._by_hash.values(), key=lambda e: (e.tx.max_priority_fee_per_gas, -e.arrival)
-        )
+        gapped = [e for sender in self._by_sender for e in self._behind_gap(sender)]
+        if gapped and entry.tx.nonce <= self._run_end(entry.sender):
+            return [min(gapped, key=_cheapness)]
+        cheapest = min(self._by_hash.values(), key=_cheapness)
         if cheapest.tx.max_priority_fee_per_gas >= entry.tx.max_priority_fee_per_gas:
             raise InvalidTransaction("txpool is full")
         return [cheapest]
+
+    def _run_end(self, sender: bytes) -> int:
+        """The nonce after the sender's run of waiting transactions that starts at its
+        account nonce (as last seen)."""
+        queued = self._by_sender.get(sender, {})
+        nonce = self._base.get(sender, 0)
+        while nonce in queued:
+            nonce += 1
+        return nonce
+
+    def _behind_gap(self, sender: bytes) -> list[PoolTx]:
+        end = self._run_end(sender)
+        return [e for n, e in self._by_sender.get(sender, {}).items() if n > end]
 
     def expire(self) -> list[bytes]:
         """Drop (and forget) transactions that waited longer than the pool's lifetime;
@@ -151,6 +172,7 @@ class TxPool:
             del queued[entry.tx.nonce]
             if not queued:
                 del self._by_sender[entry.sender]
+                self._base.pop(entry.sender, None)
 
     def get(self, tx_hash: bytes) -> bytes | None:
         entry = self._by_hash.get(tx_hash)
@@ -199,6 +221,7 @@ class TxPool:
     def remove_settled(self, nonces: dict[bytes, int]) -> list[bytes]:
         """Drop transactions whose nonce is below their sender's new nonce; their hashes."""
         with self._lock:
+            self._base.update((s, n) for s, n in nonces.items() if s in self._by_sender)
             gone = [
                 entry
                 for sender, next_nonce in nonces.items()
@@ -241,6 +264,12 @@ class TxPool:
                 self._drop(old)
             self._by_hash[tx_hash] = entry
             self._by_sender.setdefault(sender, {})[tx.nonce] = entry
+            self._base[sender] = nonce
+
+
+def _cheapness(entry: PoolTx) -> tuple[int, int]:
+    """Eviction order: lowest tip first, the newest of equal tips first."""
+    return entry.tx.max_priority_fee_per_gas, -entry.arrival
 
 
 def _check_queued_cost(entry: PoolTx, queued: dict[int, PoolTx], nonce: int, balance: int) -> None:

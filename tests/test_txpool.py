@@ -94,3 +94,14 @@ def test_transactions_behind_a_gap_do_not_make_the_block_loop_spin(node):
     while node.state.head.number == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert node.state.head.number >= 1
+
+
+def test_transactions_behind_a_gap_never_crowd_out_ones_that_can_run(node):
+    pool = TxPool(node.store, node.lock, lambda: node.state, max_pool=3)
+    gapped = [pool.add(_tx(RICH, nonce, tip=10, fee=50)) for nonce in (5, 6, 7)]
+    with pytest.raises(InvalidTransaction, match="txpool is full"):
+        pool.add(_tx(OTHER, 3, tip=1, fee=50))  # gapped itself, and cheaper
+    runnable = pool.add(_tx(OTHER, 0, tip=1, fee=50))
+    assert pool.get(runnable) and len(pool) == 3
+    assert pool.get(gapped[2]) is None  # the newest of the equally cheap gapped ones
+    assert pool.get(gapped[0]) and pool.get(gapped[1])
