@@ -128,7 +128,8 @@ class ValidatorNode:
 
     def stop(self) -> None:
         self._stop.set()
-        self._inbox.put(_Signal.STOP)
+        with contextlib.suppress(queue.Full):  # a full inbox: the thread sees _stop next
+            self._inbox.put_nowait(_Signal.STOP)
         for thread in self._threads:
             thread.join(10)
         for channel in (self.redis_blocks, self.redis_verdicts):

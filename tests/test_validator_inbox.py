@@ -1,0 +1,27 @@
+"""A validator's inbox of pushed blocks is bounded: beyond it, pushes are dropped and
+counted (catch-up fetches what they carried), and the node's own signals still work."""
+
+from common.genesis import default_genesis
+from validator.node import INBOX, ValidatorNode, ValidatorSettings
+
+
+def test_pushes_beyond_the_inbox_are_dropped_and_counted(tmp_path):
+    node = ValidatorNode(
+        ValidatorSettings(
+            name="v1",
+            data_dir=tmp_path,
+            genesis=default_genesis(),
+            miner_address=b"\x01" * 20,
+            miner_url="http://127.0.0.1:9",
+            workers=1,
+            key=b"\x02" * 32,
+            join_token=b"t" * 32,
+        )
+    )
+    try:
+        for _ in range(INBOX + 10):
+            node.receive(b"\xc0")  # the work thread is not running: nothing drains
+        assert node.dropped["inbox_full"] == 10
+        node.request_catch_up()  # a full inbox takes no signal, and does not block
+    finally:
+        node.stop()
