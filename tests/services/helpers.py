@@ -5,6 +5,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+
 from common.rpc.client import call
 from loadtest.testnet import process as testnet
 
@@ -29,6 +31,14 @@ def wait_for(check: Callable[[], T | None], timeout: float = 60.0, what: str = "
             return last  # type: ignore[return-value]
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def metric(url: str, name: str, label: str) -> float:
+    """The value of Prometheus sample ``name{...label...}`` on a node, 0 when absent."""
+    for line in httpx.get(url + "/metrics", timeout=5).text.splitlines():
+        if line.startswith(name) and label in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def verdict_table(miner_url: str, head: int) -> dict[int, dict[str, bool]]:

@@ -229,6 +229,12 @@ def test_replayed_and_underpriced_transactions(client, pending):
 
 ENVELOPES = [
     ("not json", b"{", -32700),
+    ("NaN id", b'{"jsonrpc":"2.0","id":NaN,"method":"eth_chainId"}', -32700),
+    (
+        "Infinity param",
+        b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[Infinity]}',
+        -32700,
+    ),
     ("empty batch", b"[]", -32600),
     ("wrong version", b'{"jsonrpc":"1.0","id":1,"method":"eth_chainId"}', -32600),
     ("method not a string", b'{"jsonrpc":"2.0","id":1,"method":5}', -32600),
@@ -303,6 +309,12 @@ def test_node_still_serves_and_kept_the_pool(client, node, pending):
     replay = sign(ALICE, 0, BOB.address, config=CONFIG, value=9, gas=21_000)
     answer = call(client, "eth_sendRawTransaction", raw_hex(replay))
     assert answer["error"]["message"] == "nonce too low: next nonce 1, tx nonce 0"
+
+
+def test_an_estimate_of_a_loop_is_aborted_as_a_whole(client):
+    """Each step of the gas search would run for seconds: the deadline covers them all."""
+    answer = call(client, "eth_estimateGas", {"data": "0x5b600056"})
+    assert answer["error"] == {"code": -32000, "message": "execution aborted (timeout = 5s)"}
 
 
 def test_a_call_that_loops_is_aborted_and_holds_nothing_up(client):

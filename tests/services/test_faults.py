@@ -33,17 +33,10 @@ from common.rpc.client import call
 from common.rwset import block_rwset_encoding, rwset_hash
 from common.state import ChainConfig, next_base_fee
 from loadtest.testnet import process as testnet
-from tests.services.helpers import all_agree, start_testnet, wait_for
+from tests.services.helpers import all_agree, metric, start_testnet, wait_for
 
 CONFIG = ChainConfig()
 RECEIVER = bytes.fromhex("00" * 19 + "99")
-
-
-def _metric(url: str, name: str, label: str) -> float:
-    for line in httpx.get(url + "/metrics", timeout=5).text.splitlines():
-        if line.startswith(name) and label in line:
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def _send_many(url: str, wallet: Wallet, start_nonce: int, count: int) -> list[str]:
@@ -137,9 +130,9 @@ def _empty_child(parent: Block, **changes: object) -> Header:
 
 def _push(validator: testnet.NodeProcess, data: bytes, counter: str, label: str) -> None:
     """Push ``data`` to the validator and wait until its ``counter{label}`` goes up."""
-    before = _metric(validator.url, counter, label)
+    before = metric(validator.url, counter, label)
     httpx.post(validator.url + "/blocks", content=data, timeout=5)
-    wait_for(lambda: _metric(validator.url, counter, label) > before, what=f"{counter}{{{label}}}")
+    wait_for(lambda: metric(validator.url, counter, label) > before, what=f"{counter}{{{label}}}")
 
 
 def _miner_key(net: testnet.Testnet) -> bytes:
@@ -220,6 +213,6 @@ def test_a_strangers_header_is_dropped_before_its_body_is_decoded(net):
     parent, validator = _idle_head(net)
     header = _empty_child(parent).signed_by(Account.create().key)
     junk = codec.encode([header.to_rlp(), b"not a list of transactions", [], []])
-    malformed = _metric(validator.url, DROPPED, 'cause="malformed"')
+    malformed = metric(validator.url, DROPPED, 'cause="malformed"')
     _push(validator, junk, DROPPED, 'cause="signature"')
-    assert _metric(validator.url, DROPPED, 'cause="malformed"') == malformed
+    assert metric(validator.url, DROPPED, 'cause="malformed"') == malformed

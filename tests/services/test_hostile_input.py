@@ -22,7 +22,7 @@ from common.rpc.client import NodeError, call
 from common.state import ChainConfig
 from common.transport import Verdict
 from loadtest.testnet import process as testnet
-from tests.services.helpers import all_agree, start_testnet, wait_for
+from tests.services.helpers import all_agree, metric, start_testnet, wait_for
 
 NESTED_JSON = b"[" * 100_000
 NESTED_RLP = b"\xc0"
@@ -118,16 +118,29 @@ def test_nested_rlp_as_a_raw_transaction_is_refused(net):
     _still_serving(net)
 
 
+def test_an_empty_push_is_a_malformed_block_not_a_signal(net):
+    validator = net.validators[0]
+    before = metric(validator.url, "pavm_dropped_blocks_total", 'cause="malformed"')
+    assert _post(validator.url + "/blocks", b"", "application/octet-stream").status_code < 500
+    wait_for(
+        lambda: metric(validator.url, "pavm_dropped_blocks_total", 'cause="malformed"') > before,
+        what="the empty push dropped",
+    )
+
+
 def test_nested_rlp_as_a_block_is_dropped(net):
     validator = net.validators[0]
+    before = metric(validator.url, "pavm_dropped_blocks_total", 'cause="malformed"')
     assert (
         _post(validator.url + "/blocks", NESTED_RLP, "application/octet-stream").status_code < 500
     )
     with redis.Redis.from_url(net.redis_url) as client:
         client.publish("pavm:blocks", NESTED_RLP)
     wait_for(
-        lambda: 'cause="malformed"' in httpx.get(validator.url + "/metrics", timeout=5).text,
-        what="the malformed block counted as dropped",
+        lambda: (
+            metric(validator.url, "pavm_dropped_blocks_total", 'cause="malformed"') >= before + 2
+        ),
+        what="both malformed blocks (HTTP and Redis) counted as dropped",
     )
     _still_serving(net)
 
