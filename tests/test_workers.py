@@ -39,6 +39,21 @@ def _two_blocks(deployed, people):
     return blocks
 
 
+def test_a_slow_worker_is_waited_for_not_failed(deployed, people):
+    """Far past the pool's progress interval, a live worker still delivers its groups."""
+    first, _ = _two_blocks(deployed, people)
+    env = deployed.state.next_env(first.header.beneficiary, first.header.timestamp)
+    group = [(i, raw) for i, raw in enumerate(first.transactions)]
+    source = lambda: (deployed.state.db, deployed.state.head.state_root)  # noqa: E731
+    pool = WorkerPool(1, source, progress_every=0.0005)
+    try:
+        (done,) = pool.run([RunGroups(env, [(0, group)])])
+        assert done is not None and len(done.outcomes) == len(group)
+        assert pool.restarts == 0
+    finally:
+        pool.close()
+
+
 def test_killed_worker_is_replaced_and_the_block_accepted(deployed, people):
     first, second = _two_blocks(deployed, people)
     with Validator(deployed.state, MINER, workers=2) as validator:

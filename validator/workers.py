@@ -52,6 +52,8 @@ class WorkerPool:
     source: Callable[[], tuple[Any, bytes]]
     pin: bool = True
     restarts: int = 0
+    progress_every: float = PROGRESS_EVERY
+    """Seconds between log lines while workers are busy with one block."""
     _workers: list[_Worker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -114,7 +116,7 @@ class WorkerPool:
                 worker = self._workers[index]
                 handles[worker.conn] = index
                 handles[worker.process.sentinel] = index
-            ready = wait(list(handles), timeout=PROGRESS_EVERY)
+            ready = wait(list(handles), timeout=self.progress_every)
             if not ready:
                 # Alive but slow (a heavy block on a loaded host): execution is bounded
                 # by the block's gas, so waiting is right; only a death is a failure.
