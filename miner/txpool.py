@@ -31,6 +31,8 @@ from common.txcheck import check_nonce_and_funds, decode_checked
 MAX_TX_SIZE = 131_072
 MAX_POOL = 5_120
 """Transactions waiting at most (go-ethereum's 4,096 executable + 1,024 queued)."""
+MAX_QUEUED = 1_024
+"""Of those, transactions behind a nonce gap at most (go-ethereum's globalqueue)."""
 MAX_NONCE_AHEAD = 64
 """How far past an account's next nonce a transaction may wait (geth queues 64)."""
 LIFETIME = 3 * 3600.0
@@ -66,8 +68,10 @@ class TxPool:
         head: Callable[[], ChainState],
         max_pool: int = MAX_POOL,
         lifetime: float = LIFETIME,
+        max_queued: int = MAX_QUEUED,
     ) -> None:
         self.max_pool = max_pool
+        self.max_queued = max_queued
         self.lifetime = lifetime
         self.store = store
         self.state_lock = state_lock
@@ -124,17 +128,23 @@ class TxPool:
         return tx_hash
 
     def _evict_for(self, entry: PoolTx) -> list[PoolTx]:
-        """What must leave so ``entry`` fits: nothing while there is room. When full, a
-        transaction that can run once its predecessors do never waits behind ones that
-        cannot (behind a nonce gap): the gapped one with the lowest tip leaves. Else the
-        one with the lowest tip leaves if ``entry`` pays more (the newest of equals);
-        else ``txpool is full``."""
-        if len(self._by_hash) < self.max_pool:
+        """What must leave so ``entry`` fits: nothing while there is room (at most
+        ``max_queued`` of all waiting behind a nonce gap). When full, a transaction that
+        can run never waits behind ones that cannot: the gapped one with the lowest tip
+        leaves. Else the one with the lowest tip (among the gapped ones, for a gapped
+        ``entry``) leaves if ``entry`` pays more (the newest of equals); else ``txpool
+        is full``."""
+        runnable = entry.tx.nonce <= self._run_end(entry.sender)
+        if runnable and len(self._by_hash) < self.max_pool:
             return []
         gapped = [e for sender in self._by_sender for e in self._behind_gap(sender)]
-        if gapped and entry.tx.nonce <= self._run_end(entry.sender):
+        if not runnable and len(gapped) < self.max_queued and len(self._by_hash) < self.max_pool:
+            return []
+        if runnable and gapped:
             return [min(gapped, key=_cheapness)]
-        cheapest = min(self._by_hash.values(), key=_cheapness)
+        if not runnable and not gapped:
+            raise InvalidTransaction("txpool is full")  # full of runnable ones
+        cheapest = min(self._by_hash.values() if runnable else gapped, key=_cheapness)
         if cheapest.tx.max_priority_fee_per_gas >= entry.tx.max_priority_fee_per_gas:
             raise InvalidTransaction("txpool is full")
         return [cheapest]

@@ -105,3 +105,22 @@ def test_transactions_behind_a_gap_never_crowd_out_ones_that_can_run(node):
     assert pool.get(runnable) and len(pool) == 3
     assert pool.get(gapped[2]) is None  # the newest of the equally cheap gapped ones
     assert pool.get(gapped[0]) and pool.get(gapped[1])
+
+
+def test_at_most_max_queued_transactions_wait_behind_gaps(node):
+    pool = TxPool(node.store, node.lock, lambda: node.state, max_queued=2)
+    first, second = (pool.add(_tx(RICH, nonce, tip=5, fee=50)) for nonce in (3, 4))
+    with pytest.raises(InvalidTransaction, match="txpool is full"):
+        pool.add(_tx(OTHER, 7, tip=1, fee=50))
+    richer = pool.add(_tx(OTHER, 7, tip=9, fee=50))
+    assert pool.get(richer) and pool.get(first) and pool.get(second) is None
+    runnable = [pool.add(_tx(OTHER, nonce, tip=1, fee=50)) for nonce in range(3)]
+    assert all(pool.get(h) for h in runnable) and len(pool) == 5
+
+
+def test_a_pool_full_of_runnable_transactions_takes_no_gapped_one(node):
+    pool = TxPool(node.store, node.lock, lambda: node.state, max_pool=2)
+    pool.add(_tx(RICH, 0, tip=1, fee=50))
+    pool.add(_tx(RICH, 1, tip=1, fee=50))
+    with pytest.raises(InvalidTransaction, match="txpool is full"):
+        pool.add(_tx(OTHER, 5, tip=9, fee=50))
