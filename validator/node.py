@@ -103,6 +103,8 @@ class ValidatorNode:
         self.transactions = 0
         self.rejected: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
+        self._unknown_to_miner = threading.Event()
+        """Set when the miner refused a verdict as not from a member: register again."""
         self._unreported: list[bytes] = []
         """Verdicts the miner has not acknowledged yet (touched by the work thread only)."""
         self.reports: list[ValidationReport] = []
@@ -161,10 +163,11 @@ class ValidatorNode:
         from scratch), and ask for a comparison with its head every poll interval."""
         registered = reachable = False
         while not self._stop.is_set():
-            if reachable and not self.miner_reachable:
+            if (reachable and not self.miner_reachable) or self._unknown_to_miner.is_set():
                 registered = False
             reachable = self.miner_reachable
             if not registered:
+                self._unknown_to_miner.clear()
                 registered = self._register()
             self.request_catch_up()
             self._stop.wait(self.settings.poll_interval)
@@ -325,6 +328,11 @@ class ValidatorNode:
                 "/verdicts", content=body, headers={"content-type": "application/json"}
             )
         except httpx.HTTPError:
+            return False
+        if answer.status_code == 403:
+            # Not (yet) a member there: a verdict sent before the registration landed,
+            # or a miner that lost its members. Register again, then send it again.
+            self._unknown_to_miner.set()
             return False
         return answer.status_code < 500
 

@@ -6,14 +6,17 @@ miner writes."""
 import stat
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
-from common.accounts import mnemonic_wallets
-from common.keyfile import read_address
+from common.accounts import dev_accounts, mnemonic_wallets, sign
+from common.keyfile import read_address, read_token
+from common.membership import Registration
 from common.rpc.client import call
+from common.state import ChainConfig
 from loadtest.testnet import process as testnet
-from tests.services.helpers import start_testnet
+from tests.services.helpers import all_agree, start_testnet, wait_for
 from validator.__main__ import cli as validator_cli
 
 DEV_KEY_100 = mnemonic_wallets(1, offset=100)[0]
@@ -75,3 +78,20 @@ def test_a_validator_without_the_miners_address_says_so(tmp_path):
     assert result.exit_code == 2
     said = " ".join(result.output.replace("│", " ").split())
     assert "give the miner's address: --miner-address or --miner-address-file" in said
+
+
+def test_a_validator_the_miner_does_not_know_registers_again_and_resends(nets):
+    """Verdicts the miner refuses as not from the member of that name (one that overtook
+    its registration, or after the member's entry changed) are kept; the validator
+    registers again and resends, so every block still ends with its verdict. Here an
+    insider with the join token re-registers validator-1's name under another key."""
+    net = nets[1]
+    token = read_token(Path(net.data_dir) / testnet.JOIN_TOKEN_FILE)
+    hijack = Registration.make("validator-1", b"\x0b" * 32, "", token)
+    assert httpx.post(net.miner.url + "/validators", json=hijack.to_json()).status_code == 200
+    wallet = dev_accounts(2)[1]
+    raw = sign(wallet, 0, b"\x42" * 20, config=ChainConfig(), value=1, gas=21_000)
+    tx_hash = call(net.miner.url, "eth_sendRawTransaction", ["0x" + raw.hex()])
+    receipt = wait_for(lambda: call(net.miner.url, "eth_getTransactionReceipt", [tx_hash]))
+    block = int(receipt["blockNumber"], 16)
+    wait_for(lambda: (all_agree(net) or 0) >= block, timeout=90, what="the verdict resent")
