@@ -1,4 +1,5 @@
-"""A node's secrets (its signing key, the network's join token) and the address file
+"""A node's secrets (its signing key, the network's join token, the Redis password)
+and the address file
 through which validators learn the miner's address.
 
 Every network has its own miner key (invariant 6, docs/architecture.md): the miner
@@ -29,21 +30,28 @@ def load_or_create_key(path: Path) -> bytes:
     return _load_or_create(path, _new_key, lambda key: keys.PrivateKey(key), "secp256k1 key")
 
 
-def load_or_create_token(path: Path) -> bytes:
-    """The network's join token in ``path``, made there (32 random bytes, mode 0600) if
-    the file does not exist; the miner calls this, validators :func:`read_token`."""
-    return _load_or_create(path, lambda: secrets.token_bytes(32), _check_token, "join token")
+def load_or_create_token(path: Path, what: str = "join token") -> bytes:
+    """The shared secret in ``path`` (the network's join token, or the Redis
+    password), made there (32 random bytes, mode 0600) if the file does not exist; the
+    node or launcher that owns it calls this, the others :func:`read_token`."""
+    return _load_or_create(path, lambda: secrets.token_bytes(32), _check_token, what)
 
 
-def read_token(path: Path, timeout: float = 60.0) -> bytes:
-    """The join token in ``path``, waiting up to ``timeout`` s for the miner to make it."""
-    _wait_for(path, timeout, "join token file")
-    return _read_secret(path, _check_token, "join token")
+def read_token(path: Path, timeout: float = 60.0, what: str = "join token") -> bytes:
+    """The secret in ``path``, waiting up to ``timeout`` s for its owner to make it."""
+    _wait_for(path, timeout, f"{what} file")
+    return _read_secret(path, _check_token, what)
+
+
+def read_redis_password(path: Path) -> str:
+    """The Redis password in ``path``: the hex text of a secret made by
+    :func:`load_or_create_token` (what the Redis server was configured with)."""
+    return read_token(path, what="Redis password").hex()
 
 
 def _check_token(token: bytes) -> None:
     if len(token) < 16:
-        raise ValueError("a join token has at least 16 bytes")
+        raise ValueError("a shared secret has at least 16 bytes")
 
 
 def _load_or_create(

@@ -34,6 +34,8 @@ NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 """What a validator may call itself (its name in verdicts and metrics)."""
 MAX_MEMBERS = 1024
 """Validators one miner keeps at most (registrations beyond are refused)."""
+HEARTBEAT = 60.0
+"""Seconds between a validator's registrations: each one tells the miner it is alive."""
 
 
 class NotAMember(PavmError):

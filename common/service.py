@@ -11,6 +11,7 @@ import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Literal, Protocol, TypeVar
 
 import typer
@@ -26,6 +27,13 @@ HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 LogLevelOption = Annotated[LogLevel, typer.Option(help="Logging level.")]
 RedisUrlOption = Annotated[str | None, typer.Option(help="Redis URL for the redis transport.")]
+RedisPasswordFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="File (mode 0600) holding the Redis password, as the testnet launcher or the "
+        "compose redis service makes it; a password never goes on the command line."
+    ),
+]
 ReadTimeoutOption = Annotated[
     float,
     typer.Option(

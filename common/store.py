@@ -155,6 +155,11 @@ class ChainStore:
         with self.db.atomic_batch() as batch:
             batch[_MEMBER + name.encode()] = json.dumps(registration).encode()
 
+    def forget_member(self, name: str) -> None:
+        """Drop a validator's registration (another took its place)."""
+        with self.db.atomic_batch() as batch:
+            del batch[_MEMBER + name.encode()]
+
     def members(self) -> list[dict[str, str]]:
         """Every registration kept, by name."""
         return [json.loads(v) for _, v in self.db.items_with_prefix(_MEMBER)]

@@ -187,10 +187,12 @@ class _PeerQueue:
 class RedisChannel:
     """Publishes to and listens on one Redis channel, reconnecting after outages."""
 
-    def __init__(self, url: str, channel: str) -> None:
+    def __init__(self, url: str, channel: str, password: str | None = None) -> None:
         self.url = url
         self.channel = channel
-        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._client = redis.Redis.from_url(
+            url, password=password, socket_timeout=5, socket_connect_timeout=5
+        )
         self._stop = threading.Event()
 
     def publish(self, payload: bytes) -> bool:
@@ -236,11 +238,14 @@ class RedisChannel:
 
 
 def redis_channels(
-    transport: str, url: str | None
+    transport: str, url: str | None, password: str | None = None
 ) -> tuple[RedisChannel | None, RedisChannel | None]:
     """(blocks, verdicts) channels when ``transport`` uses Redis, else (None, None)."""
     if transport not in ("redis", "both"):
         return None, None
     if not url:
         raise ValueError("the redis transport needs --redis-url")
-    return RedisChannel(url, BLOCKS_CHANNEL), RedisChannel(url, VERDICTS_CHANNEL)
+    return (
+        RedisChannel(url, BLOCKS_CHANNEL, password),
+        RedisChannel(url, VERDICTS_CHANNEL, password),
+    )

@@ -6,12 +6,18 @@ from typing import Annotated
 import typer
 
 from common.genesis import load_genesis
-from common.keyfile import load_or_create_key, load_or_create_token, write_address
+from common.keyfile import (
+    load_or_create_key,
+    load_or_create_token,
+    read_redis_password,
+    write_address,
+)
 from common.service import (
     AllowedHostsOption,
     HostOption,
     LogLevelOption,
     ReadTimeoutOption,
+    RedisPasswordFileOption,
     RedisUrlOption,
     serve,
 )
@@ -61,6 +67,7 @@ def main(
     ] = "",
     transport: Annotated[Transport, typer.Option(help="How blocks are broadcast.")] = "http",
     redis_url: RedisUrlOption = None,
+    redis_password_file: RedisPasswordFileOption = None,
     log_level: LogLevelOption = "info",
     read_timeout: ReadTimeoutOption = 30.0,
     allowed_hosts: AllowedHostsOption = "",
@@ -81,6 +88,9 @@ def main(
                 peers=[p.strip().rstrip("/") for p in peers.split(",") if p.strip()],
                 transport=transport,
                 redis_url=redis_url,
+                redis_password=(
+                    read_redis_password(redis_password_file) if redis_password_file else None
+                ),
                 join_token=load_or_create_token(join_token_file or data_dir / "join.token"),
             )
         )

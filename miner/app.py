@@ -113,7 +113,7 @@ def create_app(node: MinerNode) -> FastAPI:
         """A validator of this network registers its key's address and push URL."""
         try:
             registration = Registration.from_json(await read_json(request, MAX_MESSAGE))
-            node.register(registration)
+            node.members.register(registration)
         except NotAMember as exc:
             raise HTTPException(403, str(exc)) from exc
         except ValueError as exc:
@@ -147,7 +147,8 @@ def _info(node: MinerNode) -> dict[str, Any]:
         "chainId": node.state.config.chain_id,
         "pool": len(node.txpool),
         "peers": node.peers,
-        "members": sorted(node.members),
+        "members": node.members.names(),
+        "silentMembers": node.members.silent(),
         "transport": node.settings.transport,
         "blockTxs": node.settings.block_txs,
         "blockInterval": node.settings.block_interval,

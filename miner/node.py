@@ -17,12 +17,13 @@ from common.accounts import address_of
 from common.block import Block
 from common.genesis import GenesisSpec
 from common.kv import LmdbDB
-from common.membership import MAX_MEMBERS, NotAMember, Registration
+from common.membership import NotAMember
 from common.state import ChainState
 from common.store import ChainStore
 from common.transport import HttpFanout, Verdict, redis_channels
 from common.untrusted import load_json
 from miner.builder import build_block
+from miner.members import Members
 from miner.txpool import TxPool
 
 log = logging.getLogger("pavm.miner")
@@ -38,6 +39,7 @@ class MinerSettings:
     peers: list[str] = field(default_factory=list)
     transport: str = "http"
     redis_url: str | None = None
+    redis_password: str | None = None
     join_token: bytes = b""
     """The network's membership secret: only validators that prove it may register."""
 
@@ -57,13 +59,10 @@ class MinerNode:
         self.lock = threading.RLock()
         self.txpool = TxPool(self.store, self.lock, lambda: self.state)
         self.restored = self.txpool.restore()
-        self.members: dict[str, Registration] = {
-            r.name: r for r in map(Registration.from_json, self.store.members())
-        }
-        """Registered validators by name, kept in the store across restarts."""
+        self.members = Members(self.store, settings.join_token)
         self.fanout = HttpFanout()
         self.redis_blocks, self.redis_verdicts = redis_channels(
-            settings.transport, settings.redis_url
+            settings.transport, settings.redis_url, settings.redis_password
         )
         self._wake = threading.Condition()
         self._stop = threading.Event()
@@ -164,7 +163,7 @@ class MinerNode:
     @property
     def peers(self) -> list[str]:
         """Where blocks are pushed over HTTP: ``--peers`` and members' URLs."""
-        return sorted({*self.settings.peers, *(m.url for m in self.members.values() if m.url)})
+        return sorted({*self.settings.peers, *self.members.urls()})
 
     def broadcast(self, block: Block) -> None:
         data = block.encode()
@@ -174,18 +173,6 @@ class MinerNode:
             self.redis_blocks.publish(data)
 
     # -- members and verdicts --------------------------------------------------------------
-
-    def register(self, registration: Registration) -> None:
-        """Make (or update) a member; :class:`NotAMember` without the join token,
-        ``ValueError`` once :data:`MAX_MEMBERS` others are registered."""
-        if not self.settings.join_token or not registration.proves(self.settings.join_token):
-            raise NotAMember("registration refused: it does not prove the network's join token")
-        if registration.name not in self.members and len(self.members) >= MAX_MEMBERS:
-            raise ValueError(f"registration refused: {MAX_MEMBERS} validators are registered")
-        with self.lock:
-            self.store.put_member(registration.name, registration.to_json())
-            self.members[registration.name] = registration
-        log.info("member %s at %s", registration.name, registration.url or "(pull only)")
 
     def record_verdict(self, verdict: Verdict) -> None:
         """Keep a member's signed verdict on a block this miner mined; ``NotAMember``
@@ -199,6 +186,7 @@ class MinerNode:
                 f"verdict on block {verdict.number} {verdict.block_hash}: "
                 "this miner mined no such block"
             )
+        self.members.heard_from(verdict.validator)
         self.store.put_verdict(verdict.number, verdict.validator, verdict.to_json())
 
     def _verdict_message(self, payload: bytes) -> None:

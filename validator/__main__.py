@@ -8,12 +8,19 @@ import typer
 
 from common.errors import PavmError
 from common.genesis import load_genesis
-from common.keyfile import load_or_create_key, parse_address, read_address, read_token
+from common.keyfile import (
+    load_or_create_key,
+    parse_address,
+    read_address,
+    read_redis_password,
+    read_token,
+)
 from common.service import (
     AllowedHostsOption,
     HostOption,
     LogLevelOption,
     ReadTimeoutOption,
+    RedisPasswordFileOption,
     RedisUrlOption,
     serve,
 )
@@ -61,6 +68,7 @@ def main(
     ] = None,
     transport: Annotated[Transport, typer.Option(help="How blocks come in.")] = "http",
     redis_url: RedisUrlOption = None,
+    redis_password_file: RedisPasswordFileOption = None,
     poll_interval: Annotated[
         float, typer.Option(min=0.05, help="Seconds between checks of the miner's head.")
     ] = 2.0,
@@ -81,6 +89,9 @@ def main(
                 workers=workers,
                 transport=transport,
                 redis_url=redis_url,
+                redis_password=(
+                    read_redis_password(redis_password_file) if redis_password_file else None
+                ),
                 public_url=public_url,
                 poll_interval=poll_interval,
                 key=load_or_create_key(key_file or data_dir / "validator.key"),

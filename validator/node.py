@@ -30,7 +30,7 @@ from common.block import Block
 from common.errors import InvalidBlock
 from common.genesis import GenesisSpec
 from common.kv import LmdbDB
-from common.membership import NAME, Registration
+from common.membership import HEARTBEAT, NAME, Registration
 from common.rpc.client import NodeError, RpcClient
 from common.state import ChainState
 from common.store import ChainStore
@@ -61,6 +61,7 @@ class ValidatorSettings:
     workers: int = 2
     transport: str = "http"
     redis_url: str | None = None
+    redis_password: str | None = None
     public_url: str | None = None
     """Where the miner should push blocks (registered at start when given)."""
     poll_interval: float = 2.0
@@ -92,7 +93,7 @@ class ValidatorNode:
         """The miner's REST side: registration, catch-up, verdicts."""
         self.miner = RpcClient(settings.miner_url, timeout=10.0)
         self.redis_blocks, self.redis_verdicts = redis_channels(
-            settings.transport, settings.redis_url
+            settings.transport, settings.redis_url, settings.redis_password
         )
         self._inbox: queue.Queue[bytes | _Signal] = queue.Queue(INBOX)
         self._stop = threading.Event()
@@ -159,16 +160,19 @@ class ValidatorNode:
             self._inbox.put_nowait(_Signal.CATCH_UP)
 
     def _poll(self) -> None:
-        """Register with the miner (again after it was unreachable: it may have restarted
-        from scratch), and ask for a comparison with its head every poll interval."""
-        registered = reachable = False
+        """Register with the miner every :data:`HEARTBEAT` seconds (so it keeps pushing
+        here), at once again after it was unreachable (it may have restarted from
+        scratch) or refused a verdict, and ask for a comparison with its head every
+        poll interval."""
+        registered_at: float | None = None
+        reachable = False
         while not self._stop.is_set():
             if (reachable and not self.miner_reachable) or self._unknown_to_miner.is_set():
-                registered = False
+                registered_at = None
             reachable = self.miner_reachable
-            if not registered:
+            if registered_at is None or time.monotonic() - registered_at >= HEARTBEAT:
                 self._unknown_to_miner.clear()
-                registered = self._register()
+                registered_at = time.monotonic() if self._register() else None
             self.request_catch_up()
             self._stop.wait(self.settings.poll_interval)
 

@@ -145,6 +145,10 @@ def testnet_up(
     redis_url: Annotated[
         str | None, typer.Option(help="Use this Redis instead of starting redis-server.")
     ] = None,
+    redis_password_file: Annotated[
+        Path | None,
+        typer.Option(help="File (mode 0600) with the password of the --redis-url Redis."),
+    ] = None,
     genesis: Annotated[Path | None, typer.Option(help="Genesis JSON for every node.")] = None,
     detach: Annotated[
         bool, typer.Option("--detach", help="Return once healthy; stop with pavm testnet down.")
@@ -166,6 +170,7 @@ def testnet_up(
             redis_url,
             genesis,
             progress=lambda line: typer.echo(line, err=True),
+            redis_password_file=redis_password_file,
         )
     except PavmError as exc:
         typer.echo(f"error: {exc}", err=True)

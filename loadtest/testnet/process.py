@@ -11,7 +11,6 @@ makes the join token ``join.token``, which validators prove when they register.
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,13 +23,19 @@ from typing import Any
 import httpx
 
 from common.errors import PavmError
+from common.keyfile import read_redis_password
 from loadtest.testnet.probe import probe_health, recent_verdicts
+from loadtest.testnet.redis_server import server_command, write_config
 
 STATE_FILE = "testnet.json"
 MINER_ADDRESS_FILE = "miner.address"
 """Where the miner writes its address for the validators (its key stays in miner/)."""
 JOIN_TOKEN_FILE = "join.token"
 """The network's membership secret (mode 0600): the miner makes it, validators prove it."""
+REDIS_PASSWORD_FILE = "redis.password"
+"""The password of the Redis the launcher starts (mode 0600), which every node reads."""
+REDIS_CONFIG_FILE = "redis.conf"
+"""That Redis's configuration (mode 0600: it holds the password, kept off ``ps``)."""
 
 
 @dataclass
@@ -50,6 +55,13 @@ class Testnet:
     transport: str
     nodes: list[NodeProcess] = field(default_factory=list)
     redis_url: str | None = None
+    redis_password_file: str | None = None
+
+    def redis_password(self) -> str | None:
+        """The Redis password the nodes use, for a client of the same Redis."""
+        if self.redis_password_file is None:
+            return None
+        return read_redis_password(Path(self.redis_password_file))
 
     def save(self) -> None:
         Path(self.data_dir, STATE_FILE).write_text(json.dumps(asdict(self), indent=1))
@@ -168,8 +180,12 @@ def up(
     genesis: Path | None = None,
     progress: Any = print,
     validator_args: list[str] | None = None,
+    redis_password_file: Path | None = None,
 ) -> Testnet:
-    """Start the testnet; on any failure, stop what was started and raise."""
+    """Start the testnet; on any failure, stop what was started and raise. With
+    ``redis_url`` the nodes use that Redis (with the password in
+    ``redis_password_file``, if given); otherwise a Redis transport starts
+    ``redis-server`` with a password of its own."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     if (data_dir / STATE_FILE).exists():
@@ -181,32 +197,20 @@ def up(
     shared = ["--genesis", str(genesis)] if genesis else []
     try:
         if transport in ("redis", "both") and redis_url is None:
-            server = shutil.which("redis-server")
-            if server is None:
-                raise PavmError("the redis transport needs redis-server on PATH or --redis-url")
             port = base_port + 1000
             redis_url = f"redis://127.0.0.1:{port}"
-            redis = _start(
-                net,
-                "redis",
-                "redis",
-                redis_url,
-                [
-                    server,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ],
+            redis_password_file = data_dir / REDIS_PASSWORD_FILE
+            config = write_config(
+                data_dir / REDIS_CONFIG_FILE, redis_password_file, port, "127.0.0.1"
             )
+            redis = _start(net, "redis", "redis", redis_url, server_command(config))
             _wait_port(port, redis.pid)
         net.redis_url = redis_url
         if redis_url:
             shared += ["--redis-url", redis_url]
+        if redis_password_file is not None:
+            net.redis_password_file = str(redis_password_file)
+            shared += ["--redis-password-file", str(redis_password_file)]
         miner = _start(
             net,
             "miner",

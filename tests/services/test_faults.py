@@ -143,7 +143,7 @@ def _miner_key(net: testnet.Testnet) -> bytes:
 @contextmanager
 def _verdicts(net: testnet.Testnet) -> Iterator[redis.client.PubSub]:
     """A subscription to pavm:verdicts for the duration of the block."""
-    with redis.Redis.from_url(net.redis_url) as client:
+    with redis.Redis.from_url(net.redis_url, password=net.redis_password()) as client:
         channel = client.pubsub(ignore_subscribe_messages=True)
         channel.subscribe("pavm:verdicts")
         yield channel

@@ -9,6 +9,7 @@ and go on mining and agreeing on the blocks that follow.
 """
 
 import json
+import stat
 from pathlib import Path
 
 import httpx
@@ -105,8 +106,34 @@ def test_what_a_web_page_could_post_cross_site_is_refused(net, path):
     assert answer.status_code == 415
 
 
+def test_redis_answers_no_one_without_the_password(net):
+    """The launcher's Redis requires the password it made (mode 0600 in the data dir),
+    which no command line shows; a client without it can neither publish, subscribe
+    nor run commands that would stop the transport."""
+    password_file = Path(net.data_dir) / testnet.REDIS_PASSWORD_FILE
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    password = net.redis_password()
+    assert password
+    for node in net.nodes:
+        cmdline = Path(f"/proc/{node.pid}/cmdline").read_bytes()
+        assert password.encode() not in cmdline
+    with redis.Redis.from_url(net.redis_url) as stranger:
+        for command in (
+            ("PUBLISH", "pavm:blocks", b"x"),
+            ("SUBSCRIBE", "pavm:verdicts"),
+            ("SHUTDOWN",),
+            ("CONFIG", "SET", "requirepass", ""),
+        ):
+            with pytest.raises(redis.AuthenticationError):
+                stranger.execute_command(*command)
+    with redis.Redis.from_url(net.redis_url, password="0" * 64) as guesser:
+        with pytest.raises(redis.AuthenticationError):
+            guesser.ping()
+    _still_serving(net)
+
+
 def test_nested_json_on_the_verdicts_channel_is_ignored(net):
-    with redis.Redis.from_url(net.redis_url) as client:
+    with redis.Redis.from_url(net.redis_url, password=net.redis_password()) as client:
         client.publish("pavm:verdicts", NESTED_JSON)
     _still_serving(net)
 
@@ -134,7 +161,7 @@ def test_nested_rlp_as_a_block_is_dropped(net):
     assert (
         _post(validator.url + "/blocks", NESTED_RLP, "application/octet-stream").status_code < 500
     )
-    with redis.Redis.from_url(net.redis_url) as client:
+    with redis.Redis.from_url(net.redis_url, password=net.redis_password()) as client:
         client.publish("pavm:blocks", NESTED_RLP)
     wait_for(
         lambda: (
@@ -235,7 +262,7 @@ def test_a_registration_without_the_join_token_or_out_of_shape_is_refused(
 def test_bad_verdicts_on_the_redis_channel_are_skipped_and_the_listener_goes_on(net, mined, probe):
     good = _verdict(net)
     number = good["number"]
-    with redis.Redis.from_url(net.redis_url) as client:
+    with redis.Redis.from_url(net.redis_url, password=net.redis_password()) as client:
         for fields in ({"number": -1}, {"number": 2**64}, {"block_hash": "0x" + "cd" * 32}):
             client.publish("pavm:verdicts", json.dumps({**good, **fields}))
         client.publish("pavm:verdicts", json.dumps(_verdict(net, key=b"\x06" * 32)))
@@ -243,6 +270,6 @@ def test_bad_verdicts_on_the_redis_channel_are_skipped_and_the_listener_goes_on(
     assert "probe" not in _recorded(net, number)
     # The listener still takes the next authentic verdict. It makes "probe" a voter,
     # so this test runs last in the module.
-    with redis.Redis.from_url(net.redis_url) as client:
+    with redis.Redis.from_url(net.redis_url, password=net.redis_password()) as client:
         client.publish("pavm:verdicts", json.dumps(good))
     wait_for(lambda: "probe" in _recorded(net, number), what="the listener still listening")

@@ -3,7 +3,10 @@ never on a command line, not the public development key, kept across restarts wi
 the members that registered; validators read the miner's address from the file the
 miner writes."""
 
+import os
+import signal
 import stat
+import time
 from pathlib import Path
 
 import httpx
@@ -12,9 +15,11 @@ from typer.testing import CliRunner
 
 from common.accounts import dev_accounts, mnemonic_wallets, sign
 from common.keyfile import read_address, read_token
-from common.membership import Registration
+from common.kv import LmdbDB
+from common.membership import HEARTBEAT, Registration
 from common.rpc.client import call
 from common.state import ChainConfig
+from common.store import ChainStore
 from loadtest.testnet import process as testnet
 from tests.services.helpers import all_agree, start_testnet, wait_for
 from validator.__main__ import cli as validator_cli
@@ -95,3 +100,29 @@ def test_a_validator_the_miner_does_not_know_registers_again_and_resends(nets):
     receipt = wait_for(lambda: call(net.miner.url, "eth_getTransactionReceipt", [tx_hash]))
     block = int(receipt["blockNumber"], 16)
     wait_for(lambda: (all_agree(net) or 0) >= block, timeout=90, what="the verdict resent")
+
+
+def test_a_validator_registers_again_at_once_when_the_miner_returns_without_it(nets):
+    """The miner comes back from a stop having lost the member (its entry deleted from
+    the store while it was down): the validator saw it unreachable and registers again
+    well before its next heartbeat, so pushes and verdicts go on."""
+    net = nets[0]
+    os.kill(net.miner.pid, signal.SIGTERM)
+    os.waitpid(net.miner.pid, 0)  # the test started it: wait for it to exit
+    db = LmdbDB(Path(net.data_dir) / "miner" / "chain")
+    ChainStore(db).forget_member("validator-1")
+    db.close()
+    testnet.restart(net, "miner")
+    testnet.wait_healthy(net.miner.url, net.miner.pid)
+    started = time.monotonic()
+    wait_for(
+        lambda: call(net.miner.url, "pavm_nodeInfo")["members"] == ["validator-1"] or None,
+        timeout=HEARTBEAT / 2,
+        what="validator-1 registered again",
+    )
+    assert time.monotonic() - started < HEARTBEAT / 2
+    head = int(call(net.miner.url, "eth_blockNumber"), 16)
+    wallet = dev_accounts(3)[2]
+    raw = sign(wallet, 0, b"\x43" * 20, config=ChainConfig(), value=1, gas=21_000)
+    call(net.miner.url, "eth_sendRawTransaction", ["0x" + raw.hex()])
+    wait_for(lambda: (all_agree(net) or 0) > head, timeout=60, what="a verdict after rejoining")
