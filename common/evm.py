@@ -1,7 +1,9 @@
-"""The chain's EVM: py-evm's Prague rules, with the recording account database installed.
+"""The chain's EVM: py-evm's Prague rules plus the fork-join precompile, with the
+recording account database installed.
 
 ``PavmState`` is what the miner and every validation worker execute on; ``ReferenceState``
-is py-evm's own, unmodified Prague state, the baseline every determinism test and
+is py-evm's own, unmodified Prague state with the fork-join precompile added in its
+serial definition (``common/forkjoin.py``): the baseline every determinism test and
 benchmark compares against. The chain runs Prague transaction semantics (EIP-7702,
 EIP-7623, ...) on every block; block-level system calls of Ethereum (beacon roots,
 history storage, execution-layer requests) belong to the beacon chain and have no
@@ -17,17 +19,26 @@ from eth.abc import ComputationAPI, SignedTransactionAPI
 from eth.exceptions import UnrecognizedTransactionType
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.computation import PRAGUE_PRECOMPILES, PragueComputation
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
-from common.recording import OpKind, RecordingAccountDB
+from common.forkjoin import Runner, parallel_precompile
+from common.recording import Op, OpKind, RecordingAccountDB
+from common.subcalls import PARALLEL_ADDRESS
 from common.untrusted import check_rlp_depth
 
 FORK_NAME = "prague"
-ReferenceState = PragueState
-"""py-evm's state class for the chain's fork, unmodified: the serial baseline."""
+PavmComputation = PragueComputation.configure(
+    __name__="PavmComputation",
+    _precompiles={**PRAGUE_PRECOMPILES, PARALLEL_ADDRESS: parallel_precompile},
+)
+"""Prague's computation with the fork-join precompile."""
+ReferenceState = PragueState.configure(__name__="ReferenceState", computation_class=PavmComputation)
+"""py-evm's state class for the chain's fork, unmodified but for the fork-join
+precompile, which runs its serial definition here: the serial baseline."""
 
 
 class PavmTransactionExecutor(PragueTransactionExecutor):
@@ -38,14 +49,28 @@ class PavmTransactionExecutor(PragueTransactionExecutor):
     ) -> ComputationAPI:
         db = cast(_RecordingPragueState, self.vm_state).recording_db
         db.finalizing = True
+        ops, writes = len(db.ops), len(db.writes)
         try:
             return super().finalize_computation(transaction, computation)
         finally:
             db.finalizing = False
+            # py-evm checks the touched accounts (EIP-161) in the order of a Python set,
+            # which differs from process to process (hash randomisation): put what
+            # finalisation recorded in one canonical order, or two nodes would hash
+            # the same operations differently.
+            db.ops[ops:] = sorted(db.ops[ops:], key=_op_order)
+            db.writes[writes:] = sorted(db.writes[writes:], key=_op_order)
+
+
+def _op_order(op: Op) -> tuple[int, bytes, int]:
+    return op[0], op[1], op[2]
 
 
 class _RecordingPragueState(PragueState):
     transaction_executor_class = PavmTransactionExecutor
+    computation_class = PavmComputation
+    subcall_runner: Runner | None = None
+    """How the fork-join precompile runs sub-calls here (serially when ``None``)."""
 
     def __init__(self, db: Any, execution_context: ExecutionContext, state_root: Hash32) -> None:
         super().__init__(db, execution_context, state_root)

@@ -5,6 +5,11 @@ Each test mines one block with the probe contract, checks the miner's state root
 against unmodified py-evm, and pins what the R/W set and the ops must contain.
 """
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from common.accounts import ETHER, GWEI, Wallet, wallets
@@ -13,6 +18,8 @@ from common.recording import OpKind
 from common.rwset import BALANCE, CODE, EXISTS, NONCE, READ_BALANCE, WIPED
 from loadtest.workloads.contracts import load
 from tests.conftest import MINER, MINER_KEY, Chain
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = load("probe")
 
@@ -178,3 +185,38 @@ def test_miner_sending_a_transaction_reads_the_beneficiary(chain, people):
     flags = [o.rwset.reads_beneficiary for o in built.outcomes]
     assert flags == [False, False, True, True]
     assert built.block.groups == ((0, 1, 2, 3),)
+
+
+_TOUCHING_THREE = """
+from common.accounts import genesis_alloc, sign, wallets
+from common.evm import decode_transaction
+from common.execute import execute_transaction
+from common.state import ChainConfig, ChainState
+from common.subcalls import PARALLEL_ADDRESS, SubCall, encode_calls
+
+people = wallets(4)
+chain = ChainState.genesis(genesis_alloc(people), ChainConfig())
+calls = [SubCall(i + 1, p.address, b"") for i, p in enumerate(people[1:])]
+data = encode_calls(calls)
+raw = sign(people[0], 0, PARALLEL_ADDRESS, config=ChainConfig(), data=data, gas=99_000)
+state = chain.recording_state(chain.next_env(b"\\x77" * 20))
+receipt = execute_transaction(state, decode_transaction(raw)).receipt
+print(receipt.status, receipt.read_hash.hex(), receipt.write_hash.hex())
+"""
+
+
+def test_operation_hashes_do_not_depend_on_the_process_hash_seed():
+    """A transaction that touches several accounts: py-evm checks them for EIP-161
+    deletion in a Python set's order, which hash randomisation changes from process
+    to process. Miner and validators are different processes, so the recorded order
+    must not follow it."""
+    answers = set()
+    for seed in range(4):
+        env = {**os.environ, "PYTHONHASHSEED": str(seed), "PYTHONPATH": str(ROOT)}
+        done = subprocess.run(
+            [sys.executable, "-c", _TOUCHING_THREE], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        answers.add(done.stdout)
+    assert len(answers) == 1
+    assert answers.pop().startswith("1 ")
