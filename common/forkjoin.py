@@ -231,11 +231,9 @@ def speculate_here(
 
 def _speculate_one(computation: ComputationAPI, call: SubCall, allowance: int) -> Effects:
     state: Any = computation.state
-    context: Any = computation.transaction_context
     db = _recording_db(state)
     ops_start, writes_start = len(db.ops), len(db.writes)
     created_start = len(computation.contracts_created)
-    counter = context._log_counter
     snapshot = state.snapshot()
     child = computation.generate_child_computation(_message(computation, call, allowance))
     ops = db.ops[ops_start:]
@@ -248,7 +246,7 @@ def _speculate_one(computation: ComputationAPI, call: SubCall, allowance: int) -
         refund=child.get_gas_refund() if ok else 0,
         ops=ops,
         writes=db.writes[writes_start:] if ok else [],
-        warmed=_still_warm(db, ops) if ok else [],
+        warmed=still_warm(db, ops) if ok else [],
         transient=[(a, s, _transient(state, a, s)) for a, s in sorted(transient)] if ok else [],
         logs=[(a, t, d) for _, a, t, d in child.get_raw_log_entries()],
         deleted=list(child.get_accounts_for_deletion()),
@@ -259,7 +257,6 @@ def _speculate_one(computation: ComputationAPI, call: SubCall, allowance: int) -
     state.revert(snapshot)
     del db.ops[ops_start:]
     del computation.contracts_created[created_start:]
-    context._log_counter = counter
     return effects
 
 
@@ -275,7 +272,7 @@ def _warm_now(db: RecordingAccountDB, ops: list[Op]) -> set[Key]:
     return warm
 
 
-def _still_warm(db: RecordingAccountDB, ops: list[Op]) -> list[tuple[bytes, int | None]]:
+def still_warm(db: RecordingAccountDB, ops: list[Op]) -> list[tuple[bytes, int | None]]:
     """What ``ops`` warmed and is still warm (a reverted frame's warm marks are undone)."""
     warmed: list[tuple[bytes, int | None]] = []
     for kind, address, slot, _ in ops:
@@ -335,7 +332,7 @@ def _apply(
     db.ops.extend(effects.ops)
     db.writes.extend(effects.writes)
     for kind, address, slot, value in effects.writes:
-        _replay(db, kind, Address(address), slot, value)
+        replay_write(db, kind, Address(address), slot, value)
     for address, warm_slot in effects.warmed:
         if warm_slot is None:
             AccountDB.mark_address_warm(db, Address(address))
@@ -380,7 +377,9 @@ class _Touch:
         return 0
 
 
-def _replay(db: RecordingAccountDB, kind: int, address: Address, slot: int, value: Any) -> None:
+def replay_write(
+    db: RecordingAccountDB, kind: int, address: Address, slot: int, value: Any
+) -> None:
     """One recorded state write, applied past the recorder (its op is already kept)."""
     if kind == OpKind.WRITE_BALANCE:
         AccountDB.set_balance(db, address, value)

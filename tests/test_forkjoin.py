@@ -26,6 +26,8 @@ from common.accounts import genesis_alloc, sign, wallets
 from common.evm import decode_transaction, gas_used_by
 from common.execute import TxOutcome, execute_transaction
 from common.forkjoin import Serial, Speculative
+from common.forkpoint import capture, speculate_at
+from common.recording import RecordingAccountDB
 from common.state import ChainConfig, ChainState, GenesisAccount
 from common.subcalls import (
     MAX_SUBCALLS,
@@ -36,6 +38,9 @@ from common.subcalls import (
     decode_results,
     encode_calls,
 )
+from tests.conftest import MINER as MINER_ADDRESS
+from tests.conftest import Chain
+from validator.validate import Validator
 
 CONFIG = ChainConfig()
 MINER = b"\x77" * 20
@@ -43,6 +48,7 @@ A = b"\xaa" * 19 + b"\x01"
 B = b"\xaa" * 19 + b"\x02"
 RUN = function_signature_to_4byte_selector("run(uint256[3][],uint256[3][][])")
 PEOPLE = wallets(2)
+"""Funded at genesis (MINER_ADDRESS, the block builder's, is not among them)."""
 
 
 @cache
@@ -138,6 +144,15 @@ def _run_reference(raw: bytes) -> tuple[bytes, bytes, int, int]:
     return bytes(state.make_state_root()), computation.output, gas_used_by(tx, computation), logs
 
 
+def _on_another_replica(computation: Any, calls: list[SubCall], allowance: int) -> Any:
+    """Speculate as another worker would: from the captured fork point, rebuilt on a
+    replica of its own at the parent state."""
+    chain = parent()
+    fork = capture(computation, chain.next_env(MINER), earlier=[])
+    replica = RecordingAccountDB(chain.db, chain.head.state_root)
+    return speculate_at(fork, chain.db, replica, calls, allowance)
+
+
 @pytest.mark.slow
 @settings(
     max_examples=60,
@@ -158,6 +173,12 @@ def test_speculation_equals_the_serial_definition_equals_pyevm(calls, gas, via_c
     assert parallel.rwset == serial.rwset
     assert parallel.ops == serial.ops
     assert parallel_root == serial_root
+    elsewhere, elsewhere_root = _run_pavm(raw, Speculative(_on_another_replica))
+    assert (elsewhere.receipt, elsewhere.ops, elsewhere_root) == (
+        serial.receipt,
+        serial.ops,
+        serial_root,
+    )
     reference_root, _, reference_gas, reference_logs = _run_reference(raw)
     assert serial_root == reference_root
     assert serial.receipt.gas_used == reference_gas
@@ -222,3 +243,50 @@ def test_results_come_back_by_thread_id_whatever_order_the_input_had():
     first, second = decode_results(output)
     assert not first.success
     assert second.success and int.from_bytes(second.output, "big") == 9  # B's slot 2
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(sets=st.lists(st.tuples(subcall_sets(), st.booleans()), min_size=1, max_size=3))
+def test_blocks_of_fork_joins_validate_alike_on_1_2_and_4_workers(sets):
+    """The miner runs sub-calls serially; validators with 2 and 4 workers lend idle
+    workers to speculate them (few transactions, so most workers are idle). Every
+    validator accepts the block with the miner's receipts and state root, which
+    equals py-evm's."""
+    chain = Chain(parent(), {})
+    txs = []
+    for i, (calls, via_contract) in enumerate(sets):
+        if via_contract:
+            programs = [_program_of(c) for c in calls]
+            data = run_data([(10, 0, calls[-1].after % 2), (2, 7, 0)], programs[:3])
+            txs.append(chain.tx(PEOPLE[i % 2], A, data=data, gas=3_000_000))
+        else:
+            data = encode_calls(calls)
+            txs.append(chain.tx(PEOPLE[i % 2], PARALLEL_ADDRESS, data=data, gas=3_000_000))
+    built = chain.mine(txs)  # asserts the miner's root == py-evm's
+    for workers in (1, 2, 4):
+        with Validator(parent(), MINER_ADDRESS, workers=workers) as validator:
+            report = validator.validate(built.block)
+            assert report.receipts == tuple(o.receipt for o in built.outcomes)
+            assert validator.state.head.hash == built.block.hash
+
+
+def test_a_validator_lends_idle_workers_to_a_transactions_sub_calls():
+    """One transaction, four independent sub-calls, two workers: the worker that runs
+    the transaction keeps half of the calls and the idle one speculates the rest."""
+    chain = Chain(parent(), {})
+    calls = [
+        SubCall(t, A, run_data([(7, 0, 200), (2, t + 20, 1), (5, t, 0)], [])) for t in (1, 2, 3, 4)
+    ]
+    built = chain.mine(
+        [chain.tx(PEOPLE[0], PARALLEL_ADDRESS, data=encode_calls(calls), gas=3_000_000)]
+    )
+    with Validator(parent(), MINER_ADDRESS, workers=2) as validator:
+        report = validator.validate(built.block)
+        assert validator.workers.lent == 2
+    assert report.receipts == tuple(o.receipt for o in built.outcomes)
+    assert len(report.receipts[0].logs) == 4

@@ -257,6 +257,7 @@ class Validator:
             RunGroups(
                 env,
                 [(g, [(i, block.transactions[i]) for i in block.groups[g]]) for g in groups],
+                offload=self.workers.size > 1,
             )
             if groups
             else None

@@ -5,6 +5,12 @@ advances block by block: the worker executes the groups it is sent on it, then
 applies the block's merged diff (absolute post-values, so re-applying what it wrote
 itself is harmless). It never computes a state root; its journal is the flat view of
 everything that changed since it was started.
+
+Sub-calls of the fork-join precompile are speculated on idle cores: a worker that
+meets one asks the validator (:class:`Speculate`), which hands part of the calls to
+workers that have finished their groups and tells the asker which ones to run itself
+(:class:`Kept`); their effects come back (:class:`Speculated`) and the asker joins
+them in thread-id order (``common/forkjoin.py``).
 """
 
 import time
@@ -16,9 +22,12 @@ from eth_utils import ValidationError
 
 from common.evm import BlockEnv, PavmState, decode_transaction
 from common.execute import TxOutcome, execute_transaction
+from common.forkjoin import Effects, SpeculateFn, Speculative, speculate_here
+from common.forkpoint import ForkPoint, capture, speculate_at
 from common.kv import open_in_child
-from common.recording import RecordingAccountDB
+from common.recording import Op, RecordingAccountDB
 from common.rwset import AccountWrite, apply_diff
+from common.subcalls import SubCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +36,32 @@ class RunGroups:
 
     env: BlockEnv
     groups: list[tuple[int, list[tuple[int, bytes]]]]
+    offload: bool = False
+    """Whether other workers may take sub-calls (there are others)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Speculate:
+    """Sub-calls to speculate from a fork point (worker → validator → idle workers)."""
+
+    fork: ForkPoint
+    calls: list[SubCall]
+    allowance: int
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """The validator's answer to a :class:`Speculate`: the calls the asker runs itself."""
+
+    tids: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Speculated:
+    """Effects of speculated calls, by thread id (a call missing here: a helper died,
+    and the asker runs it when joining)."""
+
+    effects: dict[int, Effects]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +82,9 @@ class GroupsDone:
     invalid: tuple[int, str] | None = None
 
 
-def run_groups(raw_db: Any, db: RecordingAccountDB, job: RunGroups) -> GroupsDone:
+def run_groups(
+    raw_db: Any, db: RecordingAccountDB, job: RunGroups, conn: Connection | None = None
+) -> GroupsDone:
     """Execute each group serially on the replica ``db`` (over ``raw_db``).
 
     Groups share no written key, so running them one after another on one replica
@@ -56,6 +93,10 @@ def run_groups(raw_db: Any, db: RecordingAccountDB, job: RunGroups) -> GroupsDon
     started = time.process_time()
     state = PavmState(raw_db, job.env.execution_context(), db.state_root)
     state.use_account_db(db)
+    earlier: list[Op] = []
+    """Surviving writes of the transactions run so far (what a helper must replay)."""
+    if job.offload and conn is not None:
+        state.subcall_runner = Speculative(_offload(conn, job.env, earlier))
     outcomes: list[tuple[int, TxOutcome]] = []
     credit = 0
     for _, members in job.groups:
@@ -67,9 +108,25 @@ def run_groups(raw_db: Any, db: RecordingAccountDB, job: RunGroups) -> GroupsDon
                 return GroupsDone(
                     outcomes, credit, time.process_time() - started, (index, str(exc))
                 )
+            earlier.extend(db.writes)
             outcomes.append((index, replace(outcome, ops=())))
         credit += db.pending_credit
     return GroupsDone(outcomes, credit, time.process_time() - started)
+
+
+def _offload(conn: Connection, env: BlockEnv, earlier: list[Op]) -> SpeculateFn:
+    """Speculate sub-calls here and on whatever idle workers the validator lends."""
+
+    def speculate(computation: Any, calls: list[SubCall], allowance: int) -> dict[int, Effects]:
+        conn.send(Speculate(capture(computation, env, earlier), calls, allowance))
+        kept: Kept = conn.recv()
+        effects = speculate_here(computation, [c for c in calls if c.tid in kept.tids], allowance)
+        if len(kept.tids) < len(calls):
+            answer: Speculated = conn.recv()
+            effects.update(answer.effects)
+        return effects
+
+    return speculate
 
 
 def worker_main(conn: Connection, db: Any, state_root: bytes) -> None:
@@ -83,7 +140,10 @@ def worker_main(conn: Connection, db: Any, state_root: bytes) -> None:
         except EOFError:
             return
         if isinstance(job, RunGroups):
-            conn.send(run_groups(db, replica, job))
+            conn.send(run_groups(db, replica, job, conn))
+        elif isinstance(job, Speculate):
+            effects = speculate_at(job.fork, db, replica, job.calls, job.allowance)
+            conn.send(Speculated(effects))
         elif isinstance(job, ApplyDiff):
             apply_diff(replica, job.diff)
             replica.lock_changes()

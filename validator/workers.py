@@ -16,8 +16,18 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from common.errors import WorkerFailure
+from common.forkjoin import Effects
 from common.kv import DiskHandle, handle_for_child
-from validator.worker import ApplyDiff, GroupsDone, RunGroups, worker_main
+from common.subcalls import SubCall
+from validator.worker import (
+    ApplyDiff,
+    GroupsDone,
+    Kept,
+    RunGroups,
+    Speculate,
+    Speculated,
+    worker_main,
+)
 
 _FORK = multiprocessing.get_context("fork")
 _SPAWN = multiprocessing.get_context("spawn")
@@ -41,6 +51,22 @@ class _Worker:
 
 
 @dataclass
+class _Lending:
+    """Which workers help which with sub-calls during one :meth:`WorkerPool.run`."""
+
+    idle: set[int]
+    """Workers with nothing to do: done with their groups, or given none."""
+    helping: dict[int, int] = field(default_factory=dict)
+    """Helper → the worker it speculates for."""
+    collected: dict[int, dict[int, Effects]] = field(default_factory=dict)
+    """Asker → effects its helpers sent so far."""
+
+    def forget(self, asker: int) -> None:
+        """``asker`` died: what its helpers send back goes nowhere."""
+        self.collected.pop(asker, None)
+
+
+@dataclass
 class WorkerPool:
     """``size`` workers, worker ``i`` pinned to the ``i``-th allowed core (round robin).
 
@@ -52,6 +78,8 @@ class WorkerPool:
     source: Callable[[], tuple[Any, bytes]]
     pin: bool = True
     restarts: int = 0
+    lent: int = 0
+    """Sub-calls handed to idle workers so far."""
     progress_every: float = PROGRESS_EVERY
     """Seconds between log lines while workers are busy with one block."""
     _workers: list[_Worker] = field(default_factory=list)
@@ -101,10 +129,13 @@ class WorkerPool:
         return [w.process.pid for w in self._workers]
 
     def run(self, jobs: Sequence[RunGroups | None]) -> list[GroupsDone | None]:
-        """Send ``jobs[i]`` to worker ``i`` and collect the answers, replacing dead workers."""
+        """Send ``jobs[i]`` to worker ``i`` and collect the answers, replacing dead
+        workers; meanwhile lend workers that are done (or had no job) to those that ask
+        for help with sub-calls."""
         results: list[GroupsDone | None] = [None] * self.size
         attempts = [0] * self.size
         waiting: set[int] = set()
+        lending = _Lending(idle={i for i, job in enumerate(jobs) if job is None})
         for index, job in enumerate(jobs):
             if job is not None:
                 self._send(index, job)
@@ -112,7 +143,7 @@ class WorkerPool:
                 waiting.add(index)
         while waiting:
             handles: dict[Any, int] = {}
-            for index in waiting:
+            for index in waiting | set(lending.helping):
                 worker = self._workers[index]
                 handles[worker.conn] = index
                 handles[worker.process.sentinel] = index
@@ -127,22 +158,60 @@ class WorkerPool:
                 index = handles[handle]
                 # A worker's pipe and sentinel may both be ready; once handled (maybe
                 # replaced), its other stale handle must not count as a second death.
-                if index not in waiting or index in handled:
+                if index in handled or (index not in waiting and index not in lending.helping):
                     continue
                 handled.add(index)
                 answer = self._receive(index)
-                if answer is not None:
+                if isinstance(answer, GroupsDone):
                     results[index] = answer
                     waiting.discard(index)
-                    continue
-                if attempts[index] >= 2:
-                    raise WorkerFailure(f"worker {index} died twice on the same block")
-                self._replace(index)
-                job = jobs[index]
-                assert job is not None
-                self._send(index, job)
-                attempts[index] += 1
+                    lending.idle.add(index)
+                elif isinstance(answer, Speculate):
+                    self._lend(index, answer, lending)
+                elif isinstance(answer, Speculated):
+                    self._return(index, answer.effects, lending)
+                elif index in lending.helping:
+                    self._replace(index)  # a helper died: its asker runs those calls
+                    self._return(index, {}, lending)
+                else:
+                    if attempts[index] >= 2:
+                        raise WorkerFailure(f"worker {index} died twice on the same block")
+                    lending.forget(index)
+                    self._replace(index)
+                    job = jobs[index]
+                    assert job is not None
+                    self._send(index, job)
+                    attempts[index] += 1
         return results
+
+    def _lend(self, asker: int, request: Speculate, lending: "_Lending") -> None:
+        """Share ``request``'s calls round robin between the asker and every idle worker."""
+        helpers = sorted(lending.idle)
+        shares: list[list[SubCall]] = [[] for _ in range(len(helpers) + 1)]
+        for i, call in enumerate(request.calls):
+            shares[i % len(shares)].append(call)
+        given = [(h, share) for h, share in zip(helpers, shares[1:], strict=True) if share]
+        self._send(asker, Kept([c.tid for c in shares[0]]))
+        if not given:
+            return
+        lending.collected[asker] = {}
+        for helper, share in given:
+            self.lent += len(share)
+            lending.idle.discard(helper)
+            lending.helping[helper] = asker
+            self._send(helper, Speculate(request.fork, share, request.allowance))
+
+    def _return(self, helper: int, effects: dict[int, Effects], lending: "_Lending") -> None:
+        """A helper's effects go to its asker once every helper of that asker answered."""
+        asker = lending.helping.pop(helper)
+        lending.idle.add(helper)
+        collected = lending.collected.get(asker)
+        if collected is None:
+            return  # the asker died meanwhile: its job runs again from the start
+        collected.update(effects)
+        if asker not in lending.helping.values():
+            del lending.collected[asker]
+            self._send(asker, Speculated(collected))
 
     def _send(self, index: int, job: object) -> None:
         try:
@@ -151,13 +220,13 @@ class WorkerPool:
             self._replace(index)
             self._workers[index].conn.send(job)
 
-    def _receive(self, index: int) -> GroupsDone | None:
+    def _receive(self, index: int) -> object | None:
+        """What worker ``index`` sent, or ``None`` when it died."""
         conn = self._workers[index].conn
         try:
             if conn.poll():
-                answer = conn.recv()
-                if isinstance(answer, GroupsDone):
-                    return answer
+                answer: object = conn.recv()
+                return answer
         except (EOFError, OSError):
             pass
         return None
