@@ -344,3 +344,55 @@ def test_out_of_bounds_inputs_revert_with_a_reason(workloads, name, function, ar
     selector, payload = computation.output[:4], computation.output[4:]
     assert selector == bytes.fromhex("08c379a0")  # Error(string)
     assert decode(["string"], payload) == (reason,)
+
+
+PARALLEL_RUNS = [
+    pytest.param(
+        "matrix",
+        "run_multiply_parallel",
+        (7, 4),
+        lambda n, seed: digest(matrix_product(n, seed)),
+        id="matrix.run_multiply_parallel",
+    ),
+    pytest.param(
+        "matrix",
+        "run_add_parallel",
+        (7, 5),
+        lambda n, seed: digest(matrix_sum(n, seed)),
+        id="matrix.run_add_parallel",
+    ),
+    pytest.param(
+        "substring",
+        "run_parallel",
+        (901, 2, b"aca"),
+        lambda n, seed, pattern: occurrences(dna(n, seed), pattern),
+        id="substring.run_parallel",
+    ),
+    pytest.param(
+        "histogram", "run_parallel", (703, 3, 10, 400), in_range, id="histogram.run_parallel"
+    ),
+]
+"""The intra workloads' parallel versions: their parts run as fork-join sub-calls."""
+
+
+@pytest.mark.parametrize(("name", "function", "args", "reference"), PARALLEL_RUNS)
+def test_parallel_versions_compute_what_the_serial_ones_do(
+    workloads, workload_chain, people, name, function, args, reference
+):
+    """Split over 1, 2, 3 and 5 threads (parts of unequal sizes, segments whose
+    matches straddle a boundary), each adds the serial reference into its key."""
+    threads = (1, 2, 3, 5)
+    txs = [
+        workload_chain.tx(
+            people[2],
+            workloads.address[name],
+            data=load(name).call_data(function, *args, key, t),
+            gas=RUN_GAS * 2,
+        )
+        for key, t in enumerate(threads, start=20)
+    ]
+    built = workload_chain.mine(txs)
+    assert [o.receipt.status for o in built.outcomes] == [1] * len(threads)
+    after = replace(workloads, state=workload_chain.state)
+    for key in range(20, 20 + len(threads)):
+        assert view(after, name, "results", key) == reference(*args)

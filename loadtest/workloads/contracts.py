@@ -48,8 +48,15 @@ def compile_source(name: str) -> dict[str, Any]:
 
     if vyper.__version__.split("+")[0] != VYPER_VERSION:
         raise RuntimeError(f"vyper {VYPER_VERSION} is pinned, found {vyper.__version__}")
+    from vyper.compiler.input_bundle import FilesystemInputBundle
+
     source = (CONTRACTS / f"{name}.vy").read_text()
-    out = vyper.compile_code(source, output_formats=["abi", "bytecode"])
+    out = vyper.compile_code(
+        source,
+        contract_path=f"{name}.vy",
+        input_bundle=FilesystemInputBundle([CONTRACTS]),  # lib/ modules
+        output_formats=["abi", "bytecode"],
+    )
     return {"compiler": f"vyper-{VYPER_VERSION}", "abi": out["abi"], "bytecode": out["bytecode"]}
 
 

@@ -9,6 +9,10 @@
         transactions on one hot key conflict, on distinct keys they are independent.
 """
 
+from lib import forkjoin
+from lib import lcg
+
+
 MAX_N: constant(uint256) = 100_000
 SPAN: constant(uint256) = 1000  # elements lie in [0, SPAN)
 
@@ -67,3 +71,43 @@ def _count(n: uint256, seed: uint256, low: uint256, high: uint256) -> uint256:
         if low <= value and value < high:
             found += 1
     return found
+
+
+# -- the parallel version: the array's parts on threads of the fork-join precompile --
+
+
+@external
+@view
+def count_part(n: uint256, seed: uint256, low: uint256, high: uint256, first: uint256, size: uint256) -> uint256:
+    """
+    @notice How many of elements first .. first + size - 1 lie in [low, high).
+    """
+    assert first + size <= n and n <= MAX_N, "histogram: part out of range"
+    found: uint256 = 0
+    x: uint256 = lcg.jump(seed, first)
+    for _: uint256 in range(size, bound=MAX_N):
+        x = unsafe_add(unsafe_mul(x, LCG_MUL), LCG_INC) & LCG_MASK
+        value: uint256 = (x >> 33) % SPAN
+        if low <= value and value < high:
+            found += 1
+    return found
+
+
+@external
+def run_parallel(n: uint256, seed: uint256, low: uint256, high: uint256, key: uint256, threads: uint256):
+    """
+    @notice What `run` does, with the array split into `threads` parts that the
+            fork-join precompile may run on separate cores.
+    """
+    assert threads >= 1 and threads <= forkjoin.MAX_THREADS, "histogram: 1 to 16 threads"
+    datas: DynArray[Bytes[forkjoin.MAX_DATA], forkjoin.MAX_THREADS] = []
+    for t: uint256 in range(threads, bound=forkjoin.MAX_THREADS):
+        first: uint256 = n * t // threads
+        size: uint256 = n * (t + 1) // threads - first
+        datas.append(
+            abi_encode(
+                n, seed, low, high, first, size,
+                method_id=method_id("count_part(uint256,uint256,uint256,uint256,uint256,uint256)"),
+            )
+        )
+    self.results[key] = unsafe_add(self.results[key], forkjoin.sum_of(datas))

@@ -16,6 +16,10 @@
         are independent.
 """
 
+from lib import forkjoin
+from lib import lcg
+
+
 MAX_N: constant(uint256) = 64
 MAX_CELLS: constant(uint256) = MAX_N * MAX_N
 MODULUS: constant(uint256) = 100
@@ -132,3 +136,92 @@ def _skip(seed: uint256, steps: uint256) -> uint256:
     for _: uint256 in range(steps, bound=MAX_CELLS):
         x = unsafe_add(unsafe_mul(x, LCG_MUL), LCG_INC) & LCG_MASK
     return x
+
+
+# -- the parallel versions: parts of C on threads of the fork-join precompile --
+
+
+@external
+@view
+def multiply_part(n: uint256, seed: uint256, first_row: uint256, rows: uint256) -> uint256:
+    """
+    @notice run_multiply's digest over rows first_row .. first_row + rows - 1 of C.
+    """
+    assert n <= MAX_N and first_row + rows <= n, "matrix: part out of range"
+    cells: uint256 = n * n
+    x: uint256 = lcg.jump(seed, cells)
+    b: DynArray[uint256, MAX_CELLS] = []
+    for _: uint256 in range(cells, bound=MAX_CELLS):
+        x = unsafe_add(unsafe_mul(x, LCG_MUL), LCG_INC) & LCG_MASK
+        b.append((x >> 33) % MODULUS)
+    x = lcg.jump(seed, first_row * n)
+    digest: uint256 = 0
+    index: uint256 = first_row * n
+    row: DynArray[uint256, MAX_N] = []
+    for i: uint256 in range(rows, bound=MAX_N):
+        row = []
+        for k: uint256 in range(n, bound=MAX_N):
+            x = unsafe_add(unsafe_mul(x, LCG_MUL), LCG_INC) & LCG_MASK
+            row.append((x >> 33) % MODULUS)
+        for j: uint256 in range(n, bound=MAX_N):
+            cell: uint256 = 0
+            for k: uint256 in range(n, bound=MAX_N):
+                cell = unsafe_add(cell, unsafe_mul(row[k], b[unsafe_add(unsafe_mul(k, n), j)]))
+            index += 1
+            digest = unsafe_add(digest, unsafe_mul(index, cell))
+    return digest
+
+
+@external
+@view
+def add_part(n: uint256, seed: uint256, first: uint256, size: uint256) -> uint256:
+    """
+    @notice run_add's digest over cells first .. first + size - 1 of C.
+    """
+    assert n <= MAX_N and first + size <= n * n, "matrix: part out of range"
+    x_a: uint256 = lcg.jump(seed, first)
+    x_b: uint256 = lcg.jump(seed, n * n + first)
+    digest: uint256 = 0
+    for i: uint256 in range(first, first + size, bound=MAX_CELLS):
+        x_a = unsafe_add(unsafe_mul(x_a, LCG_MUL), LCG_INC) & LCG_MASK
+        x_b = unsafe_add(unsafe_mul(x_b, LCG_MUL), LCG_INC) & LCG_MASK
+        cell: uint256 = (x_a >> 33) % MODULUS + (x_b >> 33) % MODULUS
+        digest = unsafe_add(digest, unsafe_mul(i + 1, cell))
+    return digest
+
+
+@external
+def run_multiply_parallel(n: uint256, seed: uint256, key: uint256, threads: uint256):
+    """
+    @notice What `run_multiply` does, with C's rows split over `threads` threads.
+    """
+    assert threads >= 1 and threads <= forkjoin.MAX_THREADS, "matrix: 1 to 16 threads"
+    datas: DynArray[Bytes[forkjoin.MAX_DATA], forkjoin.MAX_THREADS] = []
+    for t: uint256 in range(threads, bound=forkjoin.MAX_THREADS):
+        first: uint256 = n * t // threads
+        datas.append(
+            abi_encode(
+                n, seed, first, n * (t + 1) // threads - first,
+                method_id=method_id("multiply_part(uint256,uint256,uint256,uint256)"),
+            )
+        )
+    self.results[key] = unsafe_add(self.results[key], forkjoin.sum_of(datas))
+
+
+@external
+def run_add_parallel(n: uint256, seed: uint256, key: uint256, threads: uint256):
+    """
+    @notice What `run_add` does, with C's cells split over `threads` threads.
+    """
+    assert threads >= 1 and threads <= forkjoin.MAX_THREADS, "matrix: 1 to 16 threads"
+    cells: uint256 = n * n
+    datas: DynArray[Bytes[forkjoin.MAX_DATA], forkjoin.MAX_THREADS] = []
+    for t: uint256 in range(threads, bound=forkjoin.MAX_THREADS):
+        first: uint256 = cells * t // threads
+        datas.append(
+            abi_encode(
+                n, seed, first, cells * (t + 1) // threads - first,
+                method_id=method_id("add_part(uint256,uint256,uint256,uint256)"),
+            )
+        )
+    self.results[key] = unsafe_add(self.results[key], forkjoin.sum_of(datas))

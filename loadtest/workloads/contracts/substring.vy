@@ -11,6 +11,10 @@
         conflict, transactions on distinct keys are independent.
 """
 
+from lib import forkjoin
+from lib import lcg
+
+
 MAX_N: constant(uint256) = 100_000
 MAX_PATTERN: constant(uint256) = 16
 
@@ -63,3 +67,49 @@ def _count(n: uint256, seed: uint256, pattern: Bytes[MAX_PATTERN]) -> uint256:
         if k + 1 >= length and window == target:
             found += 1
     return found
+
+
+# -- the parallel version: segments of the text on threads of the fork-join precompile --
+
+
+@external
+@view
+def count_part(n: uint256, seed: uint256, pattern: Bytes[MAX_PATTERN], first: uint256, size: uint256) -> uint256:
+    """
+    @notice Occurrences of `pattern` that start at positions first .. first + size - 1
+            (reading on past the segment for the ones that straddle its end).
+    """
+    assert n <= MAX_N and first + size <= n, "substring: part out of range"
+    length: uint256 = len(pattern)
+    assert length > 0, "substring: empty pattern"
+    target: uint256 = convert(pattern, uint256)
+    mask: uint256 = (1 << (8 * length)) - 1
+    window: uint256 = 0
+    found: uint256 = 0
+    last: uint256 = min(n, first + size + length - 1)
+    x: uint256 = lcg.jump(seed, first)
+    for k: uint256 in range(first, last, bound=MAX_N):
+        x = unsafe_add(unsafe_mul(x, LCG_MUL), LCG_INC) & LCG_MASK
+        character: uint256 = (ALPHABET >> (8 * ((x >> 33) % 4))) % 256
+        window = ((window << 8) | character) & mask
+        if k + 1 >= first + length and window == target:
+            found += 1
+    return found
+
+
+@external
+def run_parallel(n: uint256, seed: uint256, pattern: Bytes[MAX_PATTERN], key: uint256, threads: uint256):
+    """
+    @notice What `run` does, with the text split into `threads` segments.
+    """
+    assert threads >= 1 and threads <= forkjoin.MAX_THREADS, "substring: 1 to 16 threads"
+    datas: DynArray[Bytes[forkjoin.MAX_DATA], forkjoin.MAX_THREADS] = []
+    for t: uint256 in range(threads, bound=forkjoin.MAX_THREADS):
+        first: uint256 = n * t // threads
+        datas.append(
+            abi_encode(
+                n, seed, pattern, first, n * (t + 1) // threads - first,
+                method_id=method_id("count_part(uint256,uint256,bytes,uint256,uint256)"),
+            )
+        )
+    self.results[key] = unsafe_add(self.results[key], forkjoin.sum_of(datas))
