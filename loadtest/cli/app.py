@@ -78,6 +78,48 @@ def bench_validate(
         typer.echo(f"{key:<{width}}  {value}")
 
 
+@bench.command("intra")
+def bench_intra(
+    workload: Annotated[
+        str, typer.Option(help="matrixmul, matrixadd, substring or histogram.")
+    ] = "matrixmul",
+    scale: Annotated[
+        int | None, typer.Option(min=1, help="Workload scale (default: its largest intra scale).")
+    ] = None,
+    threads: Annotated[
+        int, typer.Option(min=1, max=16, help="Threads the parallel contract splits into.")
+    ] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="Validation worker processes.")] = 2,
+    repeat: Annotated[int, typer.Option(min=1, help="Runs per measurement (median).")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON to this file.")] = None,
+) -> None:
+    """One large transaction: unmodified py-evm on the serial contract vs pavm's
+    validator on the parallel contract, whose parts run as fork-join sub-calls on idle
+    workers (the paper's Fig. 15).
+
+    Reports serial_s, pavm_s, pavm_one_worker_s, speedup, machine_scaling (a control
+    loop on the same cores, same run), efficiency, per-core utilisation, sub-calls
+    lent, gas of both, and whether results and state roots agree. Progress goes to
+    stderr.
+    """
+    from loadtest.bench.intra import as_dict, run_intra_bench
+
+    try:
+        result = run_intra_bench(workload, scale, threads, workers, repeat)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    data = as_dict(result)
+    if out is not None:
+        out.write_text(json.dumps(data, indent=1) + "\n")
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    width = max(len(k) for k in data)
+    for key, value in data.items():
+        typer.echo(f"{key:<{width}}  {value}")
+
+
 @bench.command("paper")
 def bench_paper(
     quick: Annotated[

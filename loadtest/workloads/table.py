@@ -38,6 +38,8 @@ class TxInput:
 
 CallArgs = Callable[[TxInput], tuple[str, tuple[Any, ...]]]
 """A transaction's input -> (function name, arguments)."""
+ParallelCallArgs = Callable[[TxInput, int], tuple[str, tuple[Any, ...]]]
+"""A transaction's input and a number of threads -> (function name, arguments)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,8 +51,8 @@ class Workload:
     paper_name: str
     """The name in the paper's figures."""
     parallelism: str
-    """``inter`` (transactions in parallel) or ``intra`` (sub-functions on threads in the
-    paper; executed serially inside each transaction here)."""
+    """``inter`` (transactions in parallel) or ``intra`` (sub-functions on threads; see
+    ``parallel_call``)."""
     contract: str | None = None
     """Artifact in ``loadtest/workloads/contracts/build``; ``None`` for plain ETH transfers."""
     call: CallArgs | None = None
@@ -75,6 +77,17 @@ class Workload:
     gas_power: int = 1
     max_scale: int = 0
     """The contract's own bound on the scale (it reverts above)."""
+    parallel_call: ParallelCallArgs | None = None
+    """The same work split over threads of the fork-join precompile (intra workloads)."""
+    intra_scales: tuple[int, ...] = ()
+    """One large transaction's x-axis (``pavm bench intra``, the paper's Fig. 15)."""
+
+    def parallel_call_data(self, tx: TxInput, threads: int) -> bytes:
+        """ABI call data of the parallel version of one transaction."""
+        if self.parallel_call is None or self.contract is None:
+            raise ValueError(f"{self.name} has no parallel version")
+        function, args = self.parallel_call(tx, threads)
+        return load(self.contract).call_data(function, *args)
 
     def gas(self, scale: int) -> int:
         """Gas limit of one transaction at ``scale``."""
@@ -204,6 +217,8 @@ WORKLOADS: dict[str, Workload] = {
             parallelism="intra",
             contract="matrix",
             call=lambda i: ("run_multiply", (i.scale, i.seed, i.key)),
+            parallel_call=lambda i, t: ("run_multiply_parallel", (i.scale, i.seed, i.key, t)),
+            intra_scales=(16, 24, 32, 48),
             scale_label="matrix size n (n x n)",
             scales=(3, 4, 6, 8),
             quick_scales=(2, 4),
@@ -219,6 +234,8 @@ WORKLOADS: dict[str, Workload] = {
             parallelism="intra",
             contract="matrix",
             call=lambda i: ("run_add", (i.scale, i.seed, i.key)),
+            parallel_call=lambda i, t: ("run_add_parallel", (i.scale, i.seed, i.key, t)),
+            intra_scales=(32, 48, 64),
             scale_label="matrix size n (n x n)",
             scales=(8, 12, 16, 24),
             quick_scales=(4, 8),
@@ -234,6 +251,11 @@ WORKLOADS: dict[str, Workload] = {
             parallelism="intra",
             contract="substring",
             call=lambda i: ("run", (i.scale, i.seed, SUBSTRING_PATTERN, i.key)),
+            parallel_call=lambda i, t: (
+                "run_parallel",
+                (i.scale, i.seed, SUBSTRING_PATTERN, i.key, t),
+            ),
+            intra_scales=(5_000, 10_000, 20_000, 40_000),
             scale_label="string length",
             scales=(100, 300, 600, 1000),
             quick_scales=(30, 100),
@@ -248,6 +270,11 @@ WORKLOADS: dict[str, Workload] = {
             parallelism="intra",
             contract="histogram",
             call=lambda i: ("run", (i.scale, i.seed, *HISTOGRAM_RANGE, i.key)),
+            parallel_call=lambda i, t: (
+                "run_parallel",
+                (i.scale, i.seed, *HISTOGRAM_RANGE, i.key, t),
+            ),
+            intra_scales=(5_000, 10_000, 20_000, 40_000),
             scale_label="array size",
             scales=(100, 300, 600, 1000),
             quick_scales=(50, 100),

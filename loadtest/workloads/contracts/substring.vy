@@ -86,13 +86,15 @@ def count_part(n: uint256, seed: uint256, pattern: Bytes[MAX_PATTERN], first: ui
     mask: uint256 = (1 << (8 * length)) - 1
     window: uint256 = 0
     found: uint256 = 0
+    # Characters first .. last - 1; a match ends at k >= full (its start is in the part).
     last: uint256 = min(n, first + size + length - 1)
+    full: uint256 = first + length - 1
     x: uint256 = lcg.jump(seed, first)
     for k: uint256 in range(first, last, bound=MAX_N):
         x = unsafe_add(unsafe_mul(x, LCG_MUL), LCG_INC) & LCG_MASK
         character: uint256 = (ALPHABET >> (8 * ((x >> 33) % 4))) % 256
         window = ((window << 8) | character) & mask
-        if k + 1 >= first + length and window == target:
+        if k >= full and window == target:
             found += 1
     return found
 
