@@ -26,6 +26,7 @@ from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
 from common.forkjoin import Runner, parallel_precompile
+from common.gas_schedule import DEFAULT_FORK_JOIN, ForkJoinGas
 from common.recording import Op, OpKind, RecordingAccountDB
 from common.subcalls import PARALLEL_ADDRESS
 from common.untrusted import check_rlp_depth
@@ -101,6 +102,15 @@ PavmState = _RecordingPragueState.configure(
 )
 
 
+class PavmExecutionContext(ExecutionContext):
+    """py-evm's execution context plus the chain's fork-join gas, so the precompile
+    finds it through ``computation.state.execution_context``."""
+
+    def __init__(self, fork_join: ForkJoinGas, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.fork_join = fork_join
+
+
 @dataclass(frozen=True, slots=True)
 class BlockEnv:
     """What a block's transactions can observe of the block they run in."""
@@ -113,10 +123,13 @@ class BlockEnv:
     chain_id: int
     prev_hashes: tuple[bytes, ...] = ()
     """Hashes of up to 256 ancestors, parent first (for BLOCKHASH)."""
+    fork_join: ForkJoinGas = DEFAULT_FORK_JOIN
+    """The chain's fork-join gas (a chain parameter the precompile reads)."""
 
     def execution_context(self) -> ExecutionContext:
-        """py-evm's view of this environment."""
-        return ExecutionContext(
+        """py-evm's view of this environment, carrying the fork-join gas too."""
+        return PavmExecutionContext(
+            self.fork_join,
             coinbase=Address(self.coinbase),
             timestamp=self.timestamp,
             block_number=BlockNumber(self.number),

@@ -8,7 +8,8 @@ docs/architecture.md).
    call by DELEGATECALL/CALLCODE (which would let a contract speak for its caller),
    fails the precompile and burns its gas.
 2. It costs ``base + per_call × n``, plus ``cold_target`` for each distinct target
-   not yet warm, which it then warms: every sub-call starts with its target warm.
+   not yet warm, which it then warms, so every sub-call starts with its target warm
+   (the figures are the chain's gas schedule, ``common/gas_schedule.py``).
 3. The gas left is split equally: each sub-call gets ``left // n`` and returns what it
    does not use; a sub-call's allowance never depends on another one.
 4. The calls run one after another in thread-id order, as message calls from the
@@ -41,6 +42,7 @@ from eth.vm.forks.spurious_dragon._utils import collect_touched_accounts
 from eth.vm.message import Message
 from eth_typing import Address
 
+from common.gas_schedule import DEFAULT_FORK_JOIN
 from common.recording import FIRST_WRITE, Op, OpKind, RecordingAccountDB
 from common.subcalls import (
     PARALLEL_ADDRESS,
@@ -50,11 +52,6 @@ from common.subcalls import (
     decode_calls,
     encode_results,
 )
-
-BASE_GAS = 700
-PER_CALL_GAS = 700
-COLD_TARGET_GAS = 2500
-"""Gas of the precompile (``base``, ``per_call``, ``cold_target`` above)."""
 
 Key = tuple[Any, ...]
 """What two sub-calls can conflict on: ``("a", address)`` for an account's balance,
@@ -183,11 +180,12 @@ def _charge(computation: ComputationAPI, calls: list[SubCall]) -> int:
     """Steps 1-3 of the definition; returns each sub-call's gas allowance."""
     if computation.msg.storage_address != PARALLEL_ADDRESS:
         raise VMError("the fork-join precompile cannot be DELEGATECALLed or CALLCODEd")
-    computation.consume_gas(BASE_GAS + PER_CALL_GAS * len(calls), reason="fork-join")
     state = computation.state
+    gas = getattr(state.execution_context, "fork_join", DEFAULT_FORK_JOIN)
+    computation.consume_gas(gas.base + gas.per_call * len(calls), reason="fork-join")
     for target in dict.fromkeys(c.target for c in calls):
         if not state.is_address_warm(target):
-            computation.consume_gas(COLD_TARGET_GAS, reason="fork-join cold target")
+            computation.consume_gas(gas.cold_target, reason="fork-join cold target")
             state.mark_address_warm(target)
     return computation.get_gas_remaining() // len(calls)
 

@@ -10,12 +10,13 @@ Ethereum tool configured for a local dev chain works unchanged. The file format:
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from common.accounts import dev_accounts
 from common.errors import PavmError
+from common.gas_schedule import load_gas_schedule
 from common.state import ChainConfig, GenesisAccount
 
 DEV_BALANCE = 1_000_000 * 10**18
@@ -91,8 +92,15 @@ def parse_genesis(data: Any) -> GenesisSpec:
     return GenesisSpec(config, alloc)
 
 
-def load_genesis(path: Path | None) -> GenesisSpec:
-    """The spec in ``path``, or the development default when ``path`` is ``None``."""
+def load_genesis(path: Path | None, gas_schedule: Path | None = None) -> GenesisSpec:
+    """The spec in ``path`` (the development default when ``None``), with the fork-join
+    gas of the schedule file ``gas_schedule`` (``common/pavm_gas.json`` when ``None``)."""
+    spec = _load_genesis(path)
+    config = replace(spec.config, fork_join=load_gas_schedule(gas_schedule))
+    return GenesisSpec(config, spec.alloc)
+
+
+def _load_genesis(path: Path | None) -> GenesisSpec:
     if path is None:
         return default_genesis()
     try:

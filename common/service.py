@@ -27,6 +27,13 @@ HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 LogLevelOption = Annotated[LogLevel, typer.Option(help="Logging level.")]
 RedisUrlOption = Annotated[str | None, typer.Option(help="Redis URL for the redis transport.")]
+GasScheduleOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Gas of pavm's additions (JSON, default common/pavm_gas.json); part of the "
+        "chain's parameters: every node of a network must be given the same file."
+    ),
+]
 RedisPasswordFileOption = Annotated[
     Path | None,
     typer.Option(

@@ -13,11 +13,14 @@ from eth.abc import AtomicDatabaseAPI
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.account import AccountDB
 from eth.db.atomic import AtomicDB
+from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 
+from common import codec
 from common.block import Header, transactions_root
 from common.errors import PavmError
 from common.evm import BlockEnv, PavmState, ReferenceState
+from common.gas_schedule import DEFAULT_FORK_JOIN, ForkJoinGas
 from common.grouping import groups_encoding, groups_hash
 from common.receipts import receipts_root
 from common.rwset import block_rwset_encoding, rwset_hash
@@ -28,12 +31,40 @@ MAX_ANCESTORS = 256
 
 @dataclass(frozen=True, slots=True)
 class ChainConfig:
-    """Parameters every node of one chain must share."""
+    """Parameters every node of one chain must share; block 0 commits to all of them
+    (:meth:`digest`), so nodes that differ in any have different genesis hashes."""
 
     chain_id: int = 31337
     gas_limit: int = 30_000_000
     initial_base_fee: int = 1_000_000_000
     """Base fee of block 1, in wei; later blocks follow EIP-1559."""
+    fork_join: ForkJoinGas = DEFAULT_FORK_JOIN
+    """Gas of the fork-join precompile (``common/gas_schedule.py``)."""
+
+    def digest(self) -> bytes:
+        """keccak of every parameter, canonically encoded: genesis's parent hash."""
+        gas = self.fork_join
+        fields = [self.chain_id, self.gas_limit, self.initial_base_fee]
+        fields += [gas.base, gas.per_call, gas.cold_target]
+        return bytes(keccak(codec.encode([b"pavm-chain", *map(codec.uint, fields)])))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "gas_limit": self.gas_limit,
+            "initial_base_fee": self.initial_base_fee,
+            "fork_join": self.fork_join.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ChainConfig":
+        """Inverse of :meth:`to_json` (what the store keeps)."""
+        return cls(
+            chain_id=data["chain_id"],
+            gas_limit=data["gas_limit"],
+            initial_base_fee=data["initial_base_fee"],
+            fork_join=ForkJoinGas.from_json(data["fork_join"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +129,7 @@ class ChainState:
                 accounts.set_storage(address, slot, value)
         accounts.persist()
         header = Header(
-            parent_hash=b"\x00" * 32,
+            parent_hash=config.digest(),
             number=0,
             timestamp=0,
             beneficiary=b"\x00" * 20,
@@ -123,6 +154,7 @@ class ChainState:
             base_fee=next_base_fee(self.head, self.config),
             chain_id=self.config.chain_id,
             prev_hashes=self.ancestors,
+            fork_join=self.config.fork_join,
         )
 
     def env_of(self, header: Header) -> BlockEnv:

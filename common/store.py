@@ -22,8 +22,7 @@ so a node killed at any point restarts at a block it fully stored.
 
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eth_hash.auto import keccak
@@ -32,7 +31,7 @@ from common import codec
 from common.block import Block, Header
 from common.errors import PavmError, StoreCorrupted
 from common.receipts import OpReceipt
-from common.state import MAX_ANCESTORS, ChainConfig, ChainState
+from common.state import MAX_ANCESTORS, ChainConfig, ChainState, GenesisAccount
 
 log = logging.getLogger("pavm.store")
 
@@ -103,8 +102,26 @@ class ChainStore:
         if _HEAD in self.db:
             raise PavmError("this store already holds a chain")
         with self.db.atomic_batch() as batch:
-            batch[_CONFIG] = json.dumps(asdict(genesis.config)).encode()
+            batch[_CONFIG] = json.dumps(genesis.config.to_json()).encode()
             self.put_block(batch, Block(genesis.head, (), (), (), ()), [])
+
+    def open_chain(self, alloc: Mapping[bytes, GenesisAccount], config: ChainConfig) -> None:
+        """Start the chain from the genesis ``alloc`` and ``config`` make, in an empty
+        store; in one that holds a chain, refuse (``PavmError``) unless its block 0 is
+        that genesis: a node given another genesis file or gas schedule than the one
+        its data was made with must not run on it."""
+        if not self.has_chain():
+            self.initialise(ChainState.genesis(alloc, config, self.db))
+            return
+        expected = ChainState.genesis(alloc, config).head.hash
+        genesis = self.block(0)
+        stored = genesis.header.hash if genesis is not None else b""
+        if stored != expected:
+            raise PavmError(
+                f"this data directory holds a chain whose block 0 is 0x{stored.hex()}; the "
+                f"genesis file and gas schedule given make 0x{expected.hex()} (start with "
+                "the files the chain was made with, or an empty data directory)"
+            )
 
     def append(self, block: Block, receipts: Sequence[OpReceipt]) -> None:
         """Store a block whose state is already in ``db``, and make it the head."""
@@ -170,7 +187,7 @@ class ChainStore:
         return _HEAD in self.db
 
     def config(self) -> ChainConfig:
-        return ChainConfig(**json.loads(self.db[_CONFIG]))
+        return ChainConfig.from_json(json.loads(self.db[_CONFIG]))
 
     def head_number(self) -> int:
         return int.from_bytes(self.db[_HEAD], "big")

@@ -14,6 +14,7 @@ from common.keyfile import (
 )
 from common.service import (
     AllowedHostsOption,
+    GasScheduleOption,
     HostOption,
     LogLevelOption,
     ReadTimeoutOption,
@@ -68,6 +69,7 @@ def main(
     transport: Annotated[Transport, typer.Option(help="How blocks are broadcast.")] = "http",
     redis_url: RedisUrlOption = None,
     redis_password_file: RedisPasswordFileOption = None,
+    gas_schedule: GasScheduleOption = None,
     log_level: LogLevelOption = "info",
     read_timeout: ReadTimeoutOption = 30.0,
     allowed_hosts: AllowedHostsOption = "",
@@ -82,7 +84,7 @@ def main(
             MinerSettings(
                 data_dir=data_dir,
                 key=key,
-                genesis=load_genesis(genesis),
+                genesis=load_genesis(genesis, gas_schedule),
                 block_txs=block_txs,
                 block_interval=block_interval,
                 peers=[p.strip().rstrip("/") for p in peers.split(",") if p.strip()],

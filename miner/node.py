@@ -18,7 +18,6 @@ from common.block import Block
 from common.genesis import GenesisSpec
 from common.kv import LmdbDB
 from common.membership import NotAMember
-from common.state import ChainState
 from common.store import ChainStore
 from common.transport import HttpFanout, Verdict, redis_channels
 from common.untrusted import load_json
@@ -52,9 +51,11 @@ class MinerNode:
         self.address = address_of(settings.key)
         self.db = LmdbDB(settings.data_dir / "chain")
         self.store = ChainStore(self.db)
-        if not self.store.has_chain():
-            genesis = ChainState.genesis(settings.genesis.alloc, settings.genesis.config, self.db)
-            self.store.initialise(genesis)
+        try:
+            self.store.open_chain(settings.genesis.alloc, settings.genesis.config)
+        except Exception:
+            self.db.close()
+            raise
         self.state = self.store.head_state()
         self.lock = threading.RLock()
         self.txpool = TxPool(self.store, self.lock, lambda: self.state)

@@ -10,6 +10,7 @@ with the precompile in its serial definition (the reference), the recording stat
 serially, and the recording state speculatively.
 """
 
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ from common.subcalls import (
 )
 from tests.conftest import MINER as MINER_ADDRESS
 from tests.conftest import Chain
-from validator.validate import Validator
+from tests.test_tamper import with_rwset, without_read_slot
+from validator.validate import InvalidBlock, Validator
 
 CONFIG = ChainConfig()
 MINER = b"\x77" * 20
@@ -59,11 +61,11 @@ def scripted_code() -> bytes:
 
 
 @cache
-def parent() -> ChainState:
+def parent(config: ChainConfig = CONFIG) -> ChainState:
     storage = {_store_slot(1): 5, _store_slot(2): 9}
     contract = GenesisAccount(balance=10**18, code=scripted_code(), storage=storage)
     alloc = {**genesis_alloc(PEOPLE), A: contract, B: contract}
-    return ChainState.genesis(alloc, CONFIG)
+    return ChainState.genesis(alloc, config)
 
 
 def _store_slot(key: int) -> int:
@@ -123,8 +125,8 @@ def _program_of(call: SubCall) -> list[tuple[int, int, int]]:
     return [tuple(step) for step in program]
 
 
-def _run_pavm(raw: bytes, runner: Any) -> tuple[TxOutcome, bytes]:
-    chain = parent()
+def _run_pavm(raw: bytes, runner: Any, config: ChainConfig = CONFIG) -> tuple[TxOutcome, bytes]:
+    chain = parent(config)
     state = chain.recording_state(chain.next_env(MINER))
     state.subcall_runner = runner
     state.recording_db.begin_group()
@@ -290,3 +292,64 @@ def test_a_validator_lends_idle_workers_to_a_transactions_sub_calls():
         assert validator.workers.lent == 2
     assert report.receipts == tuple(o.receipt for o in built.outcomes)
     assert len(report.receipts[0].logs) == 4
+
+
+@pytest.mark.parametrize("lie", ["hidden write", "hidden read"])
+def test_a_miner_hiding_a_sub_calls_access_is_rejected_on_any_worker_count(lie):
+    """The sub-calls' reads and writes are the transaction's: a declared R/W set that
+    leaves out a write made by thread 2 (speculated on the idle worker) or a slot
+    thread 1 read is ``rwset_mismatch``, whether sub-calls ran serially (one worker)
+    or were lent (two)."""
+    chain = Chain(parent(), {})
+    calls = [
+        SubCall(1, A, run_data([(1, 2, 0), (2, 30, 1)], [])),
+        SubCall(2, B, run_data([(2, 31, 7)], [])),
+    ]
+    built = chain.mine(
+        [chain.tx(PEOPLE[0], PARALLEL_ADDRESS, data=encode_calls(calls), gas=3_000_000)]
+    )
+    declared = built.block.rwsets[0]
+    if lie == "hidden write":
+        writes = {a: w for a, w in declared.writes.items() if a != B}
+        rwset = replace(declared, writes=writes)
+    else:
+        rwset = without_read_slot(declared)
+    lying = with_rwset(built.block, 0, rwset)
+    for workers in (1, 2):
+        with Validator(parent(), MINER_ADDRESS, workers=workers) as validator:
+            with pytest.raises(InvalidBlock) as caught:
+                validator.validate(lying)
+            assert caught.value.reason == "rwset_mismatch"
+            assert validator.validate(built.block).receipts == (built.outcomes[0].receipt,)
+
+
+def test_the_precompile_charges_what_the_chains_gas_schedule_says():
+    """Two chains whose schedules differ by 1000 in ``base`` and 10 per call: the same
+    three-call transaction costs exactly 1030 more on the second."""
+    calls = [SubCall(t, A, run_data([(1, 1, 0)], [])) for t in (1, 2, 3)]
+    raw = _tx(calls, 3_000_000, via_contract=False)
+    dearer = replace(
+        CONFIG.fork_join, base=CONFIG.fork_join.base + 1000, per_call=CONFIG.fork_join.per_call + 10
+    )
+    cheap, _ = _run_pavm(raw, Serial())
+    dear, _ = _run_pavm(raw, Serial(), replace(CONFIG, fork_join=dearer))
+    assert dear.receipt.gas_used - cheap.receipt.gas_used == 1030
+
+
+def test_a_fork_join_nested_in_a_lent_transaction_validates_on_four_workers():
+    """Thread 1 forks again while thread 2 is out on a helper; the nested fork-join
+    runs where thread 1 runs (a worker has one request out at a time), and the block
+    is accepted with the miner's receipts."""
+    chain = Chain(parent(), {})
+    nested = [[(1, 1, 0), (5, 1, 0)], [(2, 40, 3)], [(7, 0, 100)]]
+    calls = [
+        SubCall(1, A, run_data([(10, 0, 0), (2, 41, 0)], nested)),
+        SubCall(2, B, run_data([(7, 0, 300), (2, 42, 1)], [])),
+        SubCall(3, B, run_data([(1, 2, 0)], [])),
+    ]
+    raw = chain.tx(PEOPLE[0], PARALLEL_ADDRESS, data=encode_calls(calls), gas=3_000_000)
+    built = chain.mine([raw])
+    with Validator(parent(), MINER_ADDRESS, workers=4) as validator:
+        report = validator.validate(built.block)
+        assert validator.workers.lent == 2
+    assert report.receipts == tuple(o.receipt for o in built.outcomes)

@@ -1,12 +1,13 @@
 """Genesis files: defaults, a custom allocation, and errors that name the bad field."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from common.errors import PavmError
 from common.genesis import DEV_BALANCE, default_genesis, load_genesis, parse_genesis
-from common.state import ChainState
+from common.state import ChainConfig, ChainState
 
 
 def test_default_genesis_funds_the_anvil_accounts():
@@ -69,3 +70,41 @@ def test_missing_or_broken_file(tmp_path):
     broken.write_text("{")
     with pytest.raises(PavmError, match="not valid JSON"):
         load_genesis(broken)
+
+
+def _schedule(tmp_path: Path, **changes: int) -> Path:
+    data = {"forkJoin": {"base": 700, "perCall": 700, "coldTarget": 2500, **changes}}
+    path = tmp_path / f"gas-{len(list(tmp_path.iterdir()))}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_the_gas_schedule_is_part_of_what_block_0_commits_to(tmp_path):
+    """The default file, a copy of it, and a file with one figure changed: the first
+    two make the same genesis, the third another (nodes given it refuse the others)."""
+    default = ChainState.genesis(load_genesis(None).alloc, load_genesis(None).config)
+    same = load_genesis(None, _schedule(tmp_path))
+    other = load_genesis(None, _schedule(tmp_path, perCall=701))
+    assert ChainState.genesis(same.alloc, same.config).head.hash == default.head.hash
+    assert other.config.fork_join.per_call == 701
+    assert ChainState.genesis(other.alloc, other.config).head.hash != default.head.hash
+    assert ChainConfig.from_json(other.config.to_json()) == other.config
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ('{"forkJoin": {"base": 1, "perCall": 2}}', "needs exactly"),
+        ('{"forkJoin": {"base": -1, "perCall": 2, "coldTarget": 3}}', "forkJoin.base"),
+        ('{"forkJoin": {"base": 1, "perCall": true, "coldTarget": 3}}', "forkJoin.perCall"),
+        ('{"other": {}}', "top level"),
+        ("{", "not valid JSON"),
+    ],
+)
+def test_a_bad_gas_schedule_says_what_is_wrong(tmp_path, content, fragment):
+    path = tmp_path / "gas.json"
+    path.write_text(content)
+    with pytest.raises(PavmError, match=fragment):
+        load_genesis(None, path)
+    with pytest.raises(PavmError, match="does not exist"):
+        load_genesis(None, tmp_path / "missing.json")

@@ -1,10 +1,13 @@
 """The on-disk store: LMDB transactions, chain records, restart at the head, and a
 validator whose forked workers read the state its main process writes."""
 
+from dataclasses import replace
+
 import pytest
 
 from common.accounts import genesis_alloc
-from common.errors import StoreCorrupted
+from common.errors import PavmError, StoreCorrupted
+from common.genesis import load_genesis
 from common.kv import LmdbDB
 from common.state import ChainState
 from common.store import ChainStore
@@ -117,3 +120,18 @@ def test_a_damaged_block_is_reported_not_served(tmp_path, people):
         store.block_bytes(number)
     with pytest.raises(StoreCorrupted):
         store.block(number)
+
+
+def test_a_store_made_with_another_genesis_is_refused_not_run_on(tmp_path):
+    """Restarted with a gas schedule (or genesis) other than the one its chain was
+    made with, a node refuses its data directory with a message saying why."""
+    spec = load_genesis(None)
+    db = LmdbDB(tmp_path / "chain")
+    try:
+        ChainStore(db).open_chain(spec.alloc, spec.config)
+        ChainStore(db).open_chain(spec.alloc, spec.config)  # the same files: fine
+        other = replace(spec.config, fork_join=replace(spec.config.fork_join, base=1))
+        with pytest.raises(PavmError, match="holds a chain whose block 0 is"):
+            ChainStore(db).open_chain(spec.alloc, other)
+    finally:
+        db.close()

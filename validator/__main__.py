@@ -17,6 +17,7 @@ from common.keyfile import (
 )
 from common.service import (
     AllowedHostsOption,
+    GasScheduleOption,
     HostOption,
     LogLevelOption,
     ReadTimeoutOption,
@@ -69,6 +70,7 @@ def main(
     transport: Annotated[Transport, typer.Option(help="How blocks come in.")] = "http",
     redis_url: RedisUrlOption = None,
     redis_password_file: RedisPasswordFileOption = None,
+    gas_schedule: GasScheduleOption = None,
     poll_interval: Annotated[
         float, typer.Option(min=0.05, help="Seconds between checks of the miner's head.")
     ] = 2.0,
@@ -83,7 +85,7 @@ def main(
             ValidatorSettings(
                 name=name or socket.gethostname(),
                 data_dir=data_dir,
-                genesis=load_genesis(genesis),
+                genesis=load_genesis(genesis, gas_schedule),
                 miner_address=_miner_address(miner_address, miner_address_file),
                 miner_url=miner_url,
                 workers=workers,

@@ -27,12 +27,11 @@ import httpx
 
 from common import codec
 from common.block import Block
-from common.errors import InvalidBlock
+from common.errors import InvalidBlock, PavmError
 from common.genesis import GenesisSpec
 from common.kv import LmdbDB
 from common.membership import HEARTBEAT, NAME, Registration
 from common.rpc.client import NodeError, RpcClient
-from common.state import ChainState
 from common.store import ChainStore
 from common.transport import MAX_REASON, Verdict, redis_channels
 from validator.validate import BODY_MISMATCH, ValidationReport, Validator
@@ -40,6 +39,8 @@ from validator.validate import BODY_MISMATCH, ValidationReport, Validator
 log = logging.getLogger("pavm.validator")
 CATCH_UP_BATCH = 256
 INBOX = 64
+GENESIS_ATTEMPTS = 8
+"""Tries (backing off up to 2 s) to reach the miner and compare block 0 at start."""
 """Pushed blocks waiting for validation at most."""
 
 
@@ -82,16 +83,20 @@ class ValidatorNode:
         self.settings = settings
         self.db = LmdbDB(settings.data_dir / "chain")
         self.store = ChainStore(self.db)
-        if not self.store.has_chain():
-            genesis = ChainState.genesis(settings.genesis.alloc, settings.genesis.config, self.db)
-            self.store.initialise(genesis)
+        self.miner = RpcClient(settings.miner_url, timeout=10.0)
+        try:
+            self.store.open_chain(settings.genesis.alloc, settings.genesis.config)
+            self._check_genesis()
+        except Exception:
+            self.miner.close()
+            self.db.close()
+            raise
         self.lock = threading.RLock()
         self.validator = Validator(
             self.store.head_state(), settings.miner_address, settings.workers, store=self.store
         )
         self.http = httpx.Client(base_url=settings.miner_url.rstrip("/"), timeout=10.0)
         """The miner's REST side: registration, catch-up, verdicts."""
-        self.miner = RpcClient(settings.miner_url, timeout=10.0)
         self.redis_blocks, self.redis_verdicts = redis_channels(
             settings.transport, settings.redis_url, settings.redis_password
         )
@@ -110,6 +115,26 @@ class ValidatorNode:
         """Verdicts the miner has not acknowledged yet (touched by the work thread only)."""
         self.reports: list[ValidationReport] = []
         """The most recent validation reports (for metrics), newest last."""
+
+    def _check_genesis(self, attempts: int = GENESIS_ATTEMPTS) -> None:
+        """Refuse to join a miner whose block 0 is not this validator's: another genesis
+        file or gas schedule would reject every block. A miner not reachable yet is
+        not a refusal (its blocks will not link to this genesis either)."""
+        ours = "0x" + self.store.block(0).header.hash.hex()  # type: ignore[union-attr]
+        for attempt in range(attempts):
+            try:
+                theirs = self.miner.call("eth_getBlockByNumber", ["0x0", False])["hash"]
+            except (httpx.HTTPError, NodeError, KeyError, TypeError):
+                time.sleep(min(2.0, 0.25 * 2**attempt))
+                continue
+            if theirs != ours:
+                raise PavmError(
+                    f"the miner at {self.settings.miner_url} has block 0 {theirs}, this "
+                    f"validator's genesis file and gas schedule make {ours}: give every "
+                    "node the same files"
+                )
+            return
+        log.warning("miner not reachable to compare genesis blocks; going on")
 
     @property
     def head(self) -> int:

@@ -115,16 +115,29 @@ def run_groups(
 
 
 def _offload(conn: Connection, env: BlockEnv, earlier: list[Op]) -> SpeculateFn:
-    """Speculate sub-calls here and on whatever idle workers the validator lends."""
+    """Speculate sub-calls here and on whatever idle workers the validator lends.
+
+    Only the outermost fork-join asks: one nested inside a sub-call being speculated
+    here runs in this process, so a worker never has two requests out and the
+    validator's answers arrive in order (:class:`Kept`, then :class:`Speculated`)."""
+    asking = False
 
     def speculate(computation: Any, calls: list[SubCall], allowance: int) -> dict[int, Effects]:
-        conn.send(Speculate(capture(computation, env, earlier), calls, allowance))
-        kept: Kept = conn.recv()
-        effects = speculate_here(computation, [c for c in calls if c.tid in kept.tids], allowance)
-        if len(kept.tids) < len(calls):
-            answer: Speculated = conn.recv()
-            effects.update(answer.effects)
-        return effects
+        nonlocal asking
+        if asking:
+            return speculate_here(computation, calls, allowance)
+        asking = True
+        try:
+            conn.send(Speculate(capture(computation, env, earlier), calls, allowance))
+            kept: Kept = conn.recv()
+            mine = [c for c in calls if c.tid in kept.tids]
+            effects = speculate_here(computation, mine, allowance)
+            if len(kept.tids) < len(calls):
+                answer: Speculated = conn.recv()
+                effects.update(answer.effects)
+            return effects
+        finally:
+            asking = False
 
     return speculate
 

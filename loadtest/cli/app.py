@@ -192,6 +192,10 @@ def testnet_up(
         typer.Option(help="File (mode 0600) with the password of the --redis-url Redis."),
     ] = None,
     genesis: Annotated[Path | None, typer.Option(help="Genesis JSON for every node.")] = None,
+    gas_schedule: Annotated[
+        Path | None,
+        typer.Option(help="Gas schedule JSON for every node (see python -m miner --help)."),
+    ] = None,
     detach: Annotated[
         bool, typer.Option("--detach", help="Return once healthy; stop with pavm testnet down.")
     ] = False,
@@ -213,6 +217,7 @@ def testnet_up(
             genesis,
             progress=lambda line: typer.echo(line, err=True),
             redis_password_file=redis_password_file,
+            gas_schedule=gas_schedule,
         )
     except PavmError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -181,6 +181,7 @@ def up(
     progress: Any = print,
     validator_args: list[str] | None = None,
     redis_password_file: Path | None = None,
+    gas_schedule: Path | None = None,
 ) -> Testnet:
     """Start the testnet; on any failure, stop what was started and raise. With
     ``redis_url`` the nodes use that Redis (with the password in
@@ -194,7 +195,9 @@ def up(
             raise PavmError(f"a testnet is already running from {data_dir} (pavm testnet down)")
     net = Testnet(str(data_dir), transport)
     python = sys.executable
-    shared = ["--genesis", str(genesis)] if genesis else []
+    shared = ["--genesis", str(genesis.resolve())] if genesis else []
+    if gas_schedule is not None:
+        shared += ["--gas-schedule", str(gas_schedule.resolve())]
     try:
         if transport in ("redis", "both") and redis_url is None:
             port = base_port + 1000

@@ -126,3 +126,30 @@ def test_a_validator_registers_again_at_once_when_the_miner_returns_without_it(n
     raw = sign(wallet, 0, b"\x43" * 20, config=ChainConfig(), value=1, gas=21_000)
     call(net.miner.url, "eth_sendRawTransaction", ["0x" + raw.hex()])
     wait_for(lambda: (all_agree(net) or 0) > head, timeout=60, what="a verdict after rejoining")
+
+
+def test_a_validator_with_another_gas_schedule_refuses_to_join(nets, tmp_path):
+    """Its block 0 is not the miner's (the schedule is a chain parameter), so it says
+    so and does not start, instead of rejecting every block it is sent."""
+    net = nets[0]
+    schedule = tmp_path / "gas.json"
+    schedule.write_text('{"forkJoin": {"base": 700, "perCall": 701, "coldTarget": 2500}}')
+    result = CliRunner().invoke(
+        validator_cli,
+        [
+            "--data-dir",
+            str(tmp_path / "v"),
+            "--miner-url",
+            net.miner.url,
+            "--miner-address-file",
+            str(Path(net.data_dir) / testnet.MINER_ADDRESS_FILE),
+            "--join-token-file",
+            str(Path(net.data_dir) / testnet.JOIN_TOKEN_FILE),
+            "--gas-schedule",
+            str(schedule),
+        ],
+    )
+    assert result.exit_code == 2
+    said = " ".join(result.output.replace("│", " ").split())
+    assert f"the miner at {net.miner.url} has block 0" in said
+    assert "give every node the same files" in said

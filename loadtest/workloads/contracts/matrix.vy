@@ -70,7 +70,7 @@ def run_multiply(n: uint256, seed: uint256, key: uint256):
     assert n <= MAX_N, "matrix: n exceeds 64"
     cells: uint256 = n * n
     # B first: it starts n*n values into the stream.
-    x: uint256 = self._skip(seed, cells)
+    x: uint256 = lcg.jump(seed, cells)
     b: DynArray[uint256, MAX_CELLS] = []
     for _: uint256 in range(cells, bound=MAX_CELLS):
         x = unsafe_add(unsafe_mul(x, LCG_MUL), LCG_INC) & LCG_MASK
@@ -101,7 +101,7 @@ def run_add(n: uint256, seed: uint256, key: uint256):
     cells: uint256 = n * n
     # Two cursors on the stream, n*n values apart: A[i] and B[i] side by side.
     x_a: uint256 = seed
-    x_b: uint256 = self._skip(seed, cells)
+    x_b: uint256 = lcg.jump(seed, cells)
     digest: uint256 = 0
     for i: uint256 in range(cells, bound=MAX_CELLS):
         x_a = unsafe_add(unsafe_mul(x_a, LCG_MUL), LCG_INC) & LCG_MASK
@@ -124,18 +124,6 @@ def _entries(n: uint256, seed: uint256) -> DynArray[uint256, 2 * MAX_CELLS]:
         x = unsafe_add(unsafe_mul(x, LCG_MUL), LCG_INC) & LCG_MASK
         entries.append((x >> 33) % MODULUS)
     return entries
-
-
-@internal
-@pure
-def _skip(seed: uint256, steps: uint256) -> uint256:
-    """
-    @notice The generator's state after `steps` values, starting from `seed`.
-    """
-    x: uint256 = seed
-    for _: uint256 in range(steps, bound=MAX_CELLS):
-        x = unsafe_add(unsafe_mul(x, LCG_MUL), LCG_INC) & LCG_MASK
-    return x
 
 
 # -- the parallel versions: parts of C on threads of the fork-join precompile --

@@ -57,14 +57,15 @@ def _count(n: uint256, seed: uint256, pattern: Bytes[MAX_PATTERN]) -> uint256:
     mask: uint256 = (1 << (8 * length)) - 1
     window: uint256 = 0
     found: uint256 = 0
+    # Before `length` characters the window is zero-padded: a pattern that starts
+    # with NUL bytes must not match there, so matches count from k = length - 1.
+    full: uint256 = length - 1
     x: uint256 = seed
     for k: uint256 in range(n, bound=MAX_N):
         x = unsafe_add(unsafe_mul(x, LCG_MUL), LCG_INC) & LCG_MASK
         character: uint256 = (ALPHABET >> (8 * ((x >> 33) % 4))) % 256
         window = ((window << 8) | character) & mask
-        # Before `length` characters the window is zero-padded: a pattern that
-        # starts with NUL bytes must not match there.
-        if k + 1 >= length and window == target:
+        if k >= full and window == target:
             found += 1
     return found
 
