@@ -9,11 +9,22 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
-from loadtest.bench.paper.plan import Settings, heatmap_cells, tx_counts
+from loadtest.bench.paper.plan import FIG15_WORKLOADS, Settings, heatmap_cells, tx_counts
 from loadtest.cli.app import app
 from loadtest.workloads.table import PAPER_WORKLOADS, WORKLOADS
 
-FIGURES = ("fig14", "fig16", "fig17a", "fig17b", "fig17c", "fig17d", "fig18", "fig19", "fig20")
+FIGURES = (
+    "fig14",
+    "fig15",
+    "fig16",
+    "fig17a",
+    "fig17b",
+    "fig17c",
+    "fig17d",
+    "fig18",
+    "fig19",
+    "fig20",
+)
 TXS = 6
 
 
@@ -74,6 +85,21 @@ def test_series_match_the_measured_runs(report):
         assert [row["workers"] for row in rows] == list(range(1, meta["cores"] + 1))
     cells = results["figures"]["fig17d"]["cells"]
     assert [(c["groups"], c["group_size"]) for c in cells] == heatmap_cells(settings)
+    intra = {(r["workload"], r["scale"]): r for r in results["intra_runs"]}
+    fig15 = results["figures"]["fig15"]
+    assert set(fig15) == set(FIG15_WORKLOADS)
+    for name, rows in fig15.items():
+        assert [row["scale"] for row in rows] == list(WORKLOADS[name].intra_quick_scales)
+        for row in rows:
+            run = intra[(name, row["scale"])]
+            assert (row["serial_s"], row["parallel_s"]) == (run["serial_s"], run["pavm_s"])
+            assert run["results_equal"] and run["roots_equal"] and row["results_equal"]
+            assert run["threads"] == meta["cores"]
+            assert row["lent"] == (meta["cores"] - 1 if meta["cores"] > 1 else 0)
+    for name, row in results["figures"]["fig19"].items():
+        largest = intra[(name, WORKLOADS[name].intra_quick_scales[-1])]
+        assert row["parallel_cpu"] == largest["core_utilisation"]
+        assert row["serial_cpu"] == largest["serial_core_utilisation"]
     for figure in ("fig19", "fig20"):
         for row in results["figures"][figure].values():
             for profile in (row["serial_cpu"], row["parallel_cpu"]):

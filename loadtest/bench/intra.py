@@ -73,6 +73,8 @@ class IntraResult:
     """pavm_one_worker_s / serial_s - 1: recording and the fork-join on one core."""
     core_utilisation: list[float]
     """Each core's mean utilisation (percent) during the parallel validations."""
+    serial_core_utilisation: list[float]
+    """The same during py-evm's serial runs (one core busy)."""
     lent: int
     """Sub-calls the validator lent to idle workers in one validation."""
     gas_serial: int
@@ -160,13 +162,15 @@ def run_intra_bench(
     prepared = _prepare(spec, scale, threads)
     serial, parallel, one, scaling = [], [], [], []
     usage: list[list[float]] = []
+    serial_usage: list[list[float]] = []
     lent, roots_equal = 0, True
     for run in range(repeat):
         _progress(f"run {run + 1}/{repeat}: control loop on {workers} processes")
         scaling.append(measure_scaling(workers).machine_scaling)
         _progress(f"run {run + 1}/{repeat}: serial py-evm")
-        seconds, root = timed(lambda: _serial(prepared))
+        (seconds, root), profiled = profile(lambda: timed(lambda: _serial(prepared)))
         serial.append(seconds)
+        serial_usage.append(profiled.mean)
         roots_equal &= root == prepared.serial.block.header.state_root
         _progress(f"run {run + 1}/{repeat}: pavm on {workers} workers")
         seconds, cores, lent, same = _pavm(prepared, workers)
@@ -195,7 +199,8 @@ def run_intra_bench(
         machine_scaling=machine,
         efficiency=round(speedup / machine, 3),
         fork_join_overhead=round(statistics.median(one) / serial_s - 1, 4),
-        core_utilisation=[round(statistics.mean(c), 1) for c in zip(*usage, strict=True)],
+        core_utilisation=_mean_per_core(usage),
+        serial_core_utilisation=_mean_per_core(serial_usage),
         lent=lent,
         gas_serial=prepared.serial.outcomes[0].receipt.gas_used,
         gas_parallel=prepared.parallel.outcomes[0].receipt.gas_used,
@@ -203,6 +208,10 @@ def run_intra_bench(
         == _result_of(prepared.parallel.state, prepared.contract),
         roots_equal=roots_equal,
     )
+
+
+def _mean_per_core(runs: list[list[float]]) -> list[float]:
+    return [round(statistics.mean(core), 1) for core in zip(*runs, strict=True)]
 
 
 def as_dict(result: IntraResult) -> dict[str, Any]:

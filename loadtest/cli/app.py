@@ -69,7 +69,11 @@ def bench_validate(
         result = run_validate_bench(workload, txs, conflict_rate, workers, blocks, repeat, scale)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    data = as_dict(result)
+    _show(as_dict(result), as_json)
+
+
+def _show(data: dict[str, Any], as_json: bool) -> None:
+    """One JSON object, or one aligned ``key  value`` line per field."""
     if as_json:
         typer.echo(json.dumps(data))
         return
@@ -112,12 +116,7 @@ def bench_intra(
     data = as_dict(result)
     if out is not None:
         out.write_text(json.dumps(data, indent=1) + "\n")
-    if as_json:
-        typer.echo(json.dumps(data))
-        return
-    width = max(len(k) for k in data)
-    for key, value in data.items():
-        typer.echo(f"{key:<{width}}  {value}")
+    _show(data, as_json)
 
 
 @bench.command("paper")

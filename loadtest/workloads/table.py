@@ -81,6 +81,8 @@ class Workload:
     """The same work split over threads of the fork-join precompile (intra workloads)."""
     intra_scales: tuple[int, ...] = ()
     """One large transaction's x-axis (``pavm bench intra``, the paper's Fig. 15)."""
+    intra_quick_scales: tuple[int, ...] = ()
+    """``--quick``: two small points of the same axis."""
 
     def parallel_call_data(self, tx: TxInput, threads: int) -> bytes:
         """ABI call data of the parallel version of one transaction."""
@@ -219,6 +221,7 @@ WORKLOADS: dict[str, Workload] = {
             call=lambda i: ("run_multiply", (i.scale, i.seed, i.key)),
             parallel_call=lambda i, t: ("run_multiply_parallel", (i.scale, i.seed, i.key, t)),
             intra_scales=(16, 24, 32, 48),
+            intra_quick_scales=(6, 10),
             scale_label="matrix size n (n x n)",
             scales=(3, 4, 6, 8),
             quick_scales=(2, 4),
@@ -236,6 +239,7 @@ WORKLOADS: dict[str, Workload] = {
             call=lambda i: ("run_add", (i.scale, i.seed, i.key)),
             parallel_call=lambda i, t: ("run_add_parallel", (i.scale, i.seed, i.key, t)),
             intra_scales=(32, 48, 64),
+            intra_quick_scales=(12, 20),
             scale_label="matrix size n (n x n)",
             scales=(8, 12, 16, 24),
             quick_scales=(4, 8),
@@ -256,6 +260,7 @@ WORKLOADS: dict[str, Workload] = {
                 (i.scale, i.seed, SUBSTRING_PATTERN, i.key, t),
             ),
             intra_scales=(5_000, 10_000, 20_000, 40_000),
+            intra_quick_scales=(500, 1_000),
             scale_label="string length",
             scales=(100, 300, 600, 1000),
             quick_scales=(30, 100),
@@ -275,6 +280,7 @@ WORKLOADS: dict[str, Workload] = {
                 (i.scale, i.seed, *HISTOGRAM_RANGE, i.key, t),
             ),
             intra_scales=(5_000, 10_000, 20_000, 40_000),
+            intra_quick_scales=(500, 1_000),
             scale_label="array size",
             scales=(100, 300, 600, 1000),
             quick_scales=(50, 100),

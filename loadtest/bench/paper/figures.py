@@ -201,6 +201,11 @@ def draw_all(series: dict[str, Any], out: Path, cores: int) -> dict[str, Path]:
         "fig14": latency_figure(
             series["fig14"], out / "fig14.png", f"Fig. 14: validation latency across scales {on}"
         ),
+        "fig15": latency_figure(
+            series["fig15"],
+            out / "fig15.png",
+            f"Fig. 15: one intra-contract transaction, EVM vs PaVM {on}",
+        ),
         "fig16": bar_figure(
             series["fig16"], out / "fig16.png", f"Fig. 16: latency of one block per input {on}"
         ),
@@ -232,7 +237,9 @@ def draw_all(series: dict[str, Any], out: Path, cores: int) -> dict[str, Path]:
             series["fig18"], out / "fig18.png", f"Fig. 18: throughput across scales {on}"
         ),
         "fig19": cpu_figure(
-            series["fig19"], out / "fig19.png", "Fig. 19: CPU per core, intra-contract workloads"
+            series["fig19"],
+            out / "fig19.png",
+            "Fig. 19: CPU per core, one intra-contract transaction",
         ),
         "fig20": cpu_figure(
             series["fig20"], out / "fig20.png", "Fig. 20: CPU per core during validation"

@@ -13,6 +13,8 @@ from loadtest.workloads.table import PAPER_WORKLOADS, WORKLOADS
 FIG17_WORKLOADS = ("erc20", "fibonacci", "cpuheavy", "kvstore-write")
 """The paper's Fig. 17 contracts: ERC20, Fibonacci, CPUheavy, KVstore."""
 FIG19_WORKLOADS = ("matrixmul", "matrixadd", "substring", "histogram")
+FIG15_WORKLOADS = FIG19_WORKLOADS
+"""The intra-contract workloads: one transaction of their parallel contract each."""
 FIG20_WORKLOADS = ("fibonacci", "cpuheavy", "kvstore-write")
 HEATMAP_WORKLOAD = "erc20"
 
@@ -91,8 +93,8 @@ def plan(settings: Settings) -> dict[Job, Needs]:
     for name in PAPER_WORKLOADS:
         for scale in WORKLOADS[name].scales_for(settings.quick):
             need(Job(name, scale, settings.txs))
-    # Figs. 19/20: CPU profiles at the fixed scale.
-    for name in (*FIG19_WORKLOADS, *FIG20_WORKLOADS):
+    # Fig. 20: CPU profiles at the fixed scale (Fig. 19 profiles one intra transaction).
+    for name in FIG20_WORKLOADS:
         need(Job(name, fixed_scale(name, settings.quick), settings.txs), cpu=True)
     for name in FIG17_WORKLOADS:
         scale = fixed_scale(name, settings.quick)
@@ -108,3 +110,14 @@ def plan(settings: Settings) -> dict[Job, Needs]:
         job = Job(HEATMAP_WORKLOAD, scale, groups * size, group_size=size)
         jobs.setdefault(job, Needs()).record = True
     return jobs
+
+
+def intra_jobs(settings: Settings) -> list[tuple[str, int]]:
+    """Figs. 15 and 19: (workload, scale) of each one-transaction intra measurement."""
+    return [
+        (name, scale)
+        for name in FIG15_WORKLOADS
+        for scale in (
+            WORKLOADS[name].intra_quick_scales if settings.quick else WORKLOADS[name].intra_scales
+        )
+    ]

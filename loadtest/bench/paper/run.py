@@ -6,16 +6,17 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from loadtest.bench.intra import IntraResult, run_intra_bench
 from loadtest.bench.paper.figures import draw_all
 from loadtest.bench.paper.measure import Measured, measure
-from loadtest.bench.paper.plan import Job, Needs, Settings, plan
+from loadtest.bench.paper.plan import Job, Needs, Settings, intra_jobs, plan
 from loadtest.bench.paper.report import write_report
 from loadtest.bench.paper.series import figures
 from loadtest.workloads.table import WORKLOADS
@@ -108,9 +109,21 @@ def run_paper_bench(
             f"{', '.join(f'{w}w {s:.3f}s' for w, s in runs[job].parallel_s.items()) or '-'}; "
             f"elapsed {_clock(elapsed)}, ETA {_clock(eta)}"
         )
+    intra: dict[tuple[str, int], IntraResult] = {}
+    for index, (name, scale) in enumerate(intra_jobs(settings), start=1):
+        _say(f"intra {index}/{len(intra_jobs(settings))} {name} scale={scale}: one transaction")
+        result = run_intra_bench(
+            name, scale, threads=settings.cores, workers=settings.cores, repeat=settings.repeat
+        )
+        intra[(name, scale)] = result
+        with partial_runs.open("a") as log:
+            log.write(json.dumps(asdict(result)) + "\n")
+        _say(f"    serial {result.serial_s:.3f}s, pavm {result.pavm_s:.3f}s")
     seconds = time.monotonic() - started
-    series = figures(settings, runs)
-    all_roots_equal = all(m.roots_equal for m in runs.values())
+    series = figures(settings, runs, intra)
+    all_roots_equal = all(m.roots_equal for m in runs.values()) and all(
+        r.roots_equal and r.results_equal for r in intra.values()
+    )
     meta: dict[str, Any] = {
         "started": stamp,
         "seconds": round(seconds, 1),
@@ -138,6 +151,7 @@ def run_paper_bench(
             if w.name != "transfer"
         },
         "runs": [m.as_dict() for m in runs.values()],
+        "intra_runs": [asdict(r) for r in intra.values()],
         "figures": series,
     }
     _say("drawing figures and writing the report")
@@ -148,7 +162,7 @@ def run_paper_bench(
     _say(f"done in {_clock(seconds)}: {out / 'report.md'}")
     mean_speedup = {
         fig: round(statistics.mean(r["speedup"] for rs in series[fig].values() for r in rs), 3)
-        for fig in ("fig14", "fig16", "fig17a", "fig17b", "fig17c")
+        for fig in ("fig14", "fig15", "fig16", "fig17a", "fig17b", "fig17c")
     }
     summary = {
         "meta": meta,

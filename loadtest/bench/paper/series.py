@@ -3,8 +3,10 @@
 
 from typing import Any
 
+from loadtest.bench.intra import IntraResult
 from loadtest.bench.paper.measure import Measured
 from loadtest.bench.paper.plan import (
+    FIG15_WORKLOADS,
     FIG17_WORKLOADS,
     FIG19_WORKLOADS,
     FIG20_WORKLOADS,
@@ -38,7 +40,9 @@ def _latency(m: Measured, workers: int) -> dict[str, Any]:
     }
 
 
-def figures(settings: Settings, runs: dict[Job, Measured]) -> dict[str, Any]:
+def figures(
+    settings: Settings, runs: dict[Job, Measured], intra: dict[tuple[str, int], IntraResult]
+) -> dict[str, Any]:
     """Every figure's series (latencies in seconds, throughput in transactions/s)."""
     cores, txs, quick = settings.cores, settings.txs, settings.quick
 
@@ -94,14 +98,41 @@ def figures(settings: Settings, runs: dict[Job, Measured]) -> dict[str, Any]:
             }
         )
     out["fig17d"] = {"axis": heatmap_axis(settings), "workload": HEATMAP_WORKLOAD, "cells": cells}
-    for figure, names in (("fig19", FIG19_WORKLOADS), ("fig20", FIG20_WORKLOADS)):
-        out[figure] = {}
-        for name in names:
-            m = runs[Job(name, fixed[name], txs)]
-            out[figure][name] = {
-                "scale": m.scale,
-                "serial_cpu": m.cpu_serial,
-                "parallel_cpu": m.cpu_parallel,
-                **_latency(m, cores),
-            }
+    out["fig20"] = {}
+    for name in FIG20_WORKLOADS:
+        m = runs[Job(name, fixed[name], txs)]
+        out["fig20"][name] = {
+            "scale": m.scale,
+            "serial_cpu": m.cpu_serial,
+            "parallel_cpu": m.cpu_parallel,
+            **_latency(m, cores),
+        }
+    out["fig15"] = {
+        name: [_intra(r) for (n, _), r in sorted(intra.items()) if n == name]
+        for name in FIG15_WORKLOADS
+    }
+    out["fig19"] = {}
+    for name in FIG19_WORKLOADS:
+        largest = max((r for (n, _), r in intra.items() if n == name), key=lambda r: r.scale)
+        out["fig19"][name] = {
+            "serial_cpu": largest.serial_core_utilisation,
+            "parallel_cpu": largest.core_utilisation,
+            **_intra(largest),
+        }
     return out
+
+
+def _intra(r: IntraResult) -> dict[str, Any]:
+    """One intra transaction: py-evm on the serial contract, pavm on the parallel one."""
+    return {
+        "scale": r.scale,
+        "serial_s": r.serial_s,
+        "parallel_s": r.pavm_s,
+        "one_worker_s": r.pavm_one_worker_s,
+        "speedup": r.speedup,
+        "machine_scaling": r.machine_scaling,
+        "efficiency": r.efficiency,
+        "threads": r.threads,
+        "lent": r.lent,
+        "results_equal": r.results_equal,
+    }
