@@ -157,7 +157,7 @@ def _on_another_replica(computation: Any, calls: list[SubCall], allowance: int) 
 
 @pytest.mark.slow
 @settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -249,7 +249,7 @@ def test_results_come_back_by_thread_id_whatever_order_the_input_had():
 
 @pytest.mark.slow
 @settings(
-    max_examples=12,
+    max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -116,12 +116,12 @@ class ValidatorNode:
         self.reports: list[ValidationReport] = []
         """The most recent validation reports (for metrics), newest last."""
 
-    def _check_genesis(self, attempts: int = GENESIS_ATTEMPTS) -> None:
+    def _check_genesis(self) -> None:
         """Refuse to join a miner whose block 0 is not this validator's: another genesis
         file or gas schedule would reject every block. A miner not reachable yet is
         not a refusal (its blocks will not link to this genesis either)."""
         ours = "0x" + self.store.block(0).header.hash.hex()  # type: ignore[union-attr]
-        for attempt in range(attempts):
+        for attempt in range(GENESIS_ATTEMPTS):
             try:
                 theirs = self.miner.call("eth_getBlockByNumber", ["0x0", False])["hash"]
             except (httpx.HTTPError, NodeError, KeyError, TypeError):

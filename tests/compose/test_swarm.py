@@ -51,8 +51,9 @@ def swarm_url():
     finally:
         subprocess.run(["docker", "stack", "rm", STACK], check=False, capture_output=True)
         deadline = time.monotonic() + 60
+        # sparse: no inspection of each container, which races with their removal.
         while time.monotonic() < deadline and client.containers.list(
-            all=True, filters={"label": f"com.docker.stack.namespace={STACK}"}
+            all=True, sparse=True, filters={"label": f"com.docker.stack.namespace={STACK}"}
         ):
             time.sleep(1)
         # docker stack rm keeps volumes: drop the chain data so the next run starts anew.

@@ -34,7 +34,7 @@ def test_pavm_loadtest_runs_locust_headless_without_failures(net, tmp_path, work
             "--spawn-rate",
             "3",
             "--run-time",
-            "5s",
+            "15s",  # includes deploying the contract and funding the users
             "--workload",
             workload,
             "--conflict-rate",
