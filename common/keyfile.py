@@ -43,10 +43,15 @@ def read_token(path: Path, timeout: float = 60.0, what: str = "join token") -> b
     return _read_secret(path, _check_token, what)
 
 
+REDIS_WAIT = 300.0
+"""Seconds a node waits for Redis to make its password file."""
+
+
 def read_redis_password(path: Path) -> str:
     """The Redis password in ``path``: the hex text of a secret made by
     :func:`load_or_create_token` (what the Redis server was configured with)."""
-    return read_token(path, what="Redis password").hex()
+    # Under Swarm nothing starts Redis first: wait as long as a slow host may need.
+    return read_token(path, timeout=REDIS_WAIT, what="Redis password").hex()
 
 
 def _check_token(token: bytes) -> None:

@@ -106,4 +106,4 @@ def test_stack_validators_agree(swarm_url):
             for n in range(1, head + 1)
         )
 
-    _until(agreed, 300, "three validators agreeing on every block")
+    _until(agreed, 600, "three validators agreeing on every block")
