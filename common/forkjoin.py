@@ -236,7 +236,6 @@ def _speculate_one(computation: ComputationAPI, call: SubCall, allowance: int) -
     child = computation.generate_child_computation(_message(computation, call, allowance))
     ops = db.ops[ops_start:]
     ok = child.is_success
-    transient = {(a, s) for kind, a, s, _ in ops if kind == OpKind.WRITE_TRANSIENT}
     effects = Effects(
         success=ok,
         output=child.output,
@@ -245,7 +244,7 @@ def _speculate_one(computation: ComputationAPI, call: SubCall, allowance: int) -
         ops=ops,
         writes=db.writes[writes_start:] if ok else [],
         warmed=still_warm(db, ops) if ok else [],
-        transient=[(a, s, _transient(state, a, s)) for a, s in sorted(transient)] if ok else [],
+        transient=transient_values(state, ops) if ok else [],
         logs=[(a, t, d) for _, a, t, d in child.get_raw_log_entries()],
         deleted=list(child.get_accounts_for_deletion()),
         beneficiaries=list(child.get_self_destruct_beneficiaries()),
@@ -281,9 +280,20 @@ def still_warm(db: RecordingAccountDB, ops: list[Op]) -> list[tuple[bytes, int |
     return warmed
 
 
-def _transient(state: Any, address: bytes, slot: int) -> bytes:
-    """A transient slot's value, read past the recorder."""
-    return bytes(state.transient_storage.get_transient_storage(Address(address), slot))
+def transient_values(state: Any, ops: list[Op]) -> list[tuple[bytes, int, bytes]]:
+    """The current values of the transient slots ``ops`` wrote, read past the recorder."""
+    storage = state.transient_storage
+    written = sorted({(a, s) for kind, a, s, _ in ops if kind == OpKind.WRITE_TRANSIENT})
+    return [(a, s, bytes(storage.get_transient_storage(Address(a), s))) for a, s in written]
+
+
+def mark_warm(db: RecordingAccountDB, warm: list[tuple[bytes, int | None]]) -> None:
+    """Warm these accounts (slot ``None``) and slots past the recorder."""
+    for address, slot in warm:
+        if slot is None:
+            AccountDB.mark_address_warm(db, Address(address))
+        else:
+            AccountDB.mark_storage_warm(db, Address(address), slot)
 
 
 class Speculative:
@@ -331,11 +341,7 @@ def _apply(
     db.writes.extend(effects.writes)
     for kind, address, slot, value in effects.writes:
         replay_write(db, kind, Address(address), slot, value)
-    for address, warm_slot in effects.warmed:
-        if warm_slot is None:
-            AccountDB.mark_address_warm(db, Address(address))
-        else:
-            AccountDB.mark_storage_warm(db, Address(address), warm_slot)
+    mark_warm(db, effects.warmed)
     storage = cast(Any, computation.state).transient_storage
     for address, slot, value in effects.transient:
         storage.set_transient_storage(Address(address), slot, value)

@@ -16,13 +16,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth.abc import ComputationAPI
-from eth.db.account import AccountDB
 from eth.vm.message import Message
 from eth_typing import Address
 
 from common.evm import BlockEnv, PavmState
-from common.forkjoin import Effects, replay_write, speculate_here, still_warm
-from common.recording import Op, OpKind, RecordingAccountDB
+from common.forkjoin import (
+    Effects,
+    mark_warm,
+    replay_write,
+    speculate_here,
+    still_warm,
+    transient_values,
+)
+from common.recording import Op, RecordingAccountDB
 from common.subcalls import PARALLEL_ADDRESS, SubCall
 
 
@@ -48,14 +54,12 @@ def capture(computation: ComputationAPI, env: BlockEnv, earlier: list[Op]) -> Fo
     """The fork point of the precompile ``computation`` (after it charged its gas)."""
     state: Any = computation.state
     db: RecordingAccountDB = state.recording_db
-    written = dict.fromkeys((a, s) for k, a, s, _ in db.ops if k == OpKind.WRITE_TRANSIENT)
-    storage = state.transient_storage
     context: Any = computation.transaction_context
     return ForkPoint(
         env=env,
         earlier=list(earlier),
         current=list(db.writes),
-        transient=[(a, s, bytes(storage.get_transient_storage(Address(a), s))) for a, s in written],
+        transient=transient_values(state, db.ops),
         warm=still_warm(db, db.ops),
         origin=bytes(context.origin),
         gas_price=context.gas_price,
@@ -83,11 +87,7 @@ def speculate_at(
         replay_write(replica, kind, Address(address), slot, value)
     for address, slot, value in fork.transient:
         state.transient_storage.set_transient_storage(Address(address), slot, value)
-    for address, warm_slot in fork.warm:
-        if warm_slot is None:
-            AccountDB.mark_address_warm(replica, Address(address))
-        else:
-            AccountDB.mark_storage_warm(replica, Address(address), warm_slot)
+    mark_warm(replica, fork.warm)
     context = state.get_transaction_context_class()(fork.gas_price, Address(fork.origin))
     message = Message(
         gas=0,
