@@ -1,13 +1,15 @@
-"""The chain's EVM: py-evm's Prague rules plus the fork-join precompile, with the
-recording account database installed.
+"""The chain's EVM: the "pavm" fork — py-evm's Prague rules plus pavm's instructions
+(``common/instructions.py``) and the fork-join precompile (``common/forkjoin.py``) —
+with the recording account database installed.
 
 ``PavmState`` is what the miner and every validation worker execute on; ``ReferenceState``
-is py-evm's own, unmodified Prague state with the fork-join precompile added in its
-serial definition (``common/forkjoin.py``): the baseline every determinism test and
-benchmark compares against. The chain runs Prague transaction semantics (EIP-7702,
-EIP-7623, ...) on every block; block-level system calls of Ethereum (beacon roots,
-history storage, execution-layer requests) belong to the beacon chain and have no
-counterpart in a pavm block.
+is py-evm's own, unmodified Prague state with the same computation, whose sub-calls run
+in their serial definition there: the baseline every determinism test and benchmark
+compares against. A chain config may name plain "prague" instead (:data:`FORKS`).
+
+The chain runs Prague transaction semantics (EIP-7702, EIP-7623, ...) on every block;
+block-level system calls of Ethereum (beacon roots, history storage, execution-layer
+requests) belong to the beacon chain and have no counterpart in a pavm block.
 """
 
 from collections.abc import Sequence
@@ -15,7 +17,13 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import rlp
-from eth.abc import ComputationAPI, SignedTransactionAPI
+from eth.abc import (
+    ComputationAPI,
+    MessageAPI,
+    SignedTransactionAPI,
+    StateAPI,
+    TransactionContextAPI,
+)
 from eth.exceptions import UnrecognizedTransactionType
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.prague import PragueVM
@@ -26,20 +34,39 @@ from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
 from common.forkjoin import Runner, parallel_precompile
-from common.gas_schedule import DEFAULT_FORK_JOIN, ForkJoinGas
+from common.gas_schedule import DEFAULT_GAS, GasSchedule
+from common.instructions import OPCODES, finish_frame
 from common.recording import Op, OpKind, RecordingAccountDB
-from common.subcalls import PARALLEL_ADDRESS
+from common.subcalls import PARALLEL_ADDRESS, SubCall
 from common.untrusted import check_rlp_depth
 
-FORK_NAME = "prague"
-PavmComputation = PragueComputation.configure(
-    __name__="PavmComputation",
-    _precompiles={**PRAGUE_PRECOMPILES, PARALLEL_ADDRESS: parallel_precompile},
-)
-"""Prague's computation with the fork-join precompile."""
-ReferenceState = PragueState.configure(__name__="ReferenceState", computation_class=PavmComputation)
-"""py-evm's state class for the chain's fork, unmodified but for the fork-join
-precompile, which runs its serial definition here: the serial baseline."""
+
+class PavmComputation(PragueComputation):
+    """Prague's computation with pavm's instructions and the fork-join precompile.
+
+    Each frame keeps the sub-calls its SUBSOLs queued (``queued``) until a join, or
+    until it ends (``common/instructions.py``)."""
+
+    opcodes = {**PragueComputation.opcodes, **OPCODES}
+    _precompiles = {**PRAGUE_PRECOMPILES, PARALLEL_ADDRESS: parallel_precompile}
+
+    def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
+        super().__init__(state, message, transaction_context)
+        self.queued: list[SubCall] = []
+
+    @classmethod
+    def apply_computation(
+        cls,
+        state: StateAPI,
+        message: MessageAPI,
+        transaction_context: TransactionContextAPI,
+        parent_computation: ComputationAPI | None = None,
+    ) -> ComputationAPI:
+        computation = super().apply_computation(
+            state, message, transaction_context, parent_computation
+        )
+        finish_frame(computation)
+        return computation
 
 
 class PavmTransactionExecutor(PragueTransactionExecutor):
@@ -69,7 +96,6 @@ def _op_order(op: Op) -> tuple[int, bytes, int]:
 
 class _RecordingPragueState(PragueState):
     transaction_executor_class = PavmTransactionExecutor
-    computation_class = PavmComputation
     subcall_runner: Runner | None = None
     """How the fork-join precompile runs sub-calls here (serially when ``None``)."""
 
@@ -98,17 +124,48 @@ class _RecordingPragueState(PragueState):
 
 
 PavmState = _RecordingPragueState.configure(
-    __name__="PavmState", account_db_class=RecordingAccountDB
+    __name__="PavmState", account_db_class=RecordingAccountDB, computation_class=PavmComputation
 )
+"""The recording state of the "pavm" fork: what the miner and validators execute on."""
+ReferenceState = PragueState.configure(__name__="ReferenceState", computation_class=PavmComputation)
+"""py-evm's Prague state, unmodified but for the "pavm" fork's computation, which runs
+sub-calls in their serial definition here: the serial baseline."""
+
+
+@dataclass(frozen=True)
+class Fork:
+    """The rules a chain runs: ``recording`` for its nodes, ``reference`` for checks."""
+
+    name: str
+    computation: type[PragueComputation]
+    recording: type[PragueState]
+    reference: type[PragueState]
+
+
+FORKS = {
+    "pavm": Fork("pavm", PavmComputation, PavmState, ReferenceState),
+    "prague": Fork(
+        "prague",
+        PragueComputation,
+        _RecordingPragueState.configure(
+            __name__="PragueRecordingState",
+            account_db_class=RecordingAccountDB,
+            computation_class=PragueComputation,
+        ),
+        PragueState,
+    ),
+}
+"""Forks a chain config may name: "pavm" (Prague plus pavm's instructions and the
+fork-join precompile; the default) and "prague" (py-evm's Prague alone, to compare)."""
 
 
 class PavmExecutionContext(ExecutionContext):
-    """py-evm's execution context plus the chain's fork-join gas, so the precompile
-    finds it through ``computation.state.execution_context``."""
+    """py-evm's execution context plus the chain's gas schedule, so the instructions
+    and the precompile find it through ``computation.state.execution_context``."""
 
-    def __init__(self, fork_join: ForkJoinGas, **fields: Any) -> None:
+    def __init__(self, gas: GasSchedule, **fields: Any) -> None:
         super().__init__(**fields)
-        self.fork_join = fork_join
+        self.gas = gas
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,13 +180,15 @@ class BlockEnv:
     chain_id: int
     prev_hashes: tuple[bytes, ...] = ()
     """Hashes of up to 256 ancestors, parent first (for BLOCKHASH)."""
-    fork_join: ForkJoinGas = DEFAULT_FORK_JOIN
-    """The chain's fork-join gas (a chain parameter the precompile reads)."""
+    fork: str = "pavm"
+    """A name in :data:`FORKS` (a chain parameter)."""
+    gas: GasSchedule = DEFAULT_GAS
+    """The chain's gas schedule for pavm's additions (a chain parameter)."""
 
     def execution_context(self) -> ExecutionContext:
-        """py-evm's view of this environment, carrying the fork-join gas too."""
+        """py-evm's view of this environment, carrying the gas schedule too."""
         return PavmExecutionContext(
-            self.fork_join,
+            self.gas,
             coinbase=Address(self.coinbase),
             timestamp=self.timestamp,
             block_number=BlockNumber(self.number),
@@ -141,6 +200,14 @@ class BlockEnv:
             base_fee_per_gas=self.base_fee,
             excess_blob_gas=0,
         )
+
+    def recording_state(self, db: Any, state_root: bytes) -> Any:
+        """The chain fork's recording state over ``db`` at ``state_root``."""
+        return FORKS[self.fork].recording(db, self.execution_context(), Hash32(state_root))
+
+    def reference_state(self, db: Any, state_root: bytes) -> Any:
+        """The chain fork's unmodified py-evm state: the serial baseline."""
+        return FORKS[self.fork].reference(db, self.execution_context(), Hash32(state_root))
 
 
 def decode_transaction(raw: bytes) -> SignedTransactionAPI:

@@ -42,13 +42,15 @@ from eth.vm.forks.spurious_dragon._utils import collect_touched_accounts
 from eth.vm.message import Message
 from eth_typing import Address
 
-from common.gas_schedule import DEFAULT_FORK_JOIN
+from common.gas_schedule import DEFAULT_GAS
 from common.recording import FIRST_WRITE, Op, OpKind, RecordingAccountDB
 from common.subcalls import (
     PARALLEL_ADDRESS,
     BadSubcalls,
     SubCall,
+    SubCallMessage,
     SubResult,
+    check_calls,
     decode_calls,
     encode_results,
 )
@@ -76,7 +78,9 @@ _SLOT_OPS = frozenset(
     {OpKind.READ_STORAGE, OpKind.READ_ORIGINAL_STORAGE, OpKind.WRITE_STORAGE, OpKind.WARM_SLOT}
 )
 _TRANSIENT_OPS = frozenset({OpKind.READ_TRANSIENT, OpKind.WRITE_TRANSIENT})
-_CHANGES = frozenset({k for k in OpKind if k >= FIRST_WRITE} - {OpKind.LOG, OpKind.REFUND})
+_CHANGES = frozenset(
+    {k for k in OpKind if k >= FIRST_WRITE} - {OpKind.LOG, OpKind.REFUND, OpKind.MARK}
+)
 """Kinds that change something another sub-call could observe (writes and warm marks)."""
 
 
@@ -164,7 +168,7 @@ class Effects:
 
 def _message(computation: ComputationAPI, call: SubCall, gas: int) -> Message:
     code = computation.state.get_code(call.target)
-    return Message(
+    message = SubCallMessage(
         gas=gas,
         to=call.target,
         sender=computation.msg.sender,
@@ -174,6 +178,8 @@ def _message(computation: ComputationAPI, call: SubCall, gas: int) -> Message:
         depth=computation.msg.depth + 1,
         is_static=computation.msg.is_static,
     )
+    message.discard = call.discard
+    return message
 
 
 def _charge(computation: ComputationAPI, calls: list[SubCall]) -> int:
@@ -181,7 +187,7 @@ def _charge(computation: ComputationAPI, calls: list[SubCall]) -> int:
     if computation.msg.storage_address != PARALLEL_ADDRESS:
         raise VMError("the fork-join precompile cannot be DELEGATECALLed or CALLCODEd")
     state = computation.state
-    gas = getattr(state.execution_context, "fork_join", DEFAULT_FORK_JOIN)
+    gas = getattr(state.execution_context, "gas", DEFAULT_GAS).fork_join
     computation.consume_gas(gas.base + gas.per_call * len(calls), reason="fork-join")
     for target in dict.fromkeys(c.target for c in calls):
         if not state.is_address_warm(target):
@@ -410,9 +416,11 @@ def _recording_db(state: Any) -> RecordingAccountDB:
 
 def parallel_precompile(computation: ComputationAPI) -> ComputationAPI:
     """The precompile at :data:`PARALLEL_ADDRESS`, with the runner its state carries
-    (serial unless the state was given another)."""
+    (serial unless the state was given another). A join of the SUBSOL instruction
+    (``common/instructions.py``) calls it with its queue instead of ABI input."""
+    queued = getattr(computation.msg, "subcalls", None)
     try:
-        calls = decode_calls(bytes(computation.msg.data))
+        calls = decode_calls(bytes(computation.msg.data)) if queued is None else check_calls(queued)
     except BadSubcalls as exc:
         raise VMError(f"fork-join: {exc}") from None
     allowance = _charge(computation, calls)

@@ -4,9 +4,12 @@ Without a file, a chain has id 31337 and gives each of the first 10 accounts of 
 standard development mnemonic (the one anvil and hardhat use) 1,000,000 ETH, so any
 Ethereum tool configured for a local dev chain works unchanged. The file format::
 
-    {"chainId": 31337, "gasLimit": 30000000, "baseFee": 1000000000,
+    {"chainId": 31337, "gasLimit": 30000000, "baseFee": 1000000000, "fork": "pavm",
      "alloc": {"0xf39f...": {"balance": "0x...", "nonce": "0x0", "code": "0x",
                              "storage": {"0x0": "0x1"}}}}
+
+``fork`` is "pavm" (the default: Prague with pavm's instructions and fork-join
+precompile) or "prague" (py-evm's Prague alone).
 """
 
 import json
@@ -16,6 +19,7 @@ from typing import Any
 
 from common.accounts import dev_accounts
 from common.errors import PavmError
+from common.evm import FORKS
 from common.gas_schedule import load_gas_schedule
 from common.state import ChainConfig, GenesisAccount
 
@@ -57,6 +61,12 @@ def _bytes(value: Any, where: str, size: int | None = None) -> bytes:
     return data
 
 
+def _fork(value: Any) -> str:
+    if value not in FORKS:
+        raise PavmError(f"genesis: fork must be one of {', '.join(FORKS)}, got {value!r}")
+    return str(value)
+
+
 def parse_genesis(data: Any) -> GenesisSpec:
     """A genesis spec from decoded JSON, with an error naming the first bad field."""
     if not isinstance(data, dict):
@@ -66,6 +76,7 @@ def parse_genesis(data: Any) -> GenesisSpec:
         chain_id=_int(data.get("chainId", defaults.chain_id), "chainId"),
         gas_limit=_int(data.get("gasLimit", defaults.gas_limit), "gasLimit"),
         initial_base_fee=_int(data.get("baseFee", defaults.initial_base_fee), "baseFee"),
+        fork=_fork(data.get("fork", defaults.fork)),
     )
     raw_alloc = data.get("alloc")
     if raw_alloc is None:
@@ -93,10 +104,10 @@ def parse_genesis(data: Any) -> GenesisSpec:
 
 
 def load_genesis(path: Path | None, gas_schedule: Path | None = None) -> GenesisSpec:
-    """The spec in ``path`` (the development default when ``None``), with the fork-join
-    gas of the schedule file ``gas_schedule`` (``common/pavm_gas.json`` when ``None``)."""
+    """The spec in ``path`` (the development default when ``None``), with the gas of
+    the schedule file ``gas_schedule`` (``common/pavm_gas.json`` when ``None``)."""
     spec = _load_genesis(path)
-    config = replace(spec.config, fork_join=load_gas_schedule(gas_schedule))
+    config = replace(spec.config, gas=load_gas_schedule(gas_schedule))
     return GenesisSpec(config, spec.alloc)
 
 

@@ -59,6 +59,8 @@ class OpKind(IntEnum):
     WARM_SLOT = 34
     LOG = 35
     REFUND = 36
+    MARK = 37
+    """A scope mark of the RR/RPHASH instructions (``common/instructions.py``)."""
 
 
 FIRST_WRITE: Final = 16

@@ -19,8 +19,8 @@ from eth_typing import Address, Hash32
 from common import codec
 from common.block import Header, transactions_root
 from common.errors import PavmError
-from common.evm import BlockEnv, PavmState, ReferenceState
-from common.gas_schedule import DEFAULT_FORK_JOIN, ForkJoinGas
+from common.evm import BlockEnv
+from common.gas_schedule import DEFAULT_GAS, GasSchedule
 from common.grouping import groups_encoding, groups_hash
 from common.receipts import receipts_root
 from common.rwset import block_rwset_encoding, rwset_hash
@@ -38,22 +38,24 @@ class ChainConfig:
     gas_limit: int = 30_000_000
     initial_base_fee: int = 1_000_000_000
     """Base fee of block 1, in wei; later blocks follow EIP-1559."""
-    fork_join: ForkJoinGas = DEFAULT_FORK_JOIN
-    """Gas of the fork-join precompile (``common/gas_schedule.py``)."""
+    fork: str = "pavm"
+    """The rules blocks run by, a name in ``common.evm.FORKS``."""
+    gas: GasSchedule = DEFAULT_GAS
+    """Gas of pavm's instructions and fork-join precompile (``common/gas_schedule.py``)."""
 
     def digest(self) -> bytes:
         """keccak of every parameter, canonically encoded: genesis's parent hash."""
-        gas = self.fork_join
-        fields = [self.chain_id, self.gas_limit, self.initial_base_fee]
-        fields += [gas.base, gas.per_call, gas.cold_target]
-        return bytes(keccak(codec.encode([b"pavm-chain", *map(codec.uint, fields)])))
+        fields = [self.chain_id, self.gas_limit, self.initial_base_fee, *self.gas.numbers()]
+        encoded = [b"pavm-chain", self.fork.encode(), *map(codec.uint, fields)]
+        return bytes(keccak(codec.encode(encoded)))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "chain_id": self.chain_id,
             "gas_limit": self.gas_limit,
             "initial_base_fee": self.initial_base_fee,
-            "fork_join": self.fork_join.to_json(),
+            "fork": self.fork,
+            "gas": self.gas.to_json(),
         }
 
     @classmethod
@@ -63,7 +65,8 @@ class ChainConfig:
             chain_id=data["chain_id"],
             gas_limit=data["gas_limit"],
             initial_base_fee=data["initial_base_fee"],
-            fork_join=ForkJoinGas.from_json(data["fork_join"]),
+            fork=data["fork"],
+            gas=GasSchedule.from_json(data["gas"]),
         )
 
 
@@ -154,7 +157,8 @@ class ChainState:
             base_fee=next_base_fee(self.head, self.config),
             chain_id=self.config.chain_id,
             prev_hashes=self.ancestors,
-            fork_join=self.config.fork_join,
+            fork=self.config.fork,
+            gas=self.config.gas,
         )
 
     def env_of(self, header: Header) -> BlockEnv:
@@ -170,12 +174,12 @@ class ChainState:
         return AccountDB(self.db, Hash32(self.head.state_root))
 
     def recording_state(self, env: BlockEnv) -> Any:
-        """A :data:`PavmState` on this state, for executing the block described by ``env``."""
-        return PavmState(self.db, env.execution_context(), Hash32(self.head.state_root))
+        """The fork's recording state on this state, for executing the block ``env``."""
+        return env.recording_state(self.db, self.head.state_root)
 
     def reference_state(self, env: BlockEnv) -> Any:
         """py-evm's unmodified state class on this state: the serial baseline."""
-        return ReferenceState(self.db, env.execution_context(), Hash32(self.head.state_root))
+        return env.reference_state(self.db, self.head.state_root)
 
     def advance(self, header: Header) -> "ChainState":
         """The state after ``header``, whose state root is already in ``db``."""

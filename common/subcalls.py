@@ -20,6 +20,7 @@ finished (the paper's AFTERA): a scheduling constraint, never a change of result
 
 from dataclasses import dataclass
 
+from eth.vm.message import Message
 from eth_abi import decode, encode
 from eth_abi.exceptions import DecodingError
 from eth_typing import Address
@@ -46,12 +47,27 @@ class SubCall:
     data: bytes
     after: int = 0
     """0, or the lower thread id this call runs after (on the state it left)."""
+    discard: bool = False
+    """The call ends as if it had reverted (the REVERTT instruction; not in the ABI)."""
 
 
 @dataclass(frozen=True, slots=True)
 class SubResult:
     success: bool
     output: bytes
+
+
+class JoinMessage(Message):
+    """A join's call to the fork-join precompile: carries the queued sub-calls, which
+    hold what the precompile's ABI cannot say (REVERTT), instead of ABI input."""
+
+    subcalls: list[SubCall]
+
+
+class SubCallMessage(Message):
+    """A sub-call's message; ``discard`` when REVERTT named its thread."""
+
+    discard: bool = False
 
 
 def decode_calls(data: bytes) -> list[SubCall]:
@@ -61,15 +77,20 @@ def decode_calls(data: bytes) -> list[SubCall]:
         (rows,) = decode(_INPUT, data, strict=True)
     except (DecodingError, OverflowError, ValueError) as exc:
         raise BadSubcalls(f"input is not ABI ((address,bytes,uint256,uint256)[]): {exc}") from None
-    if not 1 <= len(rows) <= MAX_SUBCALLS:
-        raise BadSubcalls(f"between 1 and {MAX_SUBCALLS} sub-calls, got {len(rows)}")
-    calls = sorted(
-        (
+    return check_calls(
+        [
             SubCall(tid, Address(bytes.fromhex(target[2:])), data, after)
             for target, data, tid, after in rows
-        ),
-        key=lambda c: c.tid,
+        ]
     )
+
+
+def check_calls(given: list[SubCall]) -> list[SubCall]:
+    """``given`` in thread-id order, or ``BadSubcalls`` if it is not a valid set (the
+    same rules for the precompile's input and the SUBSOL instruction's queue)."""
+    if not 1 <= len(given) <= MAX_SUBCALLS:
+        raise BadSubcalls(f"between 1 and {MAX_SUBCALLS} sub-calls, got {len(given)}")
+    calls = sorted(given, key=lambda c: c.tid)
     seen: set[int] = set()
     for call in calls:
         if not 1 <= call.tid <= MAX_TID or call.tid in seen:

@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState
+from eth_typing import Hash32
 
 from common.errors import PavmError
+from common.evm import FORKS, BlockEnv, Fork
 
 CALL_TIMEOUT = 5.0
 """Seconds one call (or one whole gas estimate) may run."""
@@ -58,9 +59,18 @@ class _Timed:
         return getattr(self.__wrapped__, name)
 
 
-TimedComputation = PragueComputation.configure(
-    __name__="TimedComputation",
-    opcodes={op: _Timed(fn) for op, fn in PragueComputation.opcodes.items()},
-)
-TimedState = PragueState.configure(__name__="TimedState", computation_class=TimedComputation)
-"""py-evm's Prague state whose every opcode honours :func:`deadline`."""
+def _timed(fork: Fork) -> Any:
+    computation = fork.computation.configure(
+        __name__=f"Timed{fork.computation.__name__}",
+        opcodes={op: _Timed(fn) for op, fn in fork.computation.opcodes.items()},
+    )
+    return PragueState.configure(__name__="TimedState", computation_class=computation)
+
+
+_TIMED = {name: _timed(fork) for name, fork in FORKS.items()}
+
+
+def timed_state(env: BlockEnv, db: Any, state_root: bytes) -> Any:
+    """py-evm's Prague state with the computation of ``env``'s fork, every opcode of
+    which honours :func:`deadline` (sub-calls run in their serial definition)."""
+    return _TIMED[env.fork](db, env.execution_context(), Hash32(state_root))

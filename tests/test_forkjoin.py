@@ -328,11 +328,10 @@ def test_the_precompile_charges_what_the_chains_gas_schedule_says():
     three-call transaction costs exactly 1030 more on the second."""
     calls = [SubCall(t, A, run_data([(1, 1, 0)], [])) for t in (1, 2, 3)]
     raw = _tx(calls, 3_000_000, via_contract=False)
-    dearer = replace(
-        CONFIG.fork_join, base=CONFIG.fork_join.base + 1000, per_call=CONFIG.fork_join.per_call + 10
-    )
+    gas = CONFIG.gas.fork_join
+    dearer = replace(gas, base=gas.base + 1000, per_call=gas.per_call + 10)
     cheap, _ = _run_pavm(raw, Serial())
-    dear, _ = _run_pavm(raw, Serial(), replace(CONFIG, fork_join=dearer))
+    dear, _ = _run_pavm(raw, Serial(), replace(CONFIG, gas=replace(CONFIG.gas, fork_join=dearer)))
     assert dear.receipt.gas_used - cheap.receipt.gas_used == 1030
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from common.errors import PavmError
+from common.gas_schedule import DEFAULT_FILE, INSTRUCTIONS
 from common.genesis import DEV_BALANCE, default_genesis, load_genesis, parse_genesis
 from common.state import ChainConfig, ChainState
 
@@ -72,8 +73,9 @@ def test_missing_or_broken_file(tmp_path):
         load_genesis(broken)
 
 
-def _schedule(tmp_path: Path, **changes: int) -> Path:
-    data = {"forkJoin": {"base": 700, "perCall": 700, "coldTarget": 2500, **changes}}
+def _schedule(tmp_path: Path, section: str = "forkJoin", **changes: int) -> Path:
+    data = json.loads(DEFAULT_FILE.read_text())
+    data[section].update(changes)
     path = tmp_path / f"gas-{len(list(tmp_path.iterdir()))}.json"
     path.write_text(json.dumps(data))
     return path
@@ -86,18 +88,41 @@ def test_the_gas_schedule_is_part_of_what_block_0_commits_to(tmp_path):
     same = load_genesis(None, _schedule(tmp_path))
     other = load_genesis(None, _schedule(tmp_path, perCall=701))
     assert ChainState.genesis(same.alloc, same.config).head.hash == default.head.hash
-    assert other.config.fork_join.per_call == 701
-    assert ChainState.genesis(other.alloc, other.config).head.hash != default.head.hash
+    assert other.config.gas.fork_join.per_call == 701
+    dearer = load_genesis(None, _schedule(tmp_path, "instructions", RPHASH=3))
+    assert dearer.config.gas.instruction("RPHASH") == 3
+    hashes = {ChainState.genesis(spec.alloc, spec.config).head.hash for spec in (other, dearer)}
+    assert default.head.hash not in hashes and len(hashes) == 2
     assert ChainConfig.from_json(other.config.to_json()) == other.config
+
+
+def test_the_fork_is_a_chain_parameter_and_a_bad_one_is_named(tmp_path):
+    pavm = parse_genesis({})
+    prague = parse_genesis({"fork": "prague"})
+    assert (pavm.config.fork, prague.config.fork) == ("pavm", "prague")
+    assert (
+        ChainState.genesis(pavm.alloc, pavm.config).head.hash
+        != ChainState.genesis(prague.alloc, prague.config).head.hash
+    )
+    with pytest.raises(PavmError, match="fork must be one of pavm, prague, got 'cancun'"):
+        parse_genesis({"fork": "cancun"})
+
+
+def _with(**sections: object) -> str:
+    data = json.loads(DEFAULT_FILE.read_text())
+    data.update(sections)
+    return json.dumps(data)
 
 
 @pytest.mark.parametrize(
     "content, fragment",
     [
-        ('{"forkJoin": {"base": 1, "perCall": 2}}', "needs exactly"),
-        ('{"forkJoin": {"base": -1, "perCall": 2, "coldTarget": 3}}', "forkJoin.base"),
-        ('{"forkJoin": {"base": 1, "perCall": true, "coldTarget": 3}}', "forkJoin.perCall"),
-        ('{"other": {}}', "top level"),
+        ('{"forkJoin": {"base": 1, "perCall": 2}, "instructions": {}}', "needs exactly"),
+        (_with(forkJoin={"base": -1, "perCall": 2, "coldTarget": 3}), "forkJoin.base"),
+        (_with(forkJoin={"base": 1, "perCall": True, "coldTarget": 3}), "forkJoin.perCall"),
+        (_with(instructions={"SUBSOL": 1}), "instructions needs exactly SUBSOL, SLEEP"),
+        (_with(instructions=dict.fromkeys(INSTRUCTIONS, 2**32)), "instructions.SUBSOL"),
+        ('{"forkJoin": {}}', "top level"),
         ("{", "not valid JSON"),
     ],
 )

@@ -130,7 +130,8 @@ def test_a_store_made_with_another_genesis_is_refused_not_run_on(tmp_path):
     try:
         ChainStore(db).open_chain(spec.alloc, spec.config)
         ChainStore(db).open_chain(spec.alloc, spec.config)  # the same files: fine
-        other = replace(spec.config, fork_join=replace(spec.config.fork_join, base=1))
+        gas = replace(spec.config.gas, fork_join=replace(spec.config.gas.fork_join, base=1))
+        other = replace(spec.config, gas=gas)
         with pytest.raises(PavmError, match="holds a chain whose block 0 is"):
             ChainStore(db).open_chain(spec.alloc, other)
     finally:

@@ -20,7 +20,7 @@ from typing import Any
 
 from eth_utils import ValidationError
 
-from common.evm import BlockEnv, PavmState, decode_transaction
+from common.evm import BlockEnv, decode_transaction
 from common.execute import TxOutcome, execute_transaction
 from common.forkjoin import Effects, SpeculateFn, Speculative, speculate_here
 from common.forkpoint import ForkPoint, capture, speculate_at
@@ -91,7 +91,7 @@ def run_groups(
     gives each the state it would see alone.
     """
     started = time.process_time()
-    state = PavmState(raw_db, job.env.execution_context(), db.state_root)
+    state = job.env.recording_state(raw_db, db.state_root)
     state.use_account_db(db)
     earlier: list[Op] = []
     """Surviving writes of the transactions run so far (what a helper must replay)."""

@@ -36,7 +36,7 @@ from common.rpc.hexcodec import (
 )
 from common.state import next_base_fee
 from common.store import ChainStore
-from common.timed_call import CALL_TIMEOUT, CallTimeout, TimedState, deadline
+from common.timed_call import CALL_TIMEOUT, CallTimeout, deadline, timed_state
 
 RPC_GAS_CAP = 50_000_000
 """Gas given to eth_call/eth_estimateGas at most (go-ethereum's --rpc.gascap)."""
@@ -255,8 +255,10 @@ class EthApi:
             gas_limit=max(header.gas_limit, limit),
             base_fee=0,
             chain_id=self.config.chain_id,
+            fork=self.config.fork,
+            gas=self.config.gas,
         )
-        state = TimedState(self.store.db, env.execution_context(), Hash32(header.state_root))
+        state = timed_state(env, self.store.db, header.state_root)
         nonce = state.get_nonce(Address(sender))
         unsigned = PragueTransactionBuilder.create_unsigned_transaction(
             nonce=nonce, gas_price=0, gas=limit, to=Address(to), value=value, data=data

@@ -3,6 +3,7 @@ never on a command line, not the public development key, kept across restarts wi
 the members that registered; validators read the miner's address from the file the
 miner writes."""
 
+import json
 import os
 import signal
 import stat
@@ -14,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from common.accounts import dev_accounts, mnemonic_wallets, sign
+from common.gas_schedule import DEFAULT_FILE
 from common.keyfile import read_address, read_token
 from common.kv import LmdbDB
 from common.membership import HEARTBEAT, Registration
@@ -133,7 +135,9 @@ def test_a_validator_with_another_gas_schedule_refuses_to_join(nets, tmp_path):
     so and does not start, instead of rejecting every block it is sent."""
     net = nets[0]
     schedule = tmp_path / "gas.json"
-    schedule.write_text('{"forkJoin": {"base": 700, "perCall": 701, "coldTarget": 2500}}')
+    data = json.loads(DEFAULT_FILE.read_text())
+    data["instructions"]["SUBSOL"] += 1
+    schedule.write_text(json.dumps(data))
     result = CliRunner().invoke(
         validator_cli,
         [
