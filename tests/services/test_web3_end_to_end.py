@@ -6,10 +6,13 @@ equal the miner's.
 """
 
 import pytest
+from eth_abi import encode
+from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 
 from common.accounts import dev_accounts
 from common.rpc.client import call
+from common.subcalls import PARALLEL_ADDRESS, SubCall, decode_results, encode_calls
 from loadtest.workloads.contracts import load
 from tests.services.helpers import all_agree, start_testnet, wait_for
 
@@ -81,6 +84,16 @@ def test_erc20_lifecycle_agreed_by_every_validator(net):
     assert (
         token.functions.balanceOf(Web3.to_checksum_address(alice.address)).call() == alice_balance
     )
+    # eth_call runs the chain's fork: the fork-join precompile answers for two threads
+    selector = function_signature_to_4byte_selector("balanceOf(address)")
+    token_address = bytes.fromhex(receipt.contractAddress[2:])
+    calls = [
+        SubCall(tid, token_address, selector + encode(["address"], [a.address]))
+        for tid, a in ((1, alice), (2, bob))
+    ]
+    request = {"to": "0x" + PARALLEL_ADDRESS.hex(), "data": "0x" + encode_calls(calls).hex()}
+    answer = [int.from_bytes(r.output, "big") for r in decode_results(w3.eth.call(request))]
+    assert answer == [alice_balance, sum(100 + i for i in (1, 3, 5))]
     events = token.events.Transfer().get_logs(from_block=0)
     assert len(events) == 1 + 6  # the mint in the constructor, then six transfers
     to_alice = w3.eth.get_logs(
