@@ -19,7 +19,7 @@ from eth_typing import Address, Hash32
 from common import codec
 from common.block import Header, transactions_root
 from common.errors import PavmError
-from common.evm import BlockEnv
+from common.evm import FORKS, BlockEnv
 from common.gas_schedule import DEFAULT_GAS, GasSchedule
 from common.grouping import groups_encoding, groups_hash
 from common.receipts import receipts_root
@@ -93,6 +93,10 @@ def next_base_fee(parent: Header, config: ChainConfig) -> int:
     return max(parent.base_fee - delta, 0)
 
 
+PRECOMPILE_ACCOUNT = GenesisAccount(balance=1)
+"""What a precompile's account holds at genesis unless the genesis file says."""
+
+
 @dataclass(frozen=True, slots=True)
 class ChainState:
     """The state after ``head``: trie nodes in ``db``, rooted at ``head.state_root``."""
@@ -116,11 +120,17 @@ class ChainState:
         (a fresh in-memory database by default).
 
         Empty accounts are refused: EIP-161 removes them the first time they are
-        touched, so a chain could not keep them anyway.
+        touched, so a chain could not keep them anyway. Every precompile of the fork
+        that ``alloc`` leaves out holds 1 wei, as on Ethereum's mainnet: a call to a
+        missing account creates it and EIP-161 deletes it again, two writes that would
+        make every transaction calling a precompile (every fork-join) conflict with
+        every other one.
         """
         config = config or ChainConfig()
         db = AtomicDB() if db is None else db
         accounts = AccountDB(db, BLANK_ROOT_HASH)
+        precompiles = FORKS[config.fork].computation.get_precompiles()
+        alloc = {bytes(a): PRECOMPILE_ACCOUNT for a in precompiles} | dict(alloc)
         for raw, account in sorted(alloc.items()):
             address = Address(raw)
             if not (account.balance or account.nonce or account.code):

@@ -67,6 +67,8 @@ class ValidationReport:
     worker_cpu_s: tuple[float, ...]
     receipts: tuple[OpReceipt, ...]
     """The receipts this validator computed, in block order."""
+    subcalls_lent: int = 0
+    """Sub-calls that idle workers speculated for another worker's transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,7 @@ class Validator:
     def _validate(self, block: Block) -> ValidationReport:
         """The phases of the module diagram, in order; the first to fail raises."""
         started = time.perf_counter()
+        lent = self.workers.lent
         header = block.header
         self._check_signature(header)
         self._check_structure(block)
@@ -187,6 +190,7 @@ class Validator:
             total_s=finished - started,
             worker_cpu_s=execution.worker_cpu_s,
             receipts=verified.receipts,
+            subcalls_lent=self.workers.lent - lent,
         )
 
     def _check_signature(self, header: Header) -> None:

@@ -31,7 +31,7 @@ from common.execute import execute_transaction
 from common.grouping import group_transactions
 from common.state import ChainConfig, ChainState
 from loadtest.bench.cpu import CpuProfile, profile
-from loadtest.workloads.generator import TxGenerator
+from loadtest.workloads.generator import TxGenerator, parallel_gas
 from loadtest.workloads.table import Workload
 from loadtest.workloads.table import workload as get_workload
 from miner.builder import BuiltBlock, build_block
@@ -71,6 +71,13 @@ class BenchResult:
     rwset_bytes: int
     block_bytes: int
     roots_equal: bool
+    threads: int = 0
+    """0: serial contracts; T: each transaction's T sub-calls of the parallel version."""
+    parallelism: str = "inter"
+    """What the parallel run used: "inter" (groups), "intra" (one transaction's
+    sub-calls), or "both"."""
+    subcalls_lent: int = 0
+    """Sub-calls idle workers ran for another worker's transaction (all runs)."""
 
 
 def _progress(message: str) -> None:
@@ -106,8 +113,9 @@ class Prepared:
 
 
 def bench_config(workload: Workload, scale: int, txs: int) -> ChainConfig:
-    """A gas limit roomy enough for a whole timed block and the setup batches."""
-    return ChainConfig(gas_limit=max(60_000_000, 2 * txs * workload.gas(scale)))
+    """A gas limit roomy enough for a whole timed block (of either version of the
+    contract) and the setup batches."""
+    return ChainConfig(gas_limit=max(60_000_000, 2 * txs * parallel_gas(workload.gas(scale))))
 
 
 def prepare(
@@ -117,6 +125,7 @@ def prepare(
     blocks: int = 1,
     conflict_rate: float = 0.0,
     group_size: int = 0,
+    threads: int = 0,
 ) -> Prepared:
     """Mine the setup blocks, a warm-up block by other senders, then the timed blocks.
 
@@ -129,7 +138,7 @@ def prepare(
     measured, warm = accounts[:txs], accounts[txs:]
     genesis = ChainState.genesis(genesis_alloc([deployer, *accounts]), config)
     generator = TxGenerator(
-        workload, scale, config, conflict_rate=conflict_rate, group_size=group_size
+        workload, scale, config, conflict_rate=conflict_rate, group_size=group_size, threads=threads
     )
     state = genesis
 
@@ -214,8 +223,11 @@ def run_validate_bench(
     blocks: int = 1,
     repeat: int = 3,
     scale: int | None = None,
+    threads: int = 0,
 ) -> BenchResult:
-    """Measure serial, recorded and parallel validation of the same blocks."""
+    """Measure serial, recorded and parallel validation of the same blocks; with
+    ``threads``, an intra workload's transactions call its parallel contract, which
+    py-evm runs in the fork-join's serial definition."""
     spec = get_workload(workload)
     if not 0 <= conflict_rate <= 1:
         raise ValueError("conflict rate must be between 0 and 1")
@@ -223,11 +235,11 @@ def run_validate_bench(
         raise ValueError("txs, blocks, workers and repeat must be positive")
     scale = spec.default_scale if scale is None else scale
     _progress(f"preparing {workload}: setup, warm-up and {blocks} block(s) of {txs} transactions")
-    prepared = prepare(spec, scale, txs, blocks, conflict_rate)
+    prepared = prepare(spec, scale, txs, blocks, conflict_rate, threads=threads)
     built = prepared.timed
 
     serial, record, parallel, roots_ms, execute_ms = [], [], [], [], []
-    roots_equal = True
+    roots_equal, lent = True, 0
     for run in range(repeat):
         _progress(f"run {run + 1}/{repeat}: serial py-evm")
         seconds, same = time_serial(prepared)
@@ -239,6 +251,7 @@ def run_validate_bench(
         seconds, reports, same, _ = time_parallel(prepared, workers)
         roots_equal &= same
         parallel.append(seconds)
+        lent += sum(r.subcalls_lent for r in reports)
         roots_ms.append(sum(r.state_root_s for r in reports) * 1000)
         execute_ms.append(sum(r.execute_s for r in reports) * 1000)
 
@@ -272,7 +285,19 @@ def run_validate_bench(
         rwset_bytes=max(b.rwset_bytes for b in built),
         block_bytes=max(len(w) for w in prepared.wire),
         roots_equal=roots_equal,
+        threads=threads,
+        parallelism=parallelism(built, lent),
+        subcalls_lent=lent,
     )
+
+
+def parallelism(built: Sequence[BuiltBlock], lent: int) -> str:
+    """ "inter" when groups ran side by side, "intra" when only sub-calls did (one
+    group), "both" when both happened."""
+    several = any(len(b.block.groups) > 1 for b in built)
+    if lent and several:
+        return "both"
+    return "intra" if lent else "inter"
 
 
 def as_dict(result: BenchResult) -> dict[str, Any]:

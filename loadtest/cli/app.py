@@ -55,18 +55,33 @@ def bench_validate(
     scale: Annotated[
         int | None, typer.Option(min=0, help="Workload scale (default: see pavm workloads).")
     ] = None,
+    threads: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=16,
+            help="0: serial contracts; T: intra workloads call their parallel version "
+            "with T sub-calls per transaction.",
+        ),
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Serial py-evm vs recorded mining vs parallel validation, on the same blocks.
 
     Reports serial_s, record_s, parallel_s, speedup, recording_overhead, grouping_ms,
-    state_root_ms, groups, largest_group, rwset_bytes, block_bytes, cores and
-    roots_equal. Progress goes to stderr.
+    state_root_ms, groups, largest_group, rwset_bytes, block_bytes, cores,
+    roots_equal, and which parallelism the parallel run used (inter, intra, both)
+    with the sub-calls lent to idle workers. With --threads, py-evm runs the same
+    blocks, each fork-join in its serial definition. A block of fewer transactions
+    than workers (--txs 1 --threads 2) measures intra-contract parallelism alone.
+    Progress goes to stderr.
     """
     from loadtest.bench.validate import as_dict, run_validate_bench
 
     try:
-        result = run_validate_bench(workload, txs, conflict_rate, workers, blocks, repeat, scale)
+        result = run_validate_bench(
+            workload, txs, conflict_rate, workers, blocks, repeat, scale, threads
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     _show(as_dict(result), as_json)

@@ -40,6 +40,13 @@ def _address(tag: bytes) -> bytes:
     return bytes(keccak(tag)[12:])
 
 
+def parallel_gas(gas: int) -> int:
+    """Gas limit of a parallel contract's transaction whose serial one needs ``gas``:
+    the fork-join's own cost, and each sub-call getting an equal share of what is left
+    (so the largest part must fit in its share), need room; only what is used is paid."""
+    return 2 * gas + 100_000
+
+
 class TxGenerator:
     """Transactions of one workload at one scale."""
 
@@ -53,11 +60,16 @@ class TxGenerator:
         group_size: int = 0,
         seed: int = 0,
         contract: bytes | None = None,
+        threads: int = 0,
     ) -> None:
         if not 0 <= conflict_rate <= 1:
             raise ValueError("conflict rate must be between 0 and 1")
         if group_size < 0:
             raise ValueError("group size must not be negative")
+        if threads and workload.parallel_call is None:
+            raise ValueError(f"{workload.name} has no parallel version (threads must be 0)")
+        if not 0 <= threads <= 16:
+            raise ValueError("threads must be 0 (the serial contract) to 16")
         if not 0 <= scale <= workload.max_scale:
             raise ValueError(
                 f"{workload.name} takes scales 0..{workload.max_scale:,} (its contract's bound)"
@@ -73,6 +85,8 @@ class TxGenerator:
         self.conflict_rate = conflict_rate
         self.group_size = group_size
         self.contract = contract
+        self.threads = threads
+        """0: the serial contract; T: its parallel version's T sub-calls per transaction."""
         self.nonces: dict[bytes, int] = {}
         """Next nonce of every account this generator has signed for."""
         self.max_fee = 100 * GWEI
@@ -184,6 +198,9 @@ class TxGenerator:
             return self._sign(sender, bytes.fromhex(tx.receiver[2:]), value=1000, gas=gas)
         if self.contract is None:
             raise RuntimeError("no contract: run setup() first or pass contract=")
+        if self.threads:
+            data = self.workload.parallel_call_data(tx, self.threads)
+            return self._sign(sender, self.contract, data=data, gas=parallel_gas(gas))
         return self._sign(sender, self.contract, data=self.workload.call_data(tx), gas=gas)
 
     def block(self, senders: Sequence[Wallet]) -> list[bytes]:

@@ -16,6 +16,7 @@ from loadtest.bench.cpu import profile
 from loadtest.bench.paper.plan import Job, Needs
 from loadtest.bench.validate import (
     Prepared,
+    parallelism,
     prepare,
     time_parallel,
     time_recorded,
@@ -49,10 +50,14 @@ class Measured:
     """Per-core utilisation while pavm validated it on every core."""
     cpu_samples: dict[str, list[list[float]]] | None = None
     """psutil's per-core samples (every 50 ms) behind those means: serial, parallel."""
+    threads: int = 0
+    """Sub-calls per transaction (0: the serial contract)."""
+    parallelism: str = "inter"
+    """What the parallel runs used: "inter", "intra" or "both"."""
 
     @property
     def job(self) -> Job:
-        return Job(self.workload, self.scale, self.txs, self.group_size)
+        return Job(self.workload, self.scale, self.txs, self.group_size, self.threads)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,7 +72,9 @@ def _median(values: list[float]) -> float:
 def measure(job: Job, needs: Needs, repeat: int) -> Measured:
     """Build the job's block once, then time everything ``needs`` asks for."""
     spec = WORKLOADS[job.workload]
-    prepared: Prepared = prepare(spec, job.scale, job.txs, group_size=job.group_size)
+    prepared: Prepared = prepare(
+        spec, job.scale, job.txs, group_size=job.group_size, threads=job.threads
+    )
     block = prepared.timed[0]
     serial, record = [], []
     roots_equal = True
@@ -78,12 +85,14 @@ def measure(job: Job, needs: Needs, repeat: int) -> Measured:
         if needs.record:
             record.append(time_recorded(prepared))
     parallel: dict[int, float] = {}
+    lent = 0
     for workers in sorted(needs.workers):
         runs = []
         for _ in range(repeat):
-            seconds, _, same, _ = time_parallel(prepared, workers)
+            seconds, reports, same, _ = time_parallel(prepared, workers)
             runs.append(seconds)
             roots_equal &= same
+            lent += sum(r.subcalls_lent for r in reports)
         parallel[workers] = _median(runs)
     cpu_serial = cpu_parallel = None
     cpu_samples = None
@@ -113,4 +122,6 @@ def measure(job: Job, needs: Needs, repeat: int) -> Measured:
         cpu_serial=cpu_serial,
         cpu_parallel=cpu_parallel,
         cpu_samples=cpu_samples,
+        threads=job.threads,
+        parallelism=parallelism(prepared.timed, lent),
     )

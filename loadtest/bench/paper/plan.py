@@ -38,6 +38,8 @@ class Job:
     txs: int
     group_size: int = 0
     """0: no conflicts; g: consecutive runs of g transactions share one key."""
+    threads: int = 0
+    """0: the serial contract; T: an intra workload's parallel one, T sub-calls each."""
 
 
 @dataclass
@@ -47,6 +49,12 @@ class Needs:
     workers: set[int] = field(default_factory=set)
     record: bool = False
     cpu: bool = False
+
+
+def threads_of(workload: str, settings: Settings) -> int:
+    """Sub-calls per transaction of a block figure's job: one per core for the intra
+    workloads (their parallel contracts), none for the others."""
+    return settings.cores if WORKLOADS[workload].parallelism == "intra" else 0
 
 
 def fixed_scale(workload: str, quick: bool) -> int:
@@ -89,10 +97,14 @@ def plan(settings: Settings) -> dict[Job, Needs]:
         needs.record |= record
         needs.cpu |= cpu
 
-    # Figs. 14, 16, 18: every workload across its scales.
+    # Figs. 14, 16, 18: every workload across its scales (intra workloads on their
+    # parallel contracts, so their blocks use both kinds of parallelism).
     for name in PAPER_WORKLOADS:
         for scale in WORKLOADS[name].scales_for(settings.quick):
-            need(Job(name, scale, settings.txs))
+            need(Job(name, scale, settings.txs, threads=threads_of(name, settings)))
+    # Blocks of fewer transactions than cores: only intra-contract parallelism helps.
+    for name in FIG15_WORKLOADS:
+        need(Job(name, fixed_scale(name, settings.quick), 1, threads=settings.cores))
     # Fig. 20: CPU profiles at the fixed scale (Fig. 19 profiles one intra transaction).
     for name in FIG20_WORKLOADS:
         need(Job(name, fixed_scale(name, settings.quick), settings.txs), cpu=True)

@@ -97,6 +97,8 @@ def run_paper_bench(
         label = f"{job.workload} scale={job.scale} txs={job.txs}"
         if job.group_size:
             label += f" group={job.group_size}"
+        if job.threads:
+            label += f" threads={job.threads}"
         _say(f"{index}/{len(jobs)} {label}")
         runs[job] = measure(job, needs, settings.repeat)
         with partial_runs.open("a") as log:

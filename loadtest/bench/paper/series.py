@@ -17,6 +17,7 @@ from loadtest.bench.paper.plan import (
     group_sizes,
     heatmap_axis,
     heatmap_cells,
+    threads_of,
     tx_counts,
 )
 from loadtest.workloads.table import PAPER_WORKLOADS, WORKLOADS
@@ -30,6 +31,8 @@ FIG16_WORKLOADS: tuple[str, ...] = (
 def _latency(m: Measured, workers: int) -> dict[str, Any]:
     parallel = m.parallel_s[workers]
     return {
+        "threads": m.threads,
+        "parallelism": m.parallelism,
         "serial_s": m.serial_s,
         "parallel_s": parallel,
         "speedup": round(m.serial_s / parallel, 3),
@@ -49,7 +52,10 @@ def figures(
     def across_scales(names: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
         return {
             name: [
-                {"scale": scale, **_latency(runs[Job(name, scale, txs)], cores)}
+                {
+                    "scale": scale,
+                    **_latency(runs[Job(name, scale, txs, 0, threads_of(name, settings))], cores),
+                }
                 for scale in WORKLOADS[name].scales_for(quick)
             ]
             for name in names
@@ -107,6 +113,11 @@ def figures(
             "parallel_cpu": m.cpu_parallel,
             **_latency(m, cores),
         }
+    out["few_txs"] = {
+        name: _latency(runs[Job(name, fixed[name], 1, threads=cores)], cores)
+        | {"scale": fixed[name], "txs": 1}
+        for name in FIG15_WORKLOADS
+    }
     out["fig15"] = {
         name: [_intra(r) for (n, _), r in sorted(intra.items()) if n == name]
         for name in FIG15_WORKLOADS
