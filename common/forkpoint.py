@@ -50,6 +50,31 @@ class ForkPoint:
     created: list[bytes]
 
 
+@dataclass(frozen=True, slots=True)
+class Speculate:
+    """Sub-calls to speculate from a fork point, sent to another process."""
+
+    fork: ForkPoint
+    calls: list[SubCall]
+    allowance: int
+
+
+@dataclass(frozen=True, slots=True)
+class Speculated:
+    """Effects of speculated calls, by thread id (a call missing here: a helper died,
+    and the asker runs it when joining)."""
+
+    effects: dict[int, Effects]
+
+
+def deal(calls: list[SubCall], hands: int) -> list[list[SubCall]]:
+    """``calls`` shared round robin between ``hands`` processes (the asker first)."""
+    shares: list[list[SubCall]] = [[] for _ in range(hands)]
+    for i, call in enumerate(calls):
+        shares[i % hands].append(call)
+    return shares
+
+
 def capture(computation: ComputationAPI, env: BlockEnv, earlier: list[Op]) -> ForkPoint:
     """The fork point of the precompile ``computation`` (after it charged its gas)."""
     state: Any = computation.state

@@ -73,6 +73,14 @@ def main(
     log_level: LogLevelOption = "info",
     read_timeout: ReadTimeoutOption = 30.0,
     allowed_hosts: AllowedHostsOption = "",
+    subcall_helpers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Processes that speculate a transaction's sub-calls while the builder "
+            "runs it (default: the cores this process may use, minus one; 0: serially).",
+        ),
+    ] = None,
 ) -> None:
     """The pavm-net miner: Ethereum JSON-RPC on POST /, blocks on GET /blocks/{n}."""
 
@@ -94,6 +102,7 @@ def main(
                     read_redis_password(redis_password_file) if redis_password_file else None
                 ),
                 join_token=load_or_create_token(join_token_file or data_dir / "join.token"),
+                subcall_helpers=subcall_helpers,
             )
         )
 

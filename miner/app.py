@@ -33,6 +33,11 @@ class _MinerCollector:
         node = self.node
         yield CounterMetricFamily("pavm_blocks", "Blocks mined", value=node.blocks_mined)
         yield CounterMetricFamily("pavm_txs", "Transactions mined", value=node.txs_mined)
+        yield CounterMetricFamily(
+            "pavm_subcalls_lent",
+            "Sub-calls that helper processes speculated while blocks were built",
+            value=node.subcalls_lent,
+        )
         yield GaugeMetricFamily("pavm_head", "Head block number", value=node.state.head.number)
         yield GaugeMetricFamily("pavm_pool_size", "Transactions waiting", value=len(node.txpool))
         yield GaugeMetricFamily(

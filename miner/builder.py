@@ -18,11 +18,14 @@ from common.accounts import address_of
 from common.block import Block, Header, transactions_root
 from common.errors import InvalidTransaction, TransactionDeferred
 from common.execute import TxOutcome, execute_transaction
+from common.forkjoin import Speculative
 from common.grouping import group_transactions, groups_encoding, groups_hash
 from common.receipts import receipts_root
+from common.recording import Op
 from common.rwset import block_rwset_encoding, rwset_hash
 from common.state import ChainState
 from common.txcheck import check_against_state, decode_checked
+from miner.helpers import SubcallHelpers
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,19 +58,26 @@ def build_block(
     transactions: Sequence[bytes],
     miner_key: bytes,
     timestamp: int | None = None,
+    helpers: SubcallHelpers | None = None,
 ) -> BuiltBlock:
     """Execute ``transactions`` on ``parent`` and seal the block the miner signs.
 
     Invalid transactions (undecodable, bad signature, wrong chain, nonce gap,
     insufficient balance, intrinsic gas) are skipped with a reason; they never stop
     the block. Valid ones that do not fit (no room left, fee cap below the base fee,
-    or behind such a one of the same sender) are skipped as ``deferred``.
+    or behind such a one of the same sender) are skipped as ``deferred``. Sub-calls
+    run serially, or speculated on ``helpers`` (``parent`` must then be in the store
+    they read) with the same result.
     """
     coinbase = address_of(miner_key)
     env = parent.next_env(coinbase, timestamp)
     state = parent.recording_state(env)
     db = state.recording_db
     db.begin_group()
+    earlier: list[Op] = []
+    """Surviving writes of the block's transactions so far (what a helper replays)."""
+    if helpers is not None and len(helpers):
+        state.subcall_runner = Speculative(helpers.speculator(env, parent.head.state_root, earlier))
 
     included: list[bytes] = []
     outcomes: list[TxOutcome] = []
@@ -97,6 +107,7 @@ def build_block(
         except (InvalidTransaction, ValidationError) as exc:
             skipped.append(SkippedTransaction(position, str(exc)))
             continue
+        earlier.extend(db.writes)
         included.append(bytes(raw))
         outcomes.append(outcome)
         gas_used += outcome.receipt.gas_used

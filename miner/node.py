@@ -1,11 +1,13 @@
 """The miner node: pool, block loop, storage, broadcast and the verdicts that come back.
 
 eth_sendRawTransaction ─▶ pool (journaled) ─▶ block loop: every --block-txs waiting
-transactions or --block-interval seconds ─▶ build_block ─▶ one store transaction
-(state, block, receipts, journal clean-up) ─▶ broadcast (HTTP fan-out / Redis)
+transactions or --block-interval seconds ─▶ build_block in the builder's process
+(``miner/builder_process.py``) ─▶ one store transaction (state, block, receipts,
+journal clean-up) ─▶ broadcast (HTTP fan-out / Redis)
 """
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from common.membership import NotAMember
 from common.store import ChainStore
 from common.transport import HttpFanout, Verdict, redis_channels
 from common.untrusted import load_json
-from miner.builder import build_block
+from miner.builder_process import BuilderProcess
 from miner.members import Members
 from miner.txpool import TxPool
 
@@ -41,6 +43,14 @@ class MinerSettings:
     redis_password: str | None = None
     join_token: bytes = b""
     """The network's membership secret: only validators that prove it may register."""
+    subcall_helpers: int | None = None
+    """Processes that speculate sub-calls while a block is built (``None``: one per
+    core the miner may use, but for the builder's own)."""
+
+    def helpers(self) -> int:
+        if self.subcall_helpers is not None:
+            return self.subcall_helpers
+        return max(0, len(os.sched_getaffinity(0)) - 1)
 
 
 class MinerNode:
@@ -70,10 +80,22 @@ class MinerNode:
         self._thread: threading.Thread | None = None
         self.blocks_mined = 0
         self.txs_mined = 0
+        self.subcalls_lent = 0
+        self._builder: BuilderProcess | None = None
+
+    @property
+    def builder(self) -> BuilderProcess:
+        """The block builder's process, started at first use."""
+        if self._builder is None:
+            settings = self.settings
+            config, helpers = settings.genesis.config, settings.helpers()
+            self._builder = BuilderProcess(self.db, config, settings.key, helpers)
+        return self._builder
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
+        self.builder  # noqa: B018 - spawn it now rather than at the first block
         self._thread = threading.Thread(target=self._loop, daemon=True, name="block-loop")
         self._thread.start()
         if self.redis_verdicts is not None:
@@ -89,6 +111,8 @@ class MinerNode:
         for channel in (self.redis_blocks, self.redis_verdicts):
             if channel is not None:
                 channel.close()
+        if self._builder is not None:
+            self._builder.close()
         self.db.close()
 
     # -- transactions ----------------------------------------------------------------------
@@ -136,7 +160,8 @@ class MinerNode:
             if not chosen:
                 return None
             timestamp = max(parent.head.timestamp + 1, int(time.time()))
-            built = build_block(parent, [e.raw for e in chosen], self.settings.key, timestamp)
+            raws = [e.raw for e in chosen]
+            built, nodes, lent = self.builder.build(parent, raws, timestamp)
             for s in built.skipped:
                 if not s.deferred:
                     tx_hash = chosen[s.position].hash.hex()
@@ -148,6 +173,8 @@ class MinerNode:
             kept = {chosen[s.position].hash for s in built.skipped if s.deferred}
             gone = [e.hash for e in chosen if e.hash not in kept]
             with self.db.atomic_batch() as batch:
+                for key, value in nodes.items():
+                    batch[key] = value
                 self.store.put_block(batch, block, [o.receipt for o in built.outcomes])
                 self.store.forget_transactions(batch, gone)
             self.state = built.state
@@ -157,6 +184,7 @@ class MinerNode:
                 {s: settled.get_nonce(Address(s)) for s in {e.sender for e in chosen}}
             )
             self.blocks_mined += 1
+            self.subcalls_lent += lent
             self.txs_mined += len(block.transactions)
         self.broadcast(block)
         return block

@@ -60,12 +60,16 @@ def scripted_code() -> bytes:
     return bytes.fromhex(out["bytecode_runtime"].removeprefix("0x"))
 
 
-@cache
-def parent(config: ChainConfig = CONFIG) -> ChainState:
+def accounts() -> dict[bytes, GenesisAccount]:
+    """Genesis of the fork-join tests: two funded people, the scripted contract at A and B."""
     storage = {_store_slot(1): 5, _store_slot(2): 9}
     contract = GenesisAccount(balance=10**18, code=scripted_code(), storage=storage)
-    alloc = {**genesis_alloc(PEOPLE), A: contract, B: contract}
-    return ChainState.genesis(alloc, config)
+    return {**genesis_alloc(PEOPLE), A: contract, B: contract}
+
+
+@cache
+def parent(config: ChainConfig = CONFIG) -> ChainState:
+    return ChainState.genesis(accounts(), config)
 
 
 def _store_slot(key: int) -> int:

@@ -16,7 +16,7 @@ from eth.vm.forks.prague.computation import PragueComputation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.accounts import genesis_alloc, sign
+from common.accounts import sign
 from common.evm import FORKS, decode_transaction, gas_used_by
 from common.execute import TxOutcome, execute_transaction
 from common.forkjoin import Serial, Speculative
@@ -36,8 +36,8 @@ from tests.test_forkjoin import (
     A,
     B,
     _store_slot,
+    accounts,
     run_data,
-    scripted_code,
     steps,
 )
 from tests.test_tamper import with_rwset, without_read_slot
@@ -95,11 +95,8 @@ def call_driver(calls: list[SubCall]) -> bytes:
 
 
 def chain_with(code: bytes, config: ChainConfig = CONFIG) -> ChainState:
-    storage = {_store_slot(1): 5, _store_slot(2): 9}
-    contract = GenesisAccount(balance=10**18, code=scripted_code(), storage=storage)
-    alloc = {**genesis_alloc(PEOPLE), A: contract, B: contract}
-    alloc[D] = GenesisAccount(balance=10**18, code=code)
-    return ChainState.genesis(alloc, config)
+    """The fork-join tests' genesis with the driver ``code`` at ``D``."""
+    return ChainState.genesis({**accounts(), D: GenesisAccount(balance=10**18, code=code)}, config)
 
 
 def _tx(gas: int = 3_000_000, config: ChainConfig = CONFIG) -> bytes:
@@ -393,7 +390,7 @@ def test_blocks_of_drivers_validate_alike_on_one_and_two_workers():
     ]
     drivers = [(bytes(19) + bytes((0xD0 + i,)), driver(p)) for i, p in enumerate(programs)]
     alloc = {address: GenesisAccount(balance=1, code=code) for address, code in drivers}
-    parent = _with_accounts(chain_with(b"\x00"), alloc)
+    parent = ChainState.genesis({**accounts(), **alloc}, CONFIG)
     chain = Chain(parent, {})
     txs = [chain.tx(PEOPLE[i % 2], a, gas=3_000_000) for i, (a, _) in enumerate(drivers)]
     blocks = [chain.mine(txs[:1]), chain.mine(txs[1:])]
@@ -411,10 +408,3 @@ def test_blocks_of_drivers_validate_alike_on_one_and_two_workers():
         with pytest.raises(InvalidBlock) as caught:
             validator.validate(lying)
         assert caught.value.reason == "rwset_mismatch"
-
-
-def _with_accounts(chain: ChainState, extra: dict[bytes, GenesisAccount]) -> ChainState:
-    storage = {_store_slot(1): 5, _store_slot(2): 9}
-    contract = GenesisAccount(balance=10**18, code=scripted_code(), storage=storage)
-    alloc = {**genesis_alloc(PEOPLE), A: contract, B: contract, **extra}
-    return ChainState.genesis(alloc, chain.config)

@@ -23,7 +23,7 @@ from eth_utils import ValidationError
 from common.evm import BlockEnv, decode_transaction
 from common.execute import TxOutcome, execute_transaction
 from common.forkjoin import Effects, SpeculateFn, Speculative, speculate_here
-from common.forkpoint import ForkPoint, capture, speculate_at
+from common.forkpoint import Speculate, Speculated, capture, speculate_at
 from common.kv import open_in_child
 from common.recording import Op, RecordingAccountDB
 from common.rwset import AccountWrite, apply_diff
@@ -41,27 +41,10 @@ class RunGroups:
 
 
 @dataclass(frozen=True, slots=True)
-class Speculate:
-    """Sub-calls to speculate from a fork point (worker → validator → idle workers)."""
-
-    fork: ForkPoint
-    calls: list[SubCall]
-    allowance: int
-
-
-@dataclass(frozen=True, slots=True)
 class Kept:
     """The validator's answer to a :class:`Speculate`: the calls the asker runs itself."""
 
     tids: list[int]
-
-
-@dataclass(frozen=True, slots=True)
-class Speculated:
-    """Effects of speculated calls, by thread id (a call missing here: a helper died,
-    and the asker runs it when joining)."""
-
-    effects: dict[int, Effects]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,17 +17,9 @@ from typing import Any
 
 from common.errors import WorkerFailure
 from common.forkjoin import Effects
+from common.forkpoint import Speculate, Speculated, deal
 from common.kv import DiskHandle, handle_for_child
-from common.subcalls import SubCall
-from validator.worker import (
-    ApplyDiff,
-    GroupsDone,
-    Kept,
-    RunGroups,
-    Speculate,
-    Speculated,
-    worker_main,
-)
+from validator.worker import ApplyDiff, GroupsDone, Kept, RunGroups, worker_main
 
 _FORK = multiprocessing.get_context("fork")
 _SPAWN = multiprocessing.get_context("spawn")
@@ -187,9 +179,7 @@ class WorkerPool:
     def _lend(self, asker: int, request: Speculate, lending: "_Lending") -> None:
         """Share ``request``'s calls round robin between the asker and every idle worker."""
         helpers = sorted(lending.idle)
-        shares: list[list[SubCall]] = [[] for _ in range(len(helpers) + 1)]
-        for i, call in enumerate(request.calls):
-            shares[i % len(shares)].append(call)
+        shares = deal(request.calls, len(helpers) + 1)
         given = [(h, share) for h, share in zip(helpers, shares[1:], strict=True) if share]
         self._send(asker, Kept([c.tid for c in shares[0]]))
         if not given:
