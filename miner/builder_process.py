@@ -188,4 +188,3 @@ class BuilderProcess:
 
     def close(self) -> None:
         self._stop()
-

@@ -46,6 +46,8 @@ def test_intra_bench_lends_sub_calls_and_agrees_with_the_serial_contract(tmp_pat
     assert data["lent"] == 1 and data["threads"] == 3
     assert data["gas_parallel"] > data["gas_serial"]  # the fork-join's own cost
     assert len(data["core_utilisation"]) == data["cores"]
+    # the miner's builder with one helper sealed the same block, the helper ran a part
+    assert data["miner_blocks_equal"] is True and data["miner_lent"] == 1
 
 
 def test_intra_bench_refuses_a_workload_without_a_parallel_version():

@@ -11,7 +11,10 @@ The same work runs two ways from the same parent state:
                 K workers: the worker running the transaction lends the idle ones the
                 sub-calls;
 - pavm_one_worker_s  the same block on one worker, where sub-calls run serially (the
-                cost of the fork-join itself).
+                cost of the fork-join itself);
+- miner_s       the miner's builder process building that block with K - 1 helper
+                processes (``miner/builder_process.py``), against miner_serial_s with
+                none; the block must be byte for byte the one built in process.
 
 Both transactions must store the same result. Next to every sample a control loop
 measures how well the machine runs K processes at once right now
@@ -21,7 +24,9 @@ utilisation is sampled during the parallel validations (the paper's Fig. 19).
 
 import statistics
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from eth.db.account import AccountDB
@@ -31,7 +36,9 @@ from eth_typing import Address, Hash32
 from common.accounts import address_of, contract_address, genesis_alloc, mnemonic_wallets, sign
 from common.block import Block
 from common.evm import apply_reference, decode_transaction
-from common.state import ChainConfig, ChainState
+from common.kv import LmdbDB
+from common.state import ChainConfig, ChainState, GenesisAccount
+from common.store import ChainStore
 from loadtest.bench.control import measure_scaling
 from loadtest.bench.cpu import profile
 from loadtest.bench.validate import timed
@@ -39,6 +46,7 @@ from loadtest.workloads.contracts import load
 from loadtest.workloads.table import TxInput, Workload
 from loadtest.workloads.table import workload as get_workload
 from miner.builder import BuiltBlock, build_block
+from miner.builder_process import BuilderProcess
 from validator.validate import Validator
 from validator.workers import allowed_cores
 
@@ -81,10 +89,20 @@ class IntraResult:
     gas_parallel: int
     results_equal: bool
     roots_equal: bool
+    miner_serial_s: float = 0.0
+    """The builder process building the parallel contract's block without helpers."""
+    miner_s: float = 0.0
+    """The same with ``workers - 1`` helpers speculating its sub-calls."""
+    miner_speedup: float = 0.0
+    miner_lent: int = 0
+    """Sub-calls the helpers ran in one build."""
+    miner_blocks_equal: bool = True
+    """Every build sealed exactly the block built in process."""
 
 
 @dataclass(frozen=True)
 class _Prepared:
+    alloc: dict[bytes, GenesisAccount]
     genesis: ChainState
     setup: bytes
     deployed: ChainState
@@ -99,7 +117,8 @@ def _progress(message: str) -> None:
 
 def _prepare(spec: Workload, scale: int, threads: int) -> _Prepared:
     deployer, sender = mnemonic_wallets(2, offset=300)
-    genesis = ChainState.genesis(genesis_alloc([deployer, sender]), CONFIG)
+    alloc = genesis_alloc([deployer, sender])
+    genesis = ChainState.genesis(alloc, CONFIG)
     assert spec.contract is not None
     deploy = sign(
         deployer, 0, None, config=CONFIG, data=load(spec.contract).deploy_data(), gas=5_000_000
@@ -114,7 +133,7 @@ def _prepare(spec: Workload, scale: int, threads: int) -> _Prepared:
         if built.skipped or not built.outcomes[0].receipt.status:
             raise ValueError(f"{spec.name} at scale {scale} failed on the miner")
         blocks.append(built)
-    return _Prepared(genesis, setup.block.encode(), setup.state, contract, *blocks)
+    return _Prepared(alloc, genesis, setup.block.encode(), setup.state, contract, *blocks)
 
 
 def _result_of(state: ChainState, contract: bytes) -> int:
@@ -140,6 +159,36 @@ def _pavm(prepared: _Prepared, workers: int) -> tuple[float, list[float], int, b
         lent = validator.workers.lent
         same = validator.state.head.state_root == prepared.parallel.block.header.state_root
     return seconds, usage.mean, lent, same
+
+
+def _miner(prepared: _Prepared, helpers: int, repeat: int) -> tuple[list[float], int, bool]:
+    """(seconds of each build, sub-calls lent in the last, every block the one built
+    in process) of the builder process with ``helpers`` over an on-disk store."""
+    with tempfile.TemporaryDirectory(prefix="pavm-intra-") as folder:
+        db = LmdbDB(Path(folder) / "chain")
+        store = ChainStore(db)
+        try:
+            store.open_chain(prepared.alloc, CONFIG)
+            setup = Block.decode(prepared.setup)
+            built = build_block(store.head_state(), setup.transactions, MINER_KEY)
+            store.append(built.block, [o.receipt for o in built.outcomes])
+            parent = store.head_state()
+            block = prepared.parallel.block
+            builder = BuilderProcess(db, CONFIG, MINER_KEY, helpers)
+            try:
+                builder.build(parent, [], None)  # the builder is up before the clock runs
+                seconds, same, lent = [], True, 0
+                for _ in range(repeat):
+                    elapsed, (mined, _, lent) = timed(
+                        lambda: builder.build(parent, block.transactions, block.header.timestamp)
+                    )
+                    seconds.append(elapsed)
+                    same &= mined.block.encode() == block.encode()
+            finally:
+                builder.close()
+        finally:
+            db.close()
+    return seconds, lent, same
 
 
 def run_intra_bench(
@@ -181,6 +230,10 @@ def run_intra_bench(
         seconds, _, _, same = _pavm(prepared, 1)
         one.append(seconds)
         roots_equal &= same
+    _progress(f"miner: the builder process with {workers - 1} helper(s), then none")
+    mined, miner_lent, blocks_equal = _miner(prepared, workers - 1, repeat)
+    alone, _, alone_equal = _miner(prepared, 0, repeat)
+    miner_s, miner_serial_s = statistics.median(mined), statistics.median(alone)
     serial_s, pavm_s = statistics.median(serial), statistics.median(parallel)
     speedup = serial_s / pavm_s
     machine = statistics.median(scaling)
@@ -207,6 +260,11 @@ def run_intra_bench(
         results_equal=_result_of(prepared.serial.state, prepared.contract)
         == _result_of(prepared.parallel.state, prepared.contract),
         roots_equal=roots_equal,
+        miner_serial_s=round(miner_serial_s, 4),
+        miner_s=round(miner_s, 4),
+        miner_speedup=round(miner_serial_s / miner_s, 3),
+        miner_lent=miner_lent,
+        miner_blocks_equal=blocks_equal and alone_equal,
     )
 
 
