@@ -264,6 +264,39 @@ def test_a_frame_that_ends_joins_what_it_queued_and_one_that_fails_drops_it():
     assert not any(op[1] in (A, B) for op in reverted.ops)  # never even started
 
 
+def test_a_sub_call_that_queues_and_joins_sub_calls_of_its_own_gives_the_same_answer():
+    """Nesting: thread 2 of the driver at D calls a second driver at E, which queues
+    two threads of its own (one REVERTTed) and joins them; serially, speculatively
+    here and on another replica, and on py-evm, everything agrees."""
+    inner = driver(
+        [
+            SubCall(1, A, run_data([(2, 5, 1), (5, 5, 0)], [])),
+            SubCall(2, A, run_data([(1, 5, 0), (2, 6, 0)], []), discard=True),
+        ]
+    )
+    e = b"\xee" * 19 + b"\x01"
+    outer = driver(
+        [
+            SubCall(1, A, run_data([(2, 5, 9)], [])),
+            SubCall(2, e, b""),
+            SubCall(3, B, run_data([(1, 1, 0), (2, 2, 0)], []), after=2),
+        ]
+    )
+    alloc = {**accounts(), D: GenesisAccount(1, code=outer), e: GenesisAccount(1, code=inner)}
+    chain = ChainState.genesis(alloc, CONFIG)
+    serial, state = run_pavm(chain, Serial())
+    assert serial.receipt.status == 1
+    assert serial.rwset.writes[A].storage[_store_slot(5)] == 1  # E's thread 1 after D's
+    assert serial.rwset.writes[e].storage == {0: 1, 1: 1}  # E's join succeeded
+    for runner in (Speculative(), Speculative(_elsewhere(chain))):
+        parallel, other = run_pavm(chain, runner)
+        assert (parallel.receipt, parallel.ops) == (serial.receipt, serial.ops)
+        assert other.make_state_root() == state.make_state_root()
+    reference, _, used = run_reference(chain)
+    assert reference.make_state_root() == state.make_state_root()
+    assert used == serial.receipt.gas_used
+
+
 def test_afterw_and_aftera_start_a_call_on_the_joined_state_instead_of_speculating_it():
     """Thread 2 reads what thread 1 writes. Speculated from the fork point it must run
     again; told to wait (AFTERA, or AFTERW on the slot) it runs once, on the state
