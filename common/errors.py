@@ -35,6 +35,9 @@ class InvalidBlock(PavmError):
     reason: str
     detail: str
     tx_index: int | None = None
+    after_execution: bool = False
+    """Raised once the block's transactions had run (by a strategy that the serial
+    one then double-checks, ``validator/validate.py``)."""
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.detail}"

@@ -26,14 +26,18 @@ class TxOutcome:
     """Every recorded operation in order (kept by the miner, not sent back by workers)."""
 
 
-def execute_transaction(state: Any, tx: SignedTransactionAPI) -> TxOutcome:
+def execute_transaction(state: Any, tx: SignedTransactionAPI, lock: bool = True) -> TxOutcome:
     """Execute ``tx`` on a recording state and fold what it did into an outcome.
 
     py-evm raises ``ValidationError`` before touching state when the transaction is
     invalid; the caller decides whether that skips it (miner) or rejects the block.
+    Without ``lock`` the state is not locked first: a caller that will discard the
+    transaction (a validation task) keeps its checkpoint intact and says where the
+    transaction starts with ``RecordingAccountDB.start_from``.
     """
     db = state.recording_db
-    state.lock_changes()
+    if lock:
+        state.lock_changes()
     db.begin_transaction()
     computation = state.apply_transaction(tx)
     ops, writes, reads_beneficiary = db.end_transaction()

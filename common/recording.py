@@ -104,6 +104,10 @@ class RecordingAccountDB(AccountDB):
         self.pending_credit = 0
         self.reads_beneficiary = False
         self.finalizing = False
+        self.originals: dict[tuple[bytes, int], int] | None = None
+        """Storage values a transaction starts from that the journal does not hold as
+        locked (a validation task's inputs; see :meth:`start_from`)."""
+        self.wiped_originals: frozenset[bytes] = frozenset()
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -129,6 +133,35 @@ class RecordingAccountDB(AccountDB):
         self.writes = []
         self._checkpoints = []
         self.reads_beneficiary = False
+
+    def start_from(self, originals: dict[tuple[bytes, int], int], wiped: frozenset[bytes]) -> None:
+        """The next transaction starts from these storage values (slots of ``wiped``
+        accounts not listed start at 0) although they sit in the journal above the
+        locked state: SSTORE's gas depends on a slot's value at the start of the
+        transaction, which py-evm reads from the locked state. A task that applied its
+        inputs inside a checkpoint and will discard it afterwards calls this instead of
+        locking them in (which could not be undone). :meth:`forget_start` ends it."""
+        self.originals, self.wiped_originals = originals, wiped
+
+    def forget_start(self) -> None:
+        self.originals, self.wiped_originals = None, frozenset()
+
+    def task_checkpoint(self) -> tuple[Any, frozenset[bytes]]:
+        """A checkpoint a whole transaction can be undone to (:meth:`undo_task`)."""
+        return self.record(), frozenset(self._account_stores)
+
+    def undo_task(self, mark: tuple[Any, frozenset[bytes]]) -> None:
+        """Undo everything since :meth:`task_checkpoint`. py-evm's storage can revert
+        across one storage wipe only, and one transaction may make two (CREATE, then
+        SELFDESTRUCT); the storage of an account first opened since the checkpoint
+        holds nothing older, so it is dropped rather than reverted (it is reopened
+        from the account's root when next used). ``ValidationError`` from py-evm means
+        the replica could not be restored."""
+        checkpoint, stores = mark
+        for address in [a for a in self._account_stores if a not in stores]:
+            del self._account_stores[address]
+            self._dirty_accounts.discard(address)
+        self.discard(checkpoint)
 
     def end_transaction(self) -> tuple[list[Op], list[Op], bool]:
         """Return (all ops, surviving state writes, whether the beneficiary was read)."""
@@ -218,7 +251,15 @@ class RecordingAccountDB(AccountDB):
     def get_storage(self, address: Address, slot: int, from_journal: bool = True) -> int:
         if address == self.beneficiary:
             self._virtual_beneficiary(address)
-        value = super().get_storage(address, slot, from_journal)
+        originals = self.originals
+        if from_journal or originals is None:
+            value = super().get_storage(address, slot, from_journal)
+        elif (address, slot) in originals:
+            value = originals[(address, slot)]
+        elif address in self.wiped_originals:
+            value = 0
+        else:
+            value = super().get_storage(address, slot, from_journal)
         kind = OpKind.READ_STORAGE if from_journal else OpKind.READ_ORIGINAL_STORAGE
         self.ops.append((kind, address, slot, value))
         return value

@@ -16,6 +16,7 @@ from common.receipts import receipts_root
 from common.rwset import AccountWrite, TxRWSet, block_rwset_encoding, rwset_hash
 from loadtest.workloads.contracts import load
 from tests.conftest import MINER, MINER_KEY, Chain
+from validator.strategies import STRATEGIES
 from validator.validate import BODY_MISMATCH, InvalidBlock, Validator
 
 PROBE = load("probe")
@@ -52,9 +53,10 @@ def honest(deployed, people):
     return built.block
 
 
-@pytest.fixture(scope="module")
-def validator(deployed):
-    with Validator(deployed.state, MINER, workers=2) as v:
+@pytest.fixture(scope="module", params=STRATEGIES)
+def validator(deployed, request):
+    """Every case under each strategy: each must reject with the same reason."""
+    with Validator(deployed.state, MINER, workers=2, strategy=request.param) as v:
         yield v
 
 
@@ -178,8 +180,10 @@ def test_split_groups_with_hidden_keys_is_caught_by_execution(validator, honest)
 
 
 def test_honest_block_accepted_after_rejections(validator, honest):
-    """Runs last in this module: the validator recovered from every rejection above."""
+    """Runs last for each strategy: the validator recovered from every rejection above,
+    and never accepted a block its strategy had rejected."""
     report = validator.validate(honest)
+    assert validator.fallbacks == 0
     assert report.number == honest.header.number
     assert validator.state.head.hash == honest.hash
 

@@ -16,6 +16,7 @@ where there is one. On acceptance the validator's state and every worker's repli
 advance by the block's merged diff.
 """
 
+import logging
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,7 +25,7 @@ from common.block import Block, Header, transactions_root
 from common.commit import NodeBuffer, balance_at, commit
 from common.errors import InvalidBlock, WorkerFailure
 from common.execute import TxOutcome
-from common.grouping import find_cross_group_conflict, groups_encoding, groups_hash, schedule
+from common.grouping import find_cross_group_conflict, groups_encoding, groups_hash
 from common.receipts import OpReceipt, receipts_root
 from common.rwset import (
     BALANCE,
@@ -39,8 +40,11 @@ from common.rwset import (
 from common.state import ChainState, next_base_fee
 from common.store import ChainStore
 from common.types import HEADER_SLOT
-from validator.worker import ApplyDiff, RunGroups
+from validator.strategies import STRATEGIES, Execution, Strategy, execute
+from validator.worker import ApplyDiff
 from validator.workers import WorkerPool
+
+log = logging.getLogger("pavm.validator")
 
 BODY_MISMATCH = frozenset(
     {"transactions_root_mismatch", "rwset_hash_mismatch", "groups_hash_mismatch"}
@@ -69,21 +73,16 @@ class ValidationReport:
     """The receipts this validator computed, in block order."""
     subcalls_lent: int = 0
     """Sub-calls that idle workers speculated for another worker's transaction."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Execution:
-    """What DISPATCH hands on: the workers' results, and when they were sent and done."""
-
-    outcomes: tuple[TxOutcome, ...]
-    """One per transaction, in block order."""
-    credit: int
-    """Fee credit the workers pooled for the beneficiary instead of writing it."""
-    worker_cpu_s: tuple[float, ...]
-    dispatched: float
-    """``time.perf_counter()`` as the jobs went out."""
-    executed: float
-    """``time.perf_counter()`` once the last worker answered."""
+    strategy: str = "groups"
+    executions: int = 0
+    """Transactions executed, re-executions included."""
+    wasted_cpu_s: float = 0.0
+    """CPU of executions thrown away (``optimistic``)."""
+    rounds: tuple[tuple[int, ...], ...] = ()
+    """The transactions each round executed (``optimistic``)."""
+    task_cpu_s: tuple[float, ...] = ()
+    """CPU seconds of each transaction's last execution, in block order (task
+    strategies; empty for the others)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +124,13 @@ class Validator:
         pin: bool = True,
         refresh_every: int = 256,
         store: ChainStore | None = None,
+        strategy: Strategy = "groups",
     ):
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
+        self.strategy: Strategy = strategy
+        self.fallbacks = 0
+        """Blocks the strategy rejected and serial validation accepted (a fault)."""
         self.state = state
         self.store = store
         self.miner = miner
@@ -148,20 +153,42 @@ class Validator:
         self.close()
 
     def validate(self, block: Block) -> ValidationReport:
-        """Accept ``block`` and advance, or raise :class:`InvalidBlock` and stay."""
+        """Accept ``block`` and advance, or raise :class:`InvalidBlock` and stay.
+
+        The strategy decides; a block it rejects once its transactions ran is run
+        again serially, whose reason is the one reported, so validators name the same
+        reason whatever strategy they run (and should the strategy have rejected a
+        block serial execution accepts, the block is accepted and the fault logged)."""
+        try:
+            return self._attempt(block, self.strategy)
+        except InvalidBlock as exc:
+            if self.strategy == "serial" or not exc.after_execution:
+                raise
+            report = self._attempt(block, "serial")
+            self.fallbacks += 1
+            log.error(
+                "strategy %s rejected block %d (%s) that serial validation accepts",
+                self.strategy,
+                block.header.number,
+                exc.reason,
+            )
+            return report
+
+    def _attempt(self, block: Block, strategy: Strategy) -> ValidationReport:
         self._dispatched = False
         try:
-            return self._validate(block)
-        except InvalidBlock:
+            return self._validate(block, strategy)
+        except InvalidBlock as exc:
             if self._dispatched:
                 # Workers may have executed part of the block on their replicas.
                 self.workers.respawn_all()
+                exc.after_execution = exc.reason != "worker_failed"
             raise
         except WorkerFailure as exc:
             self.workers.respawn_all()
             raise InvalidBlock("worker_failed", str(exc)) from exc
 
-    def _validate(self, block: Block) -> ValidationReport:
+    def _validate(self, block: Block, strategy: Strategy) -> ValidationReport:
         """The phases of the module diagram, in order; the first to fail raises."""
         started = time.perf_counter()
         lent = self.workers.lent
@@ -169,7 +196,7 @@ class Validator:
         self._check_signature(header)
         self._check_structure(block)
         self._check_groups(block)
-        execution = self._dispatch(block)
+        execution = self._dispatch(block, strategy)
         verified = self._verify(block, execution.outcomes)
         diff = self._merge(header, execution)
         merged = time.perf_counter()
@@ -191,6 +218,11 @@ class Validator:
             worker_cpu_s=execution.worker_cpu_s,
             receipts=verified.receipts,
             subcalls_lent=self.workers.lent - lent,
+            strategy=strategy,
+            executions=execution.executions,
+            wasted_cpu_s=execution.wasted_cpu_s,
+            rounds=tuple(tuple(r) for r in execution.rounds),
+            task_cpu_s=tuple(execution.task_cpu_s[i] for i in sorted(execution.task_cpu_s)),
         )
 
     def _check_signature(self, header: Header) -> None:
@@ -249,48 +281,14 @@ class Validator:
                 index,
             )
 
-    def _dispatch(self, block: Block) -> _Execution:
-        """DISPATCH: execute the groups on the workers, balanced by declared gas, and put
-        the outcomes back in block order. A transaction a worker could not execute
-        rejects the block (``invalid_transaction``); a :class:`WorkerFailure` raised here
-        becomes ``worker_failed`` in :meth:`validate`."""
-        n = len(block.transactions)
+    def _dispatch(self, block: Block, strategy: Strategy) -> Execution:
+        """DISPATCH: execute the block on the workers by ``strategy``
+        (``validator/strategies.py``), outcomes in block order. A transaction a worker
+        could not execute rejects the block (``invalid_transaction``); a
+        :class:`WorkerFailure` raised here becomes ``worker_failed`` in :meth:`validate`."""
         env = self.state.env_of(block.header)
-        plan = schedule(block.group_gas, self.workers.size)
-        jobs = [
-            RunGroups(
-                env,
-                [(g, [(i, block.transactions[i]) for i in block.groups[g]]) for g in groups],
-                offload=self.workers.size > 1,
-            )
-            if groups
-            else None
-            for groups in plan
-        ]
-        dispatched = time.perf_counter()
         self._dispatched = True
-        answers = self.workers.run(jobs)
-        executed = time.perf_counter()
-        outcomes: list[TxOutcome | None] = [None] * n
-        credit = 0
-        for answer in answers:
-            if answer is None:
-                continue
-            if answer.invalid is not None:
-                index, reason = answer.invalid
-                raise InvalidBlock("invalid_transaction", f"transaction {index}: {reason}", index)
-            credit += answer.pending_credit
-            for index, outcome in answer.outcomes:
-                outcomes[index] = outcome
-        done = tuple(o for o in outcomes if o is not None)
-        assert len(done) == n, "every transaction belongs to exactly one group"
-        return _Execution(
-            outcomes=done,
-            credit=credit,
-            worker_cpu_s=tuple(a.cpu_seconds if a else 0.0 for a in answers),
-            dispatched=dispatched,
-            executed=executed,
-        )
+        return execute(strategy, self.workers, env, block)
 
     def _verify(self, block: Block, outcomes: tuple[TxOutcome, ...]) -> _Verified:
         """VERIFY: the grouping was only safe if every transaction touched exactly what
@@ -317,7 +315,7 @@ class Validator:
             raise InvalidBlock("gas_mismatch", f"gas used {gas_used} != header {header.gas_used}")
         return _Verified(receipts, computed_receipts_root, gas_used)
 
-    def _merge(self, header: Header, execution: _Execution) -> dict[bytes, AccountWrite]:
+    def _merge(self, header: Header, execution: Execution) -> dict[bytes, AccountWrite]:
         """MERGE: the block's diff, every transaction's writes in block order, plus the fee
         credit the workers pooled instead of racing on the beneficiary. Rejects nothing."""
         diff = merge_writes(o.rwset for o in execution.outcomes)

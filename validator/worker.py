@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
+from eth.db.account import AccountDB
+from eth_typing import Address
 from eth_utils import ValidationError
 
 from common.evm import BlockEnv, decode_transaction
@@ -26,7 +28,7 @@ from common.forkjoin import Effects, SpeculateFn, Speculative, speculate_here
 from common.forkpoint import Speculate, Speculated, capture, speculate_at
 from common.kv import open_in_child
 from common.recording import Op, RecordingAccountDB
-from common.rwset import AccountWrite, apply_diff
+from common.rwset import STORAGE_WIPED, WIPED, AccountWrite, apply_diff
 from common.subcalls import SubCall
 
 
@@ -38,6 +40,47 @@ class RunGroups:
     groups: list[tuple[int, list[tuple[int, bytes]]]]
     offload: bool = False
     """Whether other workers may take sub-calls (there are others)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One transaction to validate on its own, from the parent state overlaid with
+    ``inputs`` (post-values of earlier transactions' writes) and with ``credit`` wei of
+    fee credit pending for the beneficiary."""
+
+    index: int
+    raw: bytes
+    inputs: dict[bytes, AccountWrite]
+    credit: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunTasks:
+    """Execute each task alone on the replica, undoing it afterwards."""
+
+    env: BlockEnv
+    tasks: list[Task]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDone:
+    index: int
+    outcome: TxOutcome | None
+    """``None`` when the transaction was invalid (``invalid`` says why)."""
+    credit: int
+    """Fee credit pending after it (what the next beneficiary reader starts with)."""
+    cpu_seconds: float
+    invalid: str | None = None
+    started_credit: int = 0
+    """The credit it was given."""
+
+
+@dataclass(frozen=True, slots=True)
+class TasksDone:
+    done: list[TaskDone]
+    broken: bool = False
+    """The replica could not be restored after the last task done: the worker must be
+    replaced, and the tasks not in ``done`` sent elsewhere."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +140,67 @@ def run_groups(
     return GroupsDone(outcomes, credit, time.process_time() - started)
 
 
+def run_tasks(raw_db: Any, db: RecordingAccountDB, job: RunTasks) -> TasksDone:
+    """Execute each task on the replica ``db`` at the parent state: inside a
+    checkpoint, apply its inputs, run it from there (``start_from``: its inputs are
+    where it starts), and discard the checkpoint, so the next task finds the parent
+    state again."""
+    db.lock_changes()  # a clean start: no journal to keep, every account cold
+    state = job.env.recording_state(raw_db, db.state_root)
+    state.use_account_db(db)
+    done = []
+    for task in job.tasks:
+        started = time.process_time()
+        mark = db.task_checkpoint()
+        apply_diff(db, _without_needless_wipes(db, task.inputs))
+        db.start_from(*starting_storage(task.inputs))
+        db.begin_group()
+        db.pending_credit = task.credit
+        outcome, invalid = None, None
+        try:
+            outcome = replace(
+                execute_transaction(state, decode_transaction(task.raw), lock=False), ops=()
+            )
+        except (ValidationError, ValueError) as exc:
+            invalid = str(exc)
+        credit = db.pending_credit
+        db.forget_start()
+        cpu = time.process_time() - started
+        done.append(TaskDone(task.index, outcome, credit, cpu, invalid, task.credit))
+        try:
+            db.undo_task(mark)
+        except ValidationError:
+            return TasksDone(done, broken=True)
+    return TasksDone(done)
+
+
+def _without_needless_wipes(
+    db: RecordingAccountDB, inputs: dict[bytes, AccountWrite]
+) -> dict[bytes, AccountWrite]:
+    """``inputs`` without wiping accounts that do not exist in the parent state (whose
+    storage is empty already: the accounts a block creates or destroys, since
+    SELFDESTRUCT deletes only accounts created in the same transaction). py-evm can
+    undo one storage wipe per checkpoint, and the task itself may make another."""
+    wipes = WIPED | STORAGE_WIPED
+    return {
+        address: (
+            replace(write, flags=write.flags & ~wipes)
+            if write.flags & wipes and not AccountDB.account_exists(db, Address(address))
+            else write
+        )
+        for address, write in inputs.items()
+    }
+
+
+def starting_storage(
+    inputs: dict[bytes, AccountWrite],
+) -> tuple[dict[tuple[bytes, int], int], frozenset[bytes]]:
+    """(slot values, accounts whose other slots are 0) a task's inputs set."""
+    values = {(a, slot): v for a, w in inputs.items() for slot, v in w.storage.items()}
+    wiped = frozenset(a for a, w in inputs.items() if w.flags & (WIPED | STORAGE_WIPED))
+    return values, wiped
+
+
 def _offload(conn: Connection, env: BlockEnv, earlier: list[Op]) -> SpeculateFn:
     """Speculate sub-calls here and on whatever idle workers the validator lends.
 
@@ -137,6 +241,8 @@ def worker_main(conn: Connection, db: Any, state_root: bytes) -> None:
             return
         if isinstance(job, RunGroups):
             conn.send(run_groups(db, replica, job, conn))
+        elif isinstance(job, RunTasks):
+            conn.send(run_tasks(db, replica, job))
         elif isinstance(job, Speculate):
             effects = speculate_at(job.fork, db, replica, job.calls, job.allowance)
             conn.send(Speculated(effects))

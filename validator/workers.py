@@ -16,10 +16,21 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from common.errors import WorkerFailure
+from common.evm import BlockEnv
 from common.forkjoin import Effects
 from common.forkpoint import Speculate, Speculated, deal
 from common.kv import DiskHandle, handle_for_child
-from validator.worker import ApplyDiff, GroupsDone, Kept, RunGroups, worker_main
+from validator.worker import (
+    ApplyDiff,
+    GroupsDone,
+    Kept,
+    RunGroups,
+    RunTasks,
+    Task,
+    TaskDone,
+    TasksDone,
+    worker_main,
+)
 
 _FORK = multiprocessing.get_context("fork")
 _SPAWN = multiprocessing.get_context("spawn")
@@ -174,6 +185,71 @@ class WorkerPool:
                     assert job is not None
                     self._send(index, job)
                     attempts[index] += 1
+        return results
+
+    def run_tasks(
+        self,
+        env: BlockEnv,
+        order: Sequence[Task],
+        ready: Callable[[Task, dict[int, TaskDone]], Task | None],
+        chunk: int = 1,
+    ) -> dict[int, TaskDone]:
+        """Hand out single-transaction tasks as workers become free (dynamic list
+        scheduling from one queue, in ``order``: longest first), up to ``chunk`` at a
+        time. ``ready`` gives the task to send once it may run (a beneficiary reader
+        waits for every earlier transaction and gets their fee credit), else ``None``.
+        A dead worker's tasks go back to the queue for its replacement, once."""
+        queue = list(order)
+        results: dict[int, TaskDone] = {}
+        out: dict[int, list[Task]] = {}
+        attempts: dict[int, int] = {}
+        idle = list(range(self.size))
+        while queue or out:
+            while idle and queue:
+                batch: list[Task] = []
+                for task in list(queue):
+                    sent = ready(task, results)
+                    if sent is not None:
+                        batch.append(sent)
+                        queue.remove(task)
+                        if len(batch) == chunk:
+                            break
+                if not batch:
+                    break
+                worker = idle.pop(0)
+                out[worker] = batch
+                self._send(worker, RunTasks(env, batch))
+            if not out:
+                raise WorkerFailure("no task can run: the scheduler's dependencies are stuck")
+            handles: dict[Any, int] = {}
+            for index in out:
+                handles[self._workers[index].conn] = index
+                handles[self._workers[index].process.sentinel] = index
+            for handle in wait(list(handles), timeout=self.progress_every):
+                index = handles[handle]
+                if index not in out:
+                    continue
+                answer = self._receive(index)
+                if isinstance(answer, TasksDone):
+                    results.update((d.index, d) for d in answer.done)
+                    batch = out.pop(index)
+                    if answer.broken:
+                        self._replace(index)  # its replica is no longer the parent state
+                        queue = [t for t in batch if t.index not in results] + queue
+                    idle.append(index)
+                    continue
+                if answer is not None:
+                    continue  # not for us (never sent while tasks run)
+                batch = out.pop(index)
+                for task in batch:
+                    attempts[task.index] = attempts.get(task.index, 0) + 1
+                    if attempts[task.index] >= 2:
+                        raise WorkerFailure(
+                            f"worker {index} died twice on transaction {task.index}"
+                        )
+                self._replace(index)
+                queue = batch + queue
+                idle.append(index)
         return results
 
     def _lend(self, asker: int, request: Speculate, lending: "_Lending") -> None:
