@@ -1,6 +1,6 @@
 """Identities used across the engine, as distinct types so mypy keeps them apart."""
 
-from typing import NewType
+from typing import Literal, NewType
 
 from eth_typing import Address, Hash32
 
@@ -17,4 +17,17 @@ account header (existence, balance, nonce, code)."""
 HEADER_SLOT = -1
 """The slot number that stands for the account header in a :data:`StateKey`."""
 
-__all__ = ["Address", "Hash32", "TxIndex", "GroupId", "StateKey", "HEADER_SLOT"]
+Strategy = Literal["groups", "declared", "optimistic", "serial"]
+"""How a validator executes a block (``validator/strategies.py``)."""
+STRATEGIES: tuple[Strategy, ...] = ("groups", "declared", "optimistic", "serial")
+
+__all__ = [
+    "Address",
+    "Hash32",
+    "TxIndex",
+    "GroupId",
+    "StateKey",
+    "HEADER_SLOT",
+    "Strategy",
+    "STRATEGIES",
+]

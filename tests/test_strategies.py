@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from common.rwset import TxRWSet
+from common.types import STRATEGIES
 from tests.conftest import MINER, Chain
 from tests.test_determinism import ERC20, PROBE, make_tx, specs
-from validator.strategies import STRATEGIES, declared_inputs
+from validator.strategies import declared_inputs
 from validator.validate import Validator
 
 

@@ -14,9 +14,9 @@ from common.block import Block
 from common.grouping import groups_encoding, groups_hash
 from common.receipts import receipts_root
 from common.rwset import AccountWrite, TxRWSet, block_rwset_encoding, rwset_hash
+from common.types import STRATEGIES
 from loadtest.workloads.contracts import load
 from tests.conftest import MINER, MINER_KEY, Chain
-from validator.strategies import STRATEGIES
 from validator.validate import BODY_MISMATCH, InvalidBlock, Validator
 
 PROBE = load("probe")

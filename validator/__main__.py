@@ -26,6 +26,7 @@ from common.service import (
     serve,
 )
 from common.transport import Transport
+from common.types import Strategy
 from validator.app import create_app
 from validator.node import ValidatorNode, ValidatorSettings
 
@@ -61,6 +62,15 @@ def main(
         ),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes, one per pinned core.")] = 2,
+    strategy: Annotated[
+        Strategy,
+        typer.Option(
+            help="How blocks are executed: groups (the miner's conflict groups), declared "
+            "(every transaction at once from the declared writes), optimistic (no "
+            "declarations: run, check, run again), serial (one worker). All accept the "
+            "same blocks."
+        ),
+    ] = "groups",
     host: HostOption = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for block intake and JSON-RPC.")] = 8546,
     public_url: Annotated[
@@ -89,6 +99,7 @@ def main(
                 miner_address=_miner_address(miner_address, miner_address_file),
                 miner_url=miner_url,
                 workers=workers,
+                strategy=strategy,
                 transport=transport,
                 redis_url=redis_url,
                 redis_password=(

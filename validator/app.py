@@ -128,6 +128,7 @@ def _info(node: ValidatorNode) -> dict[str, Any]:
         "minerHead": node.known_head,
         "synced": node.synced,
         "workers": node.validator.workers.size,
+        "strategy": node.validator.strategy,
         "validated": node.validated,
         "rejected": dict(node.rejected),
         "dropped": dict(node.dropped),

@@ -34,6 +34,7 @@ from common.membership import HEARTBEAT, NAME, Registration
 from common.rpc.client import NodeError, RpcClient
 from common.store import ChainStore
 from common.transport import MAX_REASON, Verdict, redis_channels
+from common.types import Strategy
 from validator.validate import BODY_MISMATCH, ValidationReport, Validator
 
 log = logging.getLogger("pavm.validator")
@@ -60,6 +61,8 @@ class ValidatorSettings:
     miner_address: bytes
     miner_url: str
     workers: int = 2
+    strategy: Strategy = "groups"
+    """How blocks are executed (``validator/strategies.py``)."""
     transport: str = "http"
     redis_url: str | None = None
     redis_password: str | None = None
@@ -93,7 +96,11 @@ class ValidatorNode:
             raise
         self.lock = threading.RLock()
         self.validator = Validator(
-            self.store.head_state(), settings.miner_address, settings.workers, store=self.store
+            self.store.head_state(),
+            settings.miner_address,
+            settings.workers,
+            store=self.store,
+            strategy=settings.strategy,
         )
         self.http = httpx.Client(base_url=settings.miner_url.rstrip("/"), timeout=10.0)
         """The miner's REST side: registration, catch-up, verdicts."""

@@ -27,7 +27,6 @@ every earlier transaction, and start with the credit those left pending.
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
 from common.block import Block
 from common.errors import InvalidBlock
@@ -35,12 +34,9 @@ from common.evm import BlockEnv, decode_transaction
 from common.execute import TxOutcome
 from common.grouping import schedule
 from common.rwset import AccountWrite, TxRWSet
-from common.types import StateKey
+from common.types import StateKey, Strategy
 from validator.worker import RunGroups, Task, TaskDone
 from validator.workers import WorkerPool
-
-Strategy = Literal["groups", "declared", "optimistic", "serial"]
-STRATEGIES: tuple[Strategy, ...] = ("groups", "declared", "optimistic", "serial")
 
 
 @dataclass(frozen=True, slots=True)

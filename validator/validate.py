@@ -39,8 +39,8 @@ from common.rwset import (
 )
 from common.state import ChainState, next_base_fee
 from common.store import ChainStore
-from common.types import HEADER_SLOT
-from validator.strategies import STRATEGIES, Execution, Strategy, execute
+from common.types import HEADER_SLOT, STRATEGIES, Strategy
+from validator.strategies import Execution, execute
 from validator.worker import ApplyDiff
 from validator.workers import WorkerPool
 

@@ -4,11 +4,12 @@ import json
 import time
 from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
 from common.transport import Transport
+from common.types import STRATEGIES, Strategy
 from loadtest.workloads.table import WORKLOADS
 
 WORKLOAD_HELP = "One of: " + ", ".join(WORKLOADS) + "."
@@ -85,6 +86,16 @@ def bench_validate(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     _show(as_dict(result), as_json)
+
+
+def _strategies(given: str) -> list[Strategy]:
+    names = [name.strip() for name in given.split(",") if name.strip()]
+    bad = [name for name in names if name not in STRATEGIES]
+    if bad or not names:
+        raise typer.BadParameter(
+            f"strategies are {', '.join(STRATEGIES)}; got {given!r}", param_hint="--strategy"
+        )
+    return cast(list[Strategy], names)
 
 
 def _show(data: dict[str, Any], as_json: bool) -> None:
@@ -193,6 +204,14 @@ DataDir = Annotated[Path, typer.Option(help="Folder for node data, logs and test
 def testnet_up(
     validators: Annotated[int, typer.Option(min=1, help="Validator processes.")] = 3,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes per validator.")] = 2,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="Validators' execution strategy: groups, declared, optimistic or serial "
+            "(see python -m validator --help); a comma-separated list is dealt out in turn "
+            "(groups,declared: validator 1 groups, 2 declared, 3 groups, ...).",
+        ),
+    ] = "groups",
     transport: Annotated[Transport, typer.Option(help="How blocks travel.")] = "http",
     data_dir: DataDir = Path("testnet"),
     base_port: Annotated[int, typer.Option(help="Miner port; validator i on base+1+i.")] = 8545,
@@ -232,6 +251,7 @@ def testnet_up(
             progress=lambda line: typer.echo(line, err=True),
             redis_password_file=redis_password_file,
             gas_schedule=gas_schedule,
+            strategies=_strategies(strategy),
         )
     except PavmError as exc:
         typer.echo(f"error: {exc}", err=True)

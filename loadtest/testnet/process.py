@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import httpx
 
 from common.errors import PavmError
 from common.keyfile import read_redis_password
+from common.types import Strategy
 from loadtest.testnet.probe import probe_health, recent_verdicts
 from loadtest.testnet.redis_server import server_command, write_config
 
@@ -182,11 +184,13 @@ def up(
     validator_args: list[str] | None = None,
     redis_password_file: Path | None = None,
     gas_schedule: Path | None = None,
+    strategies: Sequence[Strategy] = ("groups",),
 ) -> Testnet:
     """Start the testnet; on any failure, stop what was started and raise. With
     ``redis_url`` the nodes use that Redis (with the password in
     ``redis_password_file``, if given); otherwise a Redis transport starts
-    ``redis-server`` with a password of its own."""
+    ``redis-server`` with a password of its own. Validator i
+    runs ``strategies[i % len(strategies)]``."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     if (data_dir / STATE_FILE).exists():
@@ -270,6 +274,8 @@ def up(
                     str(data_dir / JOIN_TOKEN_FILE),
                     "--workers",
                     str(workers),
+                    "--strategy",
+                    strategies[i % len(strategies)],
                     "--transport",
                     transport,
                     *push,
