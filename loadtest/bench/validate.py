@@ -30,6 +30,7 @@ from common.evm import apply_reference, decode_transaction
 from common.execute import execute_transaction
 from common.grouping import group_transactions
 from common.state import ChainConfig, ChainState
+from common.types import Strategy
 from loadtest.bench.cpu import CpuProfile, profile
 from loadtest.workloads.generator import TxGenerator, parallel_gas
 from loadtest.workloads.table import Workload
@@ -193,12 +194,13 @@ def time_recorded(prepared: Prepared) -> float:
 
 
 def time_parallel(
-    prepared: Prepared, workers: int, cpu: bool = False
+    prepared: Prepared, workers: int, cpu: bool = False, strategy: Strategy = "groups"
 ) -> tuple[float, list[ValidationReport], bool, CpuProfile | None]:
-    """Seconds ``Validator.validate`` takes for the timed blocks on ``workers`` workers,
-    its reports, whether it ends on the miner's state root, and (with ``cpu``) the
-    per-core utilisation during exactly those blocks."""
-    with Validator(prepared.genesis, MINER, workers=workers) as validator:
+    """Seconds ``Validator.validate`` takes for the timed blocks on ``workers`` workers
+    (decoding included) by ``strategy``, its reports, whether it ends on the miner's
+    state root without the serial double-check, and (with ``cpu``) the per-core
+    utilisation during exactly those blocks."""
+    with Validator(prepared.genesis, MINER, workers=workers, strategy=strategy) as validator:
         for raw in prepared.setup:
             validator.validate(Block.decode(raw))
         wire = prepared.wire
@@ -212,6 +214,7 @@ def time_parallel(
         else:
             seconds, reports = validate_all()
         same = validator.state.head.state_root == prepared.timed[-1].block.header.state_root
+        same &= validator.fallbacks == 0
     return seconds, reports, same, usage
 
 

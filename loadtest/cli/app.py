@@ -108,6 +108,50 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
         typer.echo(f"{key:<{width}}  {value}")
 
 
+@bench.command("strategies")
+def bench_strategies(
+    workload: Annotated[str, typer.Option(help=WORKLOAD_HELP)] = "erc20",
+    hot_ratio: Annotated[
+        str,
+        typer.Option(help="Comma-separated shares of transactions sent to one hot receiver."),
+    ] = "0,0.1,0.3,0.5,0.9",
+    workers: Annotated[str, typer.Option(help="Comma-separated worker counts.")] = "1,2",
+    txs: Annotated[int, typer.Option(min=1, help="Transactions per block.")] = 300,
+    repeat: Annotated[int, typer.Option(min=1, help="Runs per measurement (median).")] = 3,
+    scale: Annotated[
+        int | None, typer.Option(min=0, help="Workload scale (default: see pavm workloads).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write results.json, strategies.md (table) and strategies.png here."),
+    ] = None,
+) -> None:
+    """The four validation strategies (groups, declared, optimistic, serial) on the
+    same blocks, one per hot ratio: end-to-end validation time, speedup over py-evm,
+    per-core utilisation, re-executions and wasted CPU, bytes of declarations, and a
+    labelled projection to 8, 16 and 40 cores from the measured per-transaction times.
+    Progress goes to stderr."""
+    from loadtest.bench.strategies import as_dict, run_strategies_bench, table, write
+
+    try:
+        ratios = tuple(float(x) for x in hot_ratio.split(",") if x.strip())
+        counts = tuple(int(x) for x in workers.split(",") if x.strip())
+    except ValueError as exc:
+        raise typer.BadParameter(f"numbers separated by commas: {exc}") from exc
+    try:
+        result = run_strategies_bench(workload, ratios, counts, txs, repeat, scale)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if out is not None:
+        for name, path in write(result, out).items():
+            typer.echo(f"{name}: {path}", err=True)
+    if as_json:
+        typer.echo(json.dumps(as_dict(result)))
+    else:
+        typer.echo(table(result))
+
+
 @bench.command("intra")
 def bench_intra(
     workload: Annotated[
