@@ -57,24 +57,37 @@ class AccountWrite:
 
     def then(self, later: "AccountWrite") -> "AccountWrite":
         """The combined effect of this write followed by ``later``."""
-        if later.flags & WIPED:
-            return AccountWrite(
-                later.flags, later.balance, later.nonce, later.code, dict(later.storage)
-            )
-        merged = AccountWrite(
-            self.flags | later.flags, self.balance, self.nonce, self.code, dict(self.storage)
-        )
-        if later.flags & BALANCE:
-            merged.balance = later.balance
-        if later.flags & NONCE:
-            merged.nonce = later.nonce
-        if later.flags & CODE:
-            merged.code = later.code
-        if later.flags & STORAGE_WIPED:
-            merged.storage = dict(later.storage)
-        else:
-            merged.storage.update(later.storage)
+        merged = self.copy()
+        merged.absorb(later)
         return merged
+
+    def copy(self) -> "AccountWrite":
+        return AccountWrite(self.flags, self.balance, self.nonce, self.code, dict(self.storage))
+
+    def absorb(self, later: "AccountWrite") -> None:
+        """Become the combined effect of this write followed by ``later``, in place
+        (a block's many writes to one hot contract are folded without copying its
+        storage each time)."""
+        if later.flags & WIPED:
+            self.flags, self.balance, self.nonce, self.code = (
+                later.flags,
+                later.balance,
+                later.nonce,
+                later.code,
+            )
+            self.storage = dict(later.storage)
+            return
+        self.flags |= later.flags
+        if later.flags & BALANCE:
+            self.balance = later.balance
+        if later.flags & NONCE:
+            self.nonce = later.nonce
+        if later.flags & CODE:
+            self.code = later.code
+        if later.flags & STORAGE_WIPED:
+            self.storage = dict(later.storage)
+        else:
+            self.storage.update(later.storage)
 
     def encode_fields(self, address: bytes) -> list[object]:
         slots = [[uint(slot), uint(self.storage[slot])] for slot in sorted(self.storage)]
@@ -207,10 +220,18 @@ def merge_writes(rwsets: Iterable[TxRWSet]) -> dict[bytes, AccountWrite]:
     """The block diff: every transaction's writes applied in block order."""
     diff: dict[bytes, AccountWrite] = {}
     for rwset in rwsets:
-        for address, write in rwset.writes.items():
-            earlier = diff.get(address)
-            diff[address] = write if earlier is None else earlier.then(write)
+        fold(diff, rwset.writes)
     return diff
+
+
+def fold(diff: dict[bytes, AccountWrite], writes: dict[bytes, AccountWrite]) -> None:
+    """Apply ``writes`` after what ``diff`` holds, in place (``diff`` owns its values)."""
+    for address, write in writes.items():
+        earlier = diff.get(address)
+        if earlier is None:
+            diff[address] = write.copy()
+        else:
+            earlier.absorb(write)
 
 
 def apply_diff(db: AccountDB, diff: dict[bytes, AccountWrite]) -> None:

@@ -33,7 +33,7 @@ from common.errors import InvalidBlock
 from common.evm import BlockEnv, decode_transaction
 from common.execute import TxOutcome
 from common.grouping import schedule
-from common.rwset import AccountWrite, TxRWSet
+from common.rwset import AccountWrite, TxRWSet, fold
 from common.types import StateKey, Strategy
 from validator.worker import RunGroups, Task, TaskDone
 from validator.workers import WorkerPool
@@ -143,9 +143,7 @@ def declared_inputs(rwsets: Sequence[TxRWSet]) -> list[dict[bytes, AccountWrite]
             if earlier is not None:
                 mine[address] = _restricted(earlier, slots)
         inputs.append(mine)
-        for address, write in rwset.writes.items():
-            before = prefix.get(address)
-            prefix[address] = write if before is None else before.then(write)
+        fold(prefix, rwset.writes)
     return inputs
 
 
@@ -274,15 +272,13 @@ class _Optimistic:
             if i in wanted:
                 full = run is not None and run.done.outcome is None
                 keep = self.accounts[i]
-                inputs = {a: w for a, w in merged.items() if full or a in keep}
+                inputs = {a: w.copy() for a, w in merged.items() if full or a in keep}
                 providers = {k: v for k, v in writer.items() if full or k[0] in keep}
                 tasks[i] = Task(i, self.block.transactions[i], inputs)
                 given[i] = (providers, full)
             if run is not None and run.done.outcome is not None:
                 rwset = run.done.outcome.rwset
-                for address, write in rwset.writes.items():
-                    before = merged.get(address)
-                    merged[address] = write if before is None else before.then(write)
+                fold(merged, rwset.writes)
                 for key, is_write in rwset.keys():
                     if is_write:
                         writer[key] = (i, run.incarnation)
@@ -332,9 +328,8 @@ class _Optimistic:
         done = {i: r.done for i, r in enumerate(self.runs) if r is not None}
         for i, run in enumerate(self.runs):
             assert run is not None
-            seen = {k: v for k, v in writer.items() if run.full or k[0] in self.accounts[i]}
             if run.done.outcome is None:
-                if not stale and run.full and run.providers == seen:
+                if not stale and run.full and run.providers == writer:
                     raise InvalidBlock(
                         "invalid_transaction", f"transaction {i}: {run.done.invalid}", i
                     )
