@@ -58,6 +58,8 @@ def test_the_bench_measures_every_strategy_on_the_same_blocks(tmp_path):
     for run in cool["runs"] + hot["runs"]:
         assert run["roots_equal"] is True, run
         assert run["speedup"] > 0 and len(run["core_utilisation"]) == data["cores"]
+        assert len(run["worker_utilisation"]) == run["workers"]
+        assert all(0 < busy <= 100 for busy in run["worker_utilisation"][:1]), run
         if run["strategy"] in ("optimistic", "serial"):
             assert run["declaration_bytes"] == 0
         else:

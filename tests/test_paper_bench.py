@@ -19,6 +19,7 @@ FIGURES = (
     "fig16",
     "fig17a",
     "fig17b",
+    "fig17s",
     "fig17c",
     "fig17d",
     "fig18",
@@ -74,6 +75,10 @@ def test_series_match_the_measured_runs(report):
             assert row["serial_tps"] == round(TXS / run["serial_s"], 1)
             # Conflict-free blocks: one group per transaction.
             assert row["groups"] == TXS
+    strategies = results["figures"]["fig17s"]
+    assert [hot["hot_ratio"] for hot in strategies["hot"]] == [0.0, 0.5]
+    assert all(run["roots_equal"] for hot in strategies["hot"] for run in hot["runs"])
+    assert strategies["txs"] == TXS and "| 0.5 | declared |" in strategies["table"]
     settings = Settings(quick=True, txs=TXS, repeat=1, cores=meta["cores"])
     for rows in results["figures"]["fig17a"].values():
         assert [row["txs"] for row in rows] == tx_counts(settings)

@@ -193,19 +193,13 @@ def _outcome(done: TaskDone) -> TxOutcome:
     return done.outcome
 
 
-def _cpu_by_worker(pool: WorkerPool, results: Sequence[TaskDone]) -> tuple[float, ...]:
-    """Task CPU is not attributed to workers; the total is spread for the report."""
-    total = sum(d.cpu_seconds for d in results)
-    return tuple(total / pool.size for _ in range(pool.size))
-
-
 def _declared(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
     n = len(block.transactions)
     inputs = declared_inputs(block.rwsets)
     credit = _Credit({i for i, r in enumerate(block.rwsets) if r.reads_beneficiary})
     tasks = [Task(i, block.transactions[i], inputs[i]) for i in _longest_first(block, range(n))]
     dispatched = time.perf_counter()
-    done = pool.run_tasks(env, tasks, credit.gate, _chunk(pool, n))
+    done, cpu = pool.run_tasks(env, tasks, credit.gate, _chunk(pool, n))
     executed = time.perf_counter()
     outcomes = tuple(_outcome(done[i]) for i in range(n))
     left = credit.before(n, done)
@@ -213,7 +207,7 @@ def _declared(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
     return Execution(
         outcomes,
         left,
-        _cpu_by_worker(pool, list(done.values())),
+        tuple(cpu),
         dispatched,
         executed,
         executions=n,
@@ -253,6 +247,8 @@ class _Optimistic:
         self.rounds: list[list[int]] = []
         self.executions = 0
         self.wasted = 0.0
+        self.cpu = [0.0] * pool.size
+        """CPU seconds each worker spent, over every round."""
 
     def run(self) -> None:
         todo = list(range(len(self.runs)))
@@ -296,7 +292,8 @@ class _Optimistic:
             credit = self.credit.before(task.index, view)
             return None if credit is None else replace(task, credit=credit)
 
-        done = self.pool.run_tasks(self.env, order, gate, _chunk(self.pool, len(order)))
+        done, cpu = self.pool.run_tasks(self.env, order, gate, _chunk(self.pool, len(order)))
+        self.cpu = [a + b for a, b in zip(self.cpu, cpu, strict=True)]
         for i, result in done.items():
             previous = self.runs[i]
             incarnation = 0 if previous is None else previous.incarnation + 1
@@ -372,7 +369,7 @@ def _optimistic(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
     return Execution(
         outcomes,
         left,
-        _cpu_by_worker(pool, runs),
+        tuple(rounds.cpu),
         dispatched,
         executed,
         executions=rounds.executions,

@@ -193,14 +193,16 @@ class WorkerPool:
         order: Sequence[Task],
         ready: Callable[[Task, dict[int, TaskDone]], Task | None],
         chunk: int = 1,
-    ) -> dict[int, TaskDone]:
+    ) -> tuple[dict[int, TaskDone], list[float]]:
         """Hand out single-transaction tasks as workers become free (dynamic list
         scheduling from one queue, in ``order``: longest first), up to ``chunk`` at a
         time. ``ready`` gives the task to send once it may run (a beneficiary reader
         waits for every earlier transaction and gets their fee credit), else ``None``.
-        A dead worker's tasks go back to the queue for its replacement, once."""
+        A dead worker's tasks go back to the queue for its replacement, once. Returns
+        the results by transaction and the CPU seconds each worker spent on them."""
         queue = list(order)
         results: dict[int, TaskDone] = {}
+        cpu = [0.0] * self.size
         out: dict[int, list[Task]] = {}
         attempts: dict[int, int] = {}
         idle = list(range(self.size))
@@ -232,6 +234,7 @@ class WorkerPool:
                 answer = self._receive(index)
                 if isinstance(answer, TasksDone):
                     results.update((d.index, d) for d in answer.done)
+                    cpu[index] += sum(d.cpu_seconds for d in answer.done)
                     batch = out.pop(index)
                     if answer.broken:
                         self._replace(index)  # its replica is no longer the parent state
@@ -250,7 +253,7 @@ class WorkerPool:
                 self._replace(index)
                 queue = batch + queue
                 idle.append(index)
-        return results
+        return results, cpu
 
     def _lend(self, asker: int, request: Speculate, lending: "_Lending") -> None:
         """Share ``request``'s calls round robin between the asker and every idle worker."""

@@ -47,6 +47,9 @@ class StrategyRun:
     speedup: float
     """serial_s / seconds."""
     core_utilisation: list[float]
+    """Each core's utilisation (percent) during the validations (psutil)."""
+    worker_utilisation: list[float]
+    """Each worker's CPU time over the wall time (percent): how busy the strategy kept it."""
     executions: int
     reexecutions: int
     wasted_cpu_s: float
@@ -98,7 +101,7 @@ def _run(
 ) -> tuple[StrategyRun, ValidationReport, list[float]]:
     """One strategy on ``workers``: its row, its last report, and each repeat's fixed
     cost around execution (wall time minus the execution phase)."""
-    seconds, usage, fixed, same = [], [], [], True
+    seconds, usage, busy, fixed, same = [], [], [], [], True
     report: ValidationReport | None = None
 
     def validate() -> tuple[float, list[ValidationReport], bool, Any]:
@@ -109,6 +112,7 @@ def _run(
         report = reports[0]
         seconds.append(wall)
         usage.append(cpu.mean)
+        busy.append([100 * c / wall for c in report.worker_cpu_s])
         fixed.append(max(0.0, wall - report.execute_s))
         same &= ok
     assert report is not None
@@ -120,6 +124,7 @@ def _run(
         seconds=round(median, 4),
         speedup=round(serial_s / median, 3),
         core_utilisation=[round(statistics.mean(c), 1) for c in zip(*usage, strict=True)],
+        worker_utilisation=[round(statistics.mean(w), 1) for w in zip(*busy, strict=True)],
         executions=report.executions,
         reexecutions=report.executions - txs,
         wasted_cpu_s=round(report.wasted_cpu_s, 4),

@@ -19,6 +19,10 @@ from loadtest.bench.paper.measure import Measured, measure
 from loadtest.bench.paper.plan import Job, Needs, Settings, intra_jobs, plan
 from loadtest.bench.paper.report import write_report
 from loadtest.bench.paper.series import figures
+from loadtest.bench.strategies import HOT_RATIOS, run_strategies_bench
+from loadtest.bench.strategies import as_dict as strategies_dict
+from loadtest.bench.strategies import draw as draw_strategies
+from loadtest.bench.strategies import table as strategies_table
 from loadtest.workloads.table import WORKLOADS
 from validator.workers import allowed_cores
 
@@ -121,10 +125,18 @@ def run_paper_bench(
         with partial_runs.open("a") as log:
             log.write(json.dumps(asdict(result)) + "\n")
         _say(f"    serial {result.serial_s:.3f}s, pavm {result.pavm_s:.3f}s")
+    ratios = (0.0, 0.5) if quick else HOT_RATIOS
+    _say(f"strategies: erc20 at hot ratios {', '.join(f'{r:g}' for r in ratios)}")
+    strategies = run_strategies_bench(
+        "erc20", ratios, (settings.cores,), settings.txs, settings.repeat
+    )
     seconds = time.monotonic() - started
     series = figures(settings, runs, intra)
-    all_roots_equal = all(m.roots_equal for m in runs.values()) and all(
-        r.roots_equal and r.results_equal for r in intra.values()
+    series["fig17s"] = {**strategies_dict(strategies), "table": strategies_table(strategies)}
+    all_roots_equal = (
+        all(m.roots_equal for m in runs.values())
+        and all(r.roots_equal and r.results_equal for r in intra.values())
+        and all(run.roots_equal for hot in strategies.hot for run in hot.runs)
     )
     meta: dict[str, Any] = {
         "started": stamp,
@@ -158,6 +170,7 @@ def run_paper_bench(
     }
     _say("drawing figures and writing the report")
     files: dict[str, Path] = dict(draw_all(series, out, settings.cores))
+    files["fig17s"] = draw_strategies(strategies, out / "fig17s.png")
     files["results"] = out / "results.json"
     files["results"].write_text(json.dumps(results, indent=1) + "\n")
     files["report"] = write_report(out / "report.md", settings, series, meta)
