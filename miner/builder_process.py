@@ -34,7 +34,7 @@ from common.execute import TxOutcome
 from common.kv import DiskHandle, LmdbDB, open_in_child
 from common.state import ChainConfig, ChainState
 from miner.builder import BuiltBlock, SkippedTransaction, build_block
-from miner.helpers import SubcallHelpers, helper_main
+from miner.helpers import SubcallHelpers, helper_main, jobs
 
 _SPAWN = multiprocessing.get_context("spawn")
 
@@ -90,13 +90,7 @@ def builder_main(
     store = open_in_child(handle)
     pool = SubcallHelpers(helpers)
     try:
-        while True:
-            try:
-                job = conn.recv()
-            except EOFError:
-                return
-            if job is None:
-                return
+        for job in jobs(conn):
             overlay = _Overlay(store)
             parent = ChainState(AtomicDB(overlay), config, job.head, job.ancestors)
             lent = pool.lent

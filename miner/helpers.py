@@ -16,6 +16,7 @@ the calls run serially, as they would anyway.
        └──────────── Speculated ──────────┘
 """
 
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -27,12 +28,8 @@ from common.recording import Op, RecordingAccountDB
 from common.subcalls import SubCall
 
 
-def helper_main(conn: Connection, handle: DiskHandle) -> None:
-    """Speculate what the builder sends until told to stop: a replica per parent root,
-    kept while blocks on that parent ask (their earlier writes are replayed each time,
-    absolute values, so replaying again is harmless)."""
-    db = open_in_child(handle)
-    root, replica = b"", None
+def jobs(conn: Connection) -> Iterator[Any]:
+    """What the other end sends, until it says stop (``None``) or goes away."""
     while True:
         try:
             job = conn.recv()
@@ -40,7 +37,16 @@ def helper_main(conn: Connection, handle: DiskHandle) -> None:
             return
         if job is None:
             return
-        base, request = job
+        yield job
+
+
+def helper_main(conn: Connection, handle: DiskHandle) -> None:
+    """Speculate what the builder sends until told to stop: a replica per parent root,
+    kept while blocks on that parent ask (their earlier writes are replayed each time,
+    absolute values, so replaying again is harmless)."""
+    db = open_in_child(handle)
+    root, replica = b"", None
+    for base, request in jobs(conn):
         if replica is None or base != root:
             root, replica = base, RecordingAccountDB(db, base)
         effects = speculate_at(request.fork, db, replica, request.calls, request.allowance)
