@@ -57,6 +57,8 @@ AllowedHostsOption = Annotated[
 MAX_CONNECTIONS = 1024
 """Connections and requests a node serves at once; more get 503 (never an exhausted
 file table)."""
+MAX_WS_MESSAGE = 1024 * 1024
+"""Largest WebSocket message a client may send (JSON-RPC over WebSocket)."""
 
 
 class _ReadDeadline(HttpToolsProtocol):
@@ -115,6 +117,9 @@ class HostCheck:
         if scope["type"] == "http" and not self._allowed(scope):
             refusal = PlainTextResponse("host not allowed", status_code=403)
             await refusal(scope, receive, send)
+            return
+        if scope["type"] == "websocket" and not self._allowed(scope):
+            await send({"type": "websocket.close", "code": 1008})
             return
         await self.app(scope, receive, send)
 
@@ -179,4 +184,5 @@ def serve(
         log_level=log_level,
         http=protocol,
         limit_concurrency=MAX_CONNECTIONS,
+        ws_max_size=MAX_WS_MESSAGE,
     )

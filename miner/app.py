@@ -9,10 +9,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from common import codec
 from common.errors import StoreCorrupted
 from common.membership import NotAMember, Registration
-from common.rpc.dispatch import Dispatcher, expect_params
+from common.rpc.dispatch import Dispatcher, Handler, expect_params
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import parse_block_tag, to_data
 from common.rpc.http import jsonrpc_router, read_json
+from common.rpc.ws import websocket_router
 from common.service import node_lifespan
 from common.transport import Verdict
 from miner.node import MinerNode
@@ -50,15 +51,22 @@ class _MinerCollector:
         )
 
 
+def rpc_methods(node: MinerNode) -> tuple[EthApi, dict[str, Handler]]:
+    """The miner's JSON-RPC methods (what README's method list is generated from)."""
+    eth = EthApi(node.store, node.lock, pool=_SubmittingPool(node), node_info=lambda: _info(node))
+    methods = eth.methods()
+    methods["pavm_getVerdicts"] = lambda params: _verdicts(node, eth, params)
+    return eth, methods
+
+
 def create_app(node: MinerNode) -> FastAPI:
     """Assemble the miner's routes around ``node`` (started and stopped with the app)."""
 
     app = FastAPI(title="pavm-net miner", lifespan=node_lifespan(node))
-    eth = EthApi(node.store, node.lock, pool=_SubmittingPool(node), node_info=lambda: _info(node))
-    methods = eth.methods()
-    methods["pavm_getVerdicts"] = lambda params: _verdicts(node, eth, params)
+    eth, methods = rpc_methods(node)
     dispatcher = Dispatcher(methods)
     app.include_router(jsonrpc_router(dispatcher))
+    app.include_router(websocket_router(dispatcher, eth.subscriptions))
     registry = CollectorRegistry()
     registry.register(_MinerCollector(node))
     calls = Gauge("pavm_rpc_calls", "JSON-RPC calls by method", ["method"], registry=registry)

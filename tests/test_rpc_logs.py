@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from common.accounts import ETHER, contract_address, genesis_alloc, sign, wallets
 from common.genesis import GenesisSpec
-from common.rpc import eth
+from common.rpc import logs
 from common.state import ChainConfig
 from loadtest.workloads.contracts import load
 from miner.app import create_app
@@ -52,6 +52,6 @@ def test_logs_under_the_cap_are_all_returned(client):
 
 
 def test_a_query_over_the_cap_is_refused(client, monkeypatch):
-    monkeypatch.setattr(eth, "MAX_LOGS", 5)
+    monkeypatch.setattr(logs, "MAX_LOGS", 5)
     answer = _logs(client)
     assert answer["error"] == {"code": -32602, "message": "query returns more than 5 logs"}

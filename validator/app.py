@@ -1,5 +1,7 @@
 """The validator's HTTP service: block intake, read-only JSON-RPC, health, metrics."""
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -10,7 +12,9 @@ from common.rpc.dispatch import Dispatcher
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import to_data
 from common.rpc.http import MAX_BODY, jsonrpc_router, read_body
+from common.rpc.ws import websocket_router
 from common.service import node_lifespan
+from common.store import ChainStore
 from validator.node import ValidatorNode
 
 MAX_BLOCK = 8 * MAX_BODY
@@ -83,12 +87,20 @@ class _ValidatorCollector:
         yield GaugeMetricFamily("pavm_peers", "Miners this validator follows", value=1)
 
 
+def rpc_api(store: ChainStore, lock: threading.RLock, info: Callable[[], dict[str, Any]]) -> EthApi:
+    """A validator's JSON-RPC: the chain it validated, no pool (README's method list is
+    generated from it)."""
+    return EthApi(store, lock, pool=None, node_info=info)
+
+
 def create_app(node: ValidatorNode) -> FastAPI:
     """Assemble the validator's routes around ``node`` (started and stopped with the app)."""
 
     app = FastAPI(title="pavm-net validator", lifespan=node_lifespan(node))
-    eth = EthApi(node.store, node.lock, pool=None, node_info=lambda: _info(node))
-    app.include_router(jsonrpc_router(Dispatcher(eth.methods())))
+    eth = rpc_api(node.store, node.lock, lambda: _info(node))
+    dispatcher = Dispatcher(eth.methods())
+    app.include_router(jsonrpc_router(dispatcher))
+    app.include_router(websocket_router(dispatcher, eth.subscriptions))
     registry = CollectorRegistry()
     registry.register(_ValidatorCollector(node))
 

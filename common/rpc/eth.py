@@ -17,16 +17,16 @@ from eth.vm.spoof import SpoofTransaction
 from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 
-from common.accounts import contract_address
 from common.block import Block
 from common.evm import BlockEnv, decode_transaction
-from common.receipts import OpReceipt, logs_bloom
 from common.recording import OpKind
 from common.replay import replay
 from common.rpc.dispatch import Handler, expect_params
 from common.rpc.errors import EXECUTION_REVERTED, SERVER_ERROR, RpcError, invalid_params
+from common.rpc.filters import Filters
 from common.rpc.hexcodec import (
     parse_address,
+    parse_block_ref,
     parse_block_tag,
     parse_data,
     parse_hash,
@@ -34,6 +34,9 @@ from common.rpc.hexcodec import (
     to_data,
     to_quantity,
 )
+from common.rpc.logs import block_range, log_criteria, scan
+from common.rpc.views import block_json, receipt_json, tx_json
+from common.rpc.ws import Subscriptions
 from common.state import next_base_fee
 from common.store import ChainStore
 from common.timed_call import CALL_TIMEOUT, CallTimeout, deadline, timed_state
@@ -41,11 +44,6 @@ from common.timed_call import CALL_TIMEOUT, CallTimeout, deadline, timed_state
 RPC_GAS_CAP = 50_000_000
 """Gas given to eth_call/eth_estimateGas at most (go-ethereum's --rpc.gascap)."""
 SUGGESTED_TIP = 10**9
-EMPTY_UNCLES = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
-MAX_LOG_RANGE = 100_000
-"""Blocks one eth_getLogs may scan (reth's default)."""
-MAX_LOGS = 20_000
-"""Logs one eth_getLogs may return (reth's default)."""
 MAX_CALLS = 4
 """eth_call/eth_estimateGas executions running at once."""
 MAX_FEE_HISTORY = 1024
@@ -85,6 +83,8 @@ class EthApi:
         self.node_info = node_info or (lambda: {})
         self.config = store.config()
         self._calls = threading.BoundedSemaphore(MAX_CALLS)
+        self.filters = Filters(store, self.resolve_number, pending=pool is not None)
+        self.subscriptions = Subscriptions(store, self.config.chain_id, pending=pool is not None)
 
     def methods(self) -> dict[str, Handler]:
         table: dict[str, Handler] = {
@@ -99,6 +99,12 @@ class EthApi:
             "eth_getBlockByNumber": self.get_block_by_number,
             "eth_getBlockByHash": self.get_block_by_hash,
             "eth_getBlockTransactionCountByNumber": self.block_tx_count,
+            "eth_getBlockTransactionCountByHash": self.block_tx_count_by_hash,
+            "eth_getTransactionByBlockNumberAndIndex": self.tx_by_number_and_index,
+            "eth_getTransactionByBlockHashAndIndex": self.tx_by_hash_and_index,
+            "eth_coinbase": self.coinbase,
+            "eth_blobBaseFee": lambda p: to_quantity(1),
+            "web3_sha3": self.sha3,
             "eth_getBalance": self.get_balance,
             "eth_getTransactionCount": self.get_transaction_count,
             "eth_getCode": self.get_code,
@@ -115,8 +121,10 @@ class EthApi:
             "pavm_getBlockRWSet": self.block_rwset,
             "pavm_getBlockGroups": self.block_groups,
             "pavm_getOperationReceipt": self.operation_receipt,
+            "pavm_getBlockCommitments": self.block_commitments,
             "pavm_nodeInfo": lambda p: self.node_info(),
         }
+        table.update(self.filters.methods())
         if self.pool is not None:
             table["eth_sendRawTransaction"] = self.send_raw_transaction
         return table
@@ -133,66 +141,86 @@ class EthApi:
         assert isinstance(tag, int)
         return tag
 
+    def find_block(self, value: Any, name: str = "block") -> Block | None:
+        """The block a block parameter names (number, tag, hash or EIP-1898 object),
+        ``None`` when there is none."""
+        ref = parse_block_ref(value, name)
+        if isinstance(ref, bytes):
+            number = self.store.number_of(ref)
+            return None if number is None else self.store.block(number)
+        return self.store.block(self.resolve_number(ref))
+
     def _block_at(self, value: Any, name: str = "block") -> Block:
-        number = self.resolve_number(parse_block_tag(value, name))
-        block = self.store.block(number)
+        """As :meth:`find_block`, but a missing block is go-ethereum's error."""
+        block = self.find_block(value, name)
         if block is None:
-            raise RpcError(SERVER_ERROR, "header not found")
+            hashed = isinstance(value, dict) and "blockHash" in value
+            hashed = hashed or (isinstance(value, str) and len(value) == 66)
+            raise RpcError(
+                SERVER_ERROR, "header for hash not found" if hashed else "header not found"
+            )
         return block
+
+    def _by_hash(self, value: Any) -> Block | None:
+        number = self.store.number_of(parse_hash(value, "hash"))
+        return None if number is None else self.store.block(number)
+
+    def _by_number(self, value: Any) -> Block | None:
+        return self.store.block(self.resolve_number(parse_block_tag(value, "block")))
 
     def get_block_by_number(self, params: list[Any]) -> Any:
         tag, full = expect_params(params, 2)
-        number = self.resolve_number(parse_block_tag(tag, "block"))
-        block = self.store.block(number)
+        block = self._by_number(tag)
         return None if block is None else self.block_json(block, bool(full))
 
     def get_block_by_hash(self, params: list[Any]) -> Any:
         value, full = expect_params(params, 2)
-        number = self.store.number_of(parse_hash(value, "hash"))
-        block = None if number is None else self.store.block(number)
+        block = self._by_hash(value)
         return None if block is None else self.block_json(block, bool(full))
 
     def block_tx_count(self, params: list[Any]) -> Any:
         (tag,) = expect_params(params, 1)
-        block = self.store.block(self.resolve_number(parse_block_tag(tag, "block")))
+        block = self._by_number(tag)
         return None if block is None else to_quantity(len(block.transactions))
 
+    def block_tx_count_by_hash(self, params: list[Any]) -> Any:
+        (value,) = expect_params(params, 1)
+        block = self._by_hash(value)
+        return None if block is None else to_quantity(len(block.transactions))
+
+    def tx_by_number_and_index(self, params: list[Any]) -> Any:
+        tag, index = expect_params(params, 2)
+        return self._tx_in(self._by_number(tag), index)
+
+    def tx_by_hash_and_index(self, params: list[Any]) -> Any:
+        value, index = expect_params(params, 2)
+        return self._tx_in(self._by_hash(value), index)
+
+    def _tx_in(self, block: Block | None, index_value: Any) -> Any:
+        index = parse_quantity(index_value, "index", limit=2**64 - 1)
+        if block is None or index >= len(block.transactions):
+            return None
+        return self.tx_json(decode_transaction(block.transactions[index]), block, index)
+
+    def coinbase(self, params: list[Any]) -> Any:
+        """The address blocks pay fees to: the miner's."""
+        head = self.store.block(self.store.head_number())
+        assert head is not None
+        return to_data(head.header.beneficiary)
+
+    @staticmethod
+    def sha3(params: list[Any]) -> Any:
+        (value,) = expect_params(params, 1)
+        return to_data(keccak(parse_data(value, "data")))
+
     def block_json(self, block: Block, full: bool) -> dict[str, Any]:
-        header = block.header
-        receipts = self.store.receipts(header.number) or []
-        bloom = logs_bloom(log for receipt in receipts for log in receipt.logs)
-        transactions: list[Any] = [
-            self.tx_json(decode_transaction(raw), block, index) if full else to_data(keccak(raw))
-            for index, raw in enumerate(block.transactions)
-        ]
-        return {
-            "number": to_quantity(header.number),
-            "hash": to_data(header.hash),
-            "parentHash": to_data(header.parent_hash),
-            "nonce": "0x0000000000000000",
-            "sha3Uncles": EMPTY_UNCLES,
-            "logsBloom": to_data(bloom),
-            "transactionsRoot": to_data(header.transactions_root),
-            "stateRoot": to_data(header.state_root),
-            "receiptsRoot": to_data(header.receipts_root),
-            "miner": to_data(header.beneficiary),
-            "difficulty": "0x0",
-            "totalDifficulty": "0x0",
-            "extraData": "0x",
-            "size": to_quantity(len(block.encode())),
-            "gasLimit": to_quantity(header.gas_limit),
-            "gasUsed": to_quantity(header.gas_used),
-            "timestamp": to_quantity(header.timestamp),
-            "transactions": transactions,
-            "uncles": [],
-            "baseFeePerGas": to_quantity(header.base_fee),
-            "mixHash": to_data(bytes(32)),
-            "withdrawals": [],
-            "withdrawalsRoot": to_data(keccak(b"\x80")),
-            "pavmRwsetHash": to_data(header.rwset_hash),
-            "pavmGroupsHash": to_data(header.groups_hash),
-            "pavmGroups": len(block.groups),
-        }
+        receipts = self.store.receipts(block.header.number) or []
+        return block_json(block, receipts, full, self.config.chain_id)
+
+    def tx_json(
+        self, tx: SignedTransactionAPI, block: Block | None, index: int | None
+    ) -> dict[str, Any]:
+        return tx_json(tx, self.config.chain_id, block, index)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -387,7 +415,10 @@ class EthApi:
         (raw,) = expect_params(params, 1)
         data = parse_data(raw, "data")
         assert self.pool is not None
-        return to_data(self.pool.add(data))
+        tx_hash = self.pool.add(data)
+        self.filters.transaction_added(tx_hash)
+        self.subscriptions.transaction_added(tx_hash)
+        return to_data(tx_hash)
 
     def _located(self, tx_hash: bytes) -> tuple[Block, int] | None:
         location = self.store.transaction_location(tx_hash)
@@ -406,44 +437,6 @@ class EthApi:
         raw = self.pool.get(tx_hash) if self.pool is not None else None
         return None if raw is None else self.tx_json(decode_transaction(raw), None, None)
 
-    def tx_json(
-        self, tx: SignedTransactionAPI, block: Block | None, index: int | None
-    ) -> dict[str, Any]:
-        type_id = getattr(tx, "type_id", None) or 0
-        out: dict[str, Any] = {
-            "hash": to_data(tx.hash),
-            "type": to_quantity(type_id),
-            "nonce": to_quantity(tx.nonce),
-            "blockHash": None if block is None else to_data(block.hash),
-            "blockNumber": None if block is None else to_quantity(block.header.number),
-            "transactionIndex": None if index is None else to_quantity(index),
-            "from": to_data(tx.sender),
-            "to": to_data(tx.to) if tx.to else None,
-            "value": to_quantity(tx.value),
-            "gas": to_quantity(tx.gas),
-            "input": to_data(tx.data),
-            "r": to_quantity(tx.r),
-            "s": to_quantity(tx.s),
-            "chainId": to_quantity(self.config.chain_id),
-        }
-        if type_id == 0:
-            out["gasPrice"] = to_quantity(tx.gas_price)
-            out["v"] = to_quantity(cast(Any, tx).v)
-        else:
-            base_fee = 0 if block is None else block.header.base_fee
-            out["maxFeePerGas"] = to_quantity(tx.max_fee_per_gas)
-            out["maxPriorityFeePerGas"] = to_quantity(tx.max_priority_fee_per_gas)
-            out["gasPrice"] = to_quantity(
-                _effective_price(tx, base_fee) if block else tx.max_fee_per_gas
-            )
-            out["accessList"] = [
-                {"address": to_data(a), "storageKeys": [to_data(k.to_bytes(32, "big")) for k in ks]}
-                for a, ks in tx.access_list
-            ]
-            out["yParity"] = to_quantity(tx.y_parity)
-            out["v"] = to_quantity(tx.y_parity)
-        return out
-
     def get_transaction_receipt(self, params: list[Any]) -> Any:
         (value,) = expect_params(params, 1)
         found = self._located(parse_hash(value, "hash"))
@@ -451,126 +444,23 @@ class EthApi:
             return None
         block, index = found
         receipts = self.store.receipts(block.header.number) or []
-        return self.receipt_json(block, index, receipts)
+        return receipt_json(block, index, receipts)
 
     def get_block_receipts(self, params: list[Any]) -> Any:
         """Every receipt of one block in one call, as go-ethereum serves it: what load
         generators use to learn the outcome of a whole block's transactions."""
         (tag,) = expect_params(params, 1)
-        if isinstance(tag, str) and len(tag) == 66:  # a block hash, as geth also takes
-            number = self.store.number_of(parse_hash(tag, "hash"))
-            block = None if number is None else self.store.block(number)
-        else:
-            block = self.store.block(self.resolve_number(parse_block_tag(tag, "block")))
+        block = self.find_block(tag)  # a number, tag or hash, as geth takes
         if block is None:
             return None
         receipts = self.store.receipts(block.header.number) or []
-        return [self.receipt_json(block, i, receipts) for i in range(len(block.transactions))]
-
-    def receipt_json(self, block: Block, index: int, receipts: list[OpReceipt]) -> dict[str, Any]:
-        tx = decode_transaction(block.transactions[index])
-        receipt = receipts[index]
-        cumulative = sum(r.gas_used for r in receipts[: index + 1])
-        first_log = sum(len(r.logs) for r in receipts[:index])
-        logs = [
-            self._log_json(block, index, tx.hash, first_log + i, log)
-            for i, log in enumerate(receipt.logs)
-        ]
-        bloom = logs_bloom(receipt.logs)
-        created = contract_address(tx.sender, tx.nonce) if receipt.status and not tx.to else None
-        return {
-            "transactionHash": to_data(tx.hash),
-            "transactionIndex": to_quantity(index),
-            "blockHash": to_data(block.hash),
-            "blockNumber": to_quantity(block.header.number),
-            "from": to_data(tx.sender),
-            "to": to_data(tx.to) if tx.to else None,
-            "cumulativeGasUsed": to_quantity(cumulative),
-            "gasUsed": to_quantity(receipt.gas_used),
-            "effectiveGasPrice": to_quantity(_effective_price(tx, block.header.base_fee)),
-            "contractAddress": to_data(created) if created else None,
-            "logs": logs,
-            "logsBloom": to_data(bloom),
-            "type": to_quantity(getattr(tx, "type_id", None) or 0),
-            "status": to_quantity(receipt.status),
-            "pavmReadHash": to_data(receipt.read_hash),
-            "pavmWriteHash": to_data(receipt.write_hash),
-        }
-
-    @staticmethod
-    def _log_json(
-        block: Block,
-        index: int,
-        tx_hash: bytes,
-        log_index: int,
-        log: tuple[bytes, tuple[bytes, ...], bytes],
-    ) -> dict[str, Any]:
-        address, topics, data = log
-        return {
-            "address": to_data(address),
-            "topics": [to_data(t) for t in topics],
-            "data": to_data(data),
-            "blockNumber": to_quantity(block.header.number),
-            "blockHash": to_data(block.hash),
-            "transactionHash": to_data(tx_hash),
-            "transactionIndex": to_quantity(index),
-            "logIndex": to_quantity(log_index),
-            "removed": False,
-        }
+        return [receipt_json(block, i, receipts) for i in range(len(block.transactions))]
 
     def get_logs(self, params: list[Any]) -> Any:
         (query,) = expect_params(params, 1)
-        if not isinstance(query, dict):
-            raise invalid_params("invalid argument 0: filter object expected")
-        head = self.store.head_number()
-        if query.get("blockHash"):
-            number = self.store.number_of(parse_hash(query["blockHash"], "blockHash"))
-            if number is None:
-                raise RpcError(SERVER_ERROR, "unknown block")
-            first = last = number
-        else:
-            first = self.resolve_number(
-                parse_block_tag(query.get("fromBlock", "latest"), "fromBlock")
-            )
-            last = self.resolve_number(parse_block_tag(query.get("toBlock", "latest"), "toBlock"))
-            last = min(last, head)
-        if first > last:
-            return []
-        if last - first + 1 > MAX_LOG_RANGE:
-            raise invalid_params(f"exceed maximum block range {MAX_LOG_RANGE}")
-        addresses = query.get("address")
-        if isinstance(addresses, str):
-            addresses = [addresses]
-        if addresses is not None and not isinstance(addresses, list):
-            raise invalid_params("invalid argument 0: address must be an address or a list")
-        wanted = {parse_address(a, "address") for a in addresses or []}
-        topic_filter = query.get("topics") or []
-        if not isinstance(topic_filter, list) or len(topic_filter) > 4:
-            raise invalid_params("invalid argument 0: at most 4 topic positions")
-        positions: list[set[bytes] | None] = []
-        for position in topic_filter:
-            if position is None:
-                positions.append(None)
-            elif isinstance(position, list):
-                positions.append({parse_hash(t, "topic") for t in position} or None)
-            else:
-                positions.append({parse_hash(position, "topic")})
-        out: list[dict[str, Any]] = []
-        for number in range(first, last + 1):
-            block = self.store.block(number)
-            receipts = self.store.receipts(number) or []
-            if block is None:
-                continue
-            log_index = 0
-            for index, receipt in enumerate(receipts):
-                for log in receipt.logs:
-                    if _matches(log, wanted, positions):
-                        tx_hash = bytes(keccak(block.transactions[index]))
-                        if len(out) == MAX_LOGS:
-                            raise invalid_params(f"query returns more than {MAX_LOGS} logs")
-                        out.append(self._log_json(block, index, tx_hash, log_index, log))
-                    log_index += 1
-        return out
+        criteria = log_criteria(query)
+        first, last = block_range(criteria, self.store, self.resolve_number)
+        return scan(self.store, criteria, first, last)
 
     # -- pavm --------------------------------------------------------------------------------
 
@@ -597,6 +487,25 @@ class EthApi:
             "readHash": to_data(receipt.read_hash),
             "writeHash": to_data(receipt.write_hash),
             "operations": [_op_json(op) for op in replayed.outcome.ops],
+        }
+
+    def block_commitments(self, params: list[Any]) -> Any:
+        """pavm's header commitments and each transaction's operation-receipt hashes:
+        what a standard block or receipt object has no field for."""
+        (tag,) = expect_params(params, 1)
+        block = self._block_at(tag)
+        header = block.header
+        receipts = self.store.receipts(header.number) or []
+        return {
+            "blockHash": to_data(block.hash),
+            "operationReceiptsRoot": to_data(header.receipts_root),
+            "rwsetHash": to_data(header.rwset_hash),
+            "groupsHash": to_data(header.groups_hash),
+            "groups": len(block.groups),
+            "receipts": [
+                {"readHash": to_data(r.read_hash), "writeHash": to_data(r.write_hash)}
+                for r in receipts
+            ],
         }
 
     def block_groups(self, params: list[Any]) -> Any:
@@ -643,25 +552,6 @@ def _reward_percentiles(value: Any) -> list[float]:
             raise invalid_params(f"invalid reward percentile: {p!r} (ascending, in [0, 100])")
         previous = p
     return [float(p) for p in value]
-
-
-def _matches(
-    log: tuple[bytes, tuple[bytes, ...], bytes],
-    addresses: set[bytes],
-    positions: list[set[bytes] | None],
-) -> bool:
-    address, topics, _ = log
-    if addresses and address not in addresses:
-        return False
-    if len(positions) > len(topics) and any(p is not None for p in positions[len(topics) :]):
-        return False
-    return all(p is None or topics[i] in p for i, p in enumerate(positions) if i < len(topics))
-
-
-def _effective_price(tx: SignedTransactionAPI, base_fee: int) -> int:
-    if (getattr(tx, "type_id", None) or 0) == 0:
-        return int(tx.gas_price)
-    return int(min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas))
 
 
 def _raise_execution_error(computation: Any) -> None:

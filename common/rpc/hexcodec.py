@@ -68,3 +68,24 @@ def parse_block_tag(value: Any, name: str) -> int | str:
     raise invalid_params(
         f"invalid argument {name}: block number or one of {', '.join(BLOCK_TAGS)} expected"
     )
+
+
+def parse_block_ref(value: Any, name: str) -> int | str | bytes:
+    """A block parameter as the state methods take it: a number or tag, a block hash
+    (32 bytes, returned as ``bytes``), or an EIP-1898 object ``{"blockNumber": ...}`` /
+    ``{"blockHash": ..., "requireCanonical": bool}`` (one chain, so every known block
+    is canonical)."""
+    if isinstance(value, dict):
+        keys = set(value)
+        if keys == {"blockNumber"}:
+            return parse_block_tag(value["blockNumber"], name)
+        if keys in ({"blockHash"}, {"blockHash", "requireCanonical"}):
+            if not isinstance(value.get("requireCanonical", False), bool):
+                raise invalid_params(f"invalid argument {name}: requireCanonical must be bool")
+            return parse_fixed(value["blockHash"], name, 32)
+        raise invalid_params(
+            f"invalid argument {name}: EIP-1898 object with blockNumber or blockHash expected"
+        )
+    if isinstance(value, str) and len(value) == 66:
+        return parse_fixed(value, name, 32)
+    return parse_block_tag(value, name)

@@ -130,12 +130,24 @@ def _all_mined(url: str, hashes: list[str]) -> bool:
 
 
 def _every_block_agreed(url: str) -> int | None:
-    names = set(_validators())
+    """The head once every validator agreed on every block up to it. Until then it
+    raises, naming the first block short of verdicts, who is missing and what each of
+    them last logged, so a timeout says where the network stands."""
+    validators = _validators()
     head = int(call(url, "eth_blockNumber"), 16)
     for number in range(1, head + 1):
         verdicts = call(url, "pavm_getVerdicts", [hex(number)])
-        if {v["validator"] for v in verdicts if v["agree"]} != names:
-            return None
+        missing = set(validators) - {v["validator"] for v in verdicts if v["agree"]}
+        if missing:
+            rejected = [v for v in verdicts if not v["agree"]]
+            tails = {
+                name: validators[name].logs(tail=4).decode(errors="replace")
+                for name in sorted(missing)[:3]
+            }
+            raise ValueError(
+                f"head {head}: block {number} lacks {len(missing)} agreeing verdicts "
+                f"(rejected: {rejected}); last logs: {tails}"
+            )
     return head or None
 
 

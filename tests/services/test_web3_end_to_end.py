@@ -150,9 +150,11 @@ def test_pavm_methods_describe_blocks_and_operations(net):
             what="the block at " + url,
         )
         ops = call(url, "pavm_getOperationReceipt", ["0x" + tx_hash.hex()])
-        assert (
-            ops["readHash"]
-            == call(url, "eth_getTransactionReceipt", ["0x" + tx_hash.hex()])["pavmReadHash"]
+        commitments = call(url, "pavm_getBlockCommitments", [number])
+        receipt_hashes = commitments["receipts"][receipt.transactionIndex]
+        assert (ops["readHash"], ops["writeHash"]) == (
+            receipt_hashes["readHash"],
+            receipt_hashes["writeHash"],
         )
         kinds = [op["op"] for op in ops["operations"]]
         assert "read_nonce" in kinds and "write_balance" in kinds and kinds[-1] == "refund"

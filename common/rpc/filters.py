@@ -1,0 +1,158 @@
+"""Polled filters: ``eth_newFilter``, ``eth_newBlockFilter``,
+``eth_newPendingTransactionFilter``, ``eth_getFilterChanges``, ``eth_getFilterLogs``,
+``eth_uninstallFilter`` (web3.py's filter API).
+
+A filter remembers the last block it reported; changes are computed from the store
+when polled, so the node keeps nothing per block for it. Pending-transaction
+filters collect hashes as the pool accepts them, at most ``MAX_PENDING`` each. As in
+go-ethereum a filter not polled for ``FILTER_TIMEOUT`` seconds is removed, and an
+unknown id is -32000 "filter not found". At most ``MAX_FILTERS`` exist at once, so
+strangers cannot fill memory with them.
+"""
+
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from common.rpc.dispatch import Handler, expect_params
+from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
+from common.rpc.hexcodec import to_data
+from common.rpc.logs import MAX_LOG_RANGE, LogCriteria, block_range, log_criteria, scan
+from common.store import ChainStore
+
+FILTER_TIMEOUT = 300.0
+"""Seconds an unpolled filter lives (go-ethereum's five minutes)."""
+MAX_FILTERS = 1_000
+"""Filters installed at once, over all clients."""
+MAX_PENDING = 10_000
+"""Pending-transaction hashes one filter holds between polls; older ones are dropped."""
+MAX_ID_LENGTH = 66
+
+
+@dataclass
+class _Filter:
+    kind: str
+    """"logs", "blocks" or "pending"."""
+    last_block: int
+    """The highest block already reported (or before the filter's start)."""
+    criteria: LogCriteria | None = None
+    pending: deque[bytes] = field(default_factory=lambda: deque(maxlen=MAX_PENDING))
+    polled: float = field(default_factory=time.monotonic)
+
+
+class Filters:
+    """The filters installed on one node, safe to use from any server thread."""
+
+    def __init__(
+        self, store: ChainStore, resolve: Callable[[int | str], int], pending: bool
+    ) -> None:
+        self.store = store
+        self.resolve = resolve
+        self.offers_pending = pending
+        self._filters: dict[str, _Filter] = {}
+        self._lock = threading.Lock()
+
+    def methods(self) -> dict[str, Handler]:
+        table: dict[str, Handler] = {
+            "eth_newFilter": self.new_filter,
+            "eth_newBlockFilter": lambda p: self._install(p, "blocks"),
+            "eth_getFilterChanges": self.changes,
+            "eth_getFilterLogs": self.filter_logs,
+            "eth_uninstallFilter": self.uninstall,
+        }
+        if self.offers_pending:
+            table["eth_newPendingTransactionFilter"] = lambda p: self._install(p, "pending")
+        return table
+
+    def transaction_added(self, tx_hash: bytes) -> None:
+        """The pool accepted ``tx_hash``: pending filters see it at their next poll."""
+        with self._lock:
+            for entry in self._filters.values():
+                if entry.kind == "pending":
+                    entry.pending.append(tx_hash)
+
+    def _expire(self) -> None:
+        cutoff = time.monotonic() - FILTER_TIMEOUT
+        for key in [k for k, f in self._filters.items() if f.polled < cutoff]:
+            del self._filters[key]
+
+    def _add(self, entry: _Filter) -> str:
+        with self._lock:
+            self._expire()
+            if len(self._filters) >= MAX_FILTERS:
+                raise RpcError(SERVER_ERROR, f"too many filters: at most {MAX_FILTERS}")
+            key = "0x" + secrets.token_hex(16)
+            self._filters[key] = entry
+        return key
+
+    def _install(self, params: list[Any], kind: str) -> str:
+        expect_params(params, 0)
+        return self._add(_Filter(kind, self.store.head_number()))
+
+    def new_filter(self, params: list[Any]) -> str:
+        (query,) = expect_params(params, 1)
+        criteria = log_criteria(query)
+        if criteria.block_hash is not None:
+            raise invalid_params("a filter cannot name a block hash; use eth_getLogs")
+        start = criteria.from_block
+        before = self.store.head_number() if start == "latest" else self.resolve(start) - 1
+        return self._add(_Filter("logs", max(before, -1), criteria))
+
+    def _get(self, params: list[Any]) -> _Filter:
+        (key,) = expect_params(params, 1)
+        if not isinstance(key, str) or len(key) > MAX_ID_LENGTH:
+            raise invalid_params("invalid argument 0: filter id expected")
+        with self._lock:
+            entry = self._filters.get(key.lower())
+            if entry is None:
+                raise RpcError(SERVER_ERROR, "filter not found")
+            entry.polled = time.monotonic()
+            return entry
+
+    def changes(self, params: list[Any]) -> list[Any]:
+        """What happened since the last poll: block hashes, transaction hashes or logs."""
+        entry = self._get(params)
+        if entry.kind == "pending":
+            with self._lock:
+                hashes = [to_data(h) for h in entry.pending]
+                entry.pending.clear()
+            return hashes
+        head = self.store.head_number()
+        first, last = entry.last_block + 1, head
+        if entry.kind == "logs":
+            assert entry.criteria is not None
+            if entry.criteria.to_block != "latest":
+                last = min(last, self.resolve(entry.criteria.to_block))
+            last = min(last, first + MAX_LOG_RANGE - 1)
+        if first > last:
+            return []
+        if entry.kind == "blocks":
+            found: list[Any] = []
+            for number in range(first, last + 1):
+                block = self.store.block(number)
+                if block is not None:
+                    found.append(to_data(block.hash))
+        else:
+            assert entry.criteria is not None
+            found = scan(self.store, entry.criteria, first, last)
+        entry.last_block = last
+        return found
+
+    def filter_logs(self, params: list[Any]) -> list[Any]:
+        """Every log the filter's criteria match, from its fromBlock to its toBlock."""
+        entry = self._get(params)
+        if entry.kind != "logs" or entry.criteria is None:
+            raise RpcError(SERVER_ERROR, "filter not found")
+        first, last = block_range(entry.criteria, self.store, self.resolve)
+        return scan(self.store, entry.criteria, first, last)
+
+    def uninstall(self, params: list[Any]) -> bool:
+        (key,) = expect_params(params, 1)
+        if not isinstance(key, str) or len(key) > MAX_ID_LENGTH:
+            raise invalid_params("invalid argument 0: filter id expected")
+        with self._lock:
+            return self._filters.pop(key.lower(), None) is not None

@@ -1,0 +1,161 @@
+"""The JSON shapes of blocks, transactions, receipts and logs, exactly as the
+execution-apis schemas define them (``Block``, ``TransactionInfo``, ``ReceiptInfo``,
+``Log``): nothing outside the schema, so strict clients and validators of the spec
+accept them. pavm's own commitments are served by ``pavm_*`` methods instead."""
+
+from typing import Any, cast
+
+from eth.abc import SignedTransactionAPI
+from eth_hash.auto import keccak
+
+from common.accounts import contract_address
+from common.block import Block
+from common.evm import decode_transaction
+from common.receipts import Log, OpReceipt, logs_bloom
+from common.rpc.hexcodec import to_data, to_quantity
+
+EMPTY_UNCLES = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
+
+
+def block_json(
+    block: Block, receipts: list[OpReceipt], full: bool, chain_id: int
+) -> dict[str, Any]:
+    """A block object; ``full`` hydrates its transactions."""
+    header = block.header
+    bloom = logs_bloom(log for receipt in receipts for log in receipt.logs)
+    transactions: list[Any] = [
+        tx_json(decode_transaction(raw), chain_id, block, index) if full else to_data(keccak(raw))
+        for index, raw in enumerate(block.transactions)
+    ]
+    return {
+        "number": to_quantity(header.number),
+        "hash": to_data(header.hash),
+        "parentHash": to_data(header.parent_hash),
+        "nonce": "0x0000000000000000",
+        "sha3Uncles": EMPTY_UNCLES,
+        "logsBloom": to_data(bloom),
+        "transactionsRoot": to_data(header.transactions_root),
+        "stateRoot": to_data(header.state_root),
+        "receiptsRoot": to_data(header.receipts_root),
+        "miner": to_data(header.beneficiary),
+        "difficulty": "0x0",
+        "extraData": "0x",
+        "size": to_quantity(len(block.encode())),
+        "gasLimit": to_quantity(header.gas_limit),
+        "gasUsed": to_quantity(header.gas_used),
+        "timestamp": to_quantity(header.timestamp),
+        "transactions": transactions,
+        "uncles": [],
+        "baseFeePerGas": to_quantity(header.base_fee),
+        "mixHash": to_data(bytes(32)),
+        "withdrawals": [],
+        "withdrawalsRoot": to_data(keccak(b"\x80")),
+    }
+
+
+def tx_json(
+    tx: SignedTransactionAPI, chain_id: int, block: Block | None, index: int | None
+) -> dict[str, Any]:
+    """A transaction object; ``block`` is ``None`` for one still in the pool."""
+    type_id = getattr(tx, "type_id", None) or 0
+    out: dict[str, Any] = {
+        "hash": to_data(tx.hash),
+        "type": to_quantity(type_id),
+        "nonce": to_quantity(tx.nonce),
+        "blockHash": None if block is None else to_data(block.hash),
+        "blockNumber": None if block is None else to_quantity(block.header.number),
+        "blockTimestamp": None if block is None else to_quantity(block.header.timestamp),
+        "transactionIndex": None if index is None else to_quantity(index),
+        "from": to_data(tx.sender),
+        "to": to_data(tx.to) if tx.to else None,
+        "value": to_quantity(tx.value),
+        "gas": to_quantity(tx.gas),
+        "input": to_data(tx.data),
+        "r": to_quantity(tx.r),
+        "s": to_quantity(tx.s),
+    }
+    if type_id == 0:
+        out["gasPrice"] = to_quantity(tx.gas_price)
+        out["v"] = to_quantity(cast(Any, tx).v)
+        if cast(Any, tx).v >= 35:  # EIP-155: the chain id is part of v
+            out["chainId"] = to_quantity(chain_id)
+        return out
+    base_fee = 0 if block is None else block.header.base_fee
+    out["chainId"] = to_quantity(chain_id)
+    out["maxFeePerGas"] = to_quantity(tx.max_fee_per_gas)
+    out["maxPriorityFeePerGas"] = to_quantity(tx.max_priority_fee_per_gas)
+    out["gasPrice"] = to_quantity(effective_price(tx, base_fee) if block else tx.max_fee_per_gas)
+    out["accessList"] = [
+        {"address": to_data(a), "storageKeys": [to_data(k.to_bytes(32, "big")) for k in ks]}
+        for a, ks in tx.access_list
+    ]
+    if type_id == 1:
+        del out["maxFeePerGas"], out["maxPriorityFeePerGas"]
+        out["gasPrice"] = to_quantity(tx.gas_price)
+    if type_id == 4:
+        out["authorizationList"] = [
+            {
+                "chainId": to_quantity(a.chain_id),
+                "address": to_data(a.address),
+                "nonce": to_quantity(a.nonce),
+                "yParity": to_quantity(a.y_parity),
+                "r": to_quantity(a.r),
+                "s": to_quantity(a.s),
+            }
+            for a in cast(Any, tx).authorization_list
+        ]
+    out["yParity"] = to_quantity(tx.y_parity)
+    out["v"] = to_quantity(tx.y_parity)
+    return out
+
+
+def receipt_json(block: Block, index: int, receipts: list[OpReceipt]) -> dict[str, Any]:
+    """Transaction ``index``'s receipt in ``block``."""
+    tx = decode_transaction(block.transactions[index])
+    receipt = receipts[index]
+    cumulative = sum(r.gas_used for r in receipts[: index + 1])
+    first_log = sum(len(r.logs) for r in receipts[:index])
+    logs = [
+        log_json(block, index, tx.hash, first_log + i, log) for i, log in enumerate(receipt.logs)
+    ]
+    created = contract_address(tx.sender, tx.nonce) if receipt.status and not tx.to else None
+    return {
+        "transactionHash": to_data(tx.hash),
+        "transactionIndex": to_quantity(index),
+        "blockHash": to_data(block.hash),
+        "blockNumber": to_quantity(block.header.number),
+        "from": to_data(tx.sender),
+        "to": to_data(tx.to) if tx.to else None,
+        "cumulativeGasUsed": to_quantity(cumulative),
+        "gasUsed": to_quantity(receipt.gas_used),
+        "effectiveGasPrice": to_quantity(effective_price(tx, block.header.base_fee)),
+        "contractAddress": to_data(created) if created else None,
+        "logs": logs,
+        "logsBloom": to_data(logs_bloom(receipt.logs)),
+        "type": to_quantity(getattr(tx, "type_id", None) or 0),
+        "status": to_quantity(receipt.status),
+    }
+
+
+def log_json(block: Block, index: int, tx_hash: bytes, log_index: int, log: Log) -> dict[str, Any]:
+    """One log of transaction ``index``, numbered ``log_index`` within the block."""
+    address, topics, data = log
+    return {
+        "address": to_data(address),
+        "topics": [to_data(t) for t in topics],
+        "data": to_data(data),
+        "blockNumber": to_quantity(block.header.number),
+        "blockHash": to_data(block.hash),
+        "blockTimestamp": to_quantity(block.header.timestamp),
+        "transactionHash": to_data(tx_hash),
+        "transactionIndex": to_quantity(index),
+        "logIndex": to_quantity(log_index),
+        "removed": False,
+    }
+
+
+def effective_price(tx: SignedTransactionAPI, base_fee: int) -> int:
+    """What the sender paid per gas: the gas price, or base fee plus the capped tip."""
+    if (getattr(tx, "type_id", None) or 0) in (0, 1):
+        return int(tx.gas_price)
+    return int(min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas))

@@ -1,0 +1,363 @@
+"""The JSON-RPC face against the published specification (ethereum/execution-apis,
+vendored in tests/vectors/execution_apis with the commit it came from).
+
+On a process-mode testnet (a miner and a validator) carrying an ERC20 and
+transactions of types 0, 1 and 2: every spec method either node implements answers
+inside the spec's result schema, for real parameters of this chain; the spec's own
+example parameters are accepted (whatever they find on this chain); errors carry
+go-ethereum's codes. Then web3.py's filter API through a whole lifecycle, and its
+WebSocket provider receiving new heads and logs of blocks mined during the test.
+"""
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+from web3 import AsyncWeb3, Web3
+from web3.providers.persistent import WebSocketProvider
+
+from common.accounts import dev_accounts, sign
+from common.rpc.client import NodeError, call
+from common.state import ChainConfig
+from loadtest.testnet import process as testnet
+from loadtest.workloads.contracts import load
+from tests.services.helpers import start_testnet, wait_for
+
+SPEC = json.loads((Path(__file__).parents[1] / "vectors/execution_apis/openrpc.json").read_text())
+METHODS = {m["name"]: m for m in SPEC["methods"]}
+ERC20 = load("erc20")
+TRANSFER = Web3.keccak(text="Transfer(address,address,uint256)")
+
+
+def _raw(url: str, method: str, params: list) -> dict:
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    return httpx.post(url, json=body, timeout=30).json()
+
+
+def _check(method: str, result) -> None:
+    schema = {"allOf": [METHODS[method]["result"]["schema"]], "components": SPEC["components"]}
+    jsonschema.Draft7Validator(schema).validate(result)
+
+
+def _w3(url: str) -> Web3:
+    return Web3(Web3.HTTPProvider(url))
+
+
+def _send(w3: Web3, account, tx: dict) -> bytes:
+    tx.setdefault("chainId", 31337)
+    tx.setdefault("nonce", w3.eth.get_transaction_count(account.checksum, "pending"))
+    tx.setdefault("gas", 100_000)
+    signed = w3.eth.account.sign_transaction(tx, account.key)
+    return w3.eth.send_raw_transaction(signed.raw_transaction)
+
+
+class _Account:
+    def __init__(self, wallet) -> None:
+        self.key = wallet.key
+        self.checksum = Web3.to_checksum_address(wallet.address)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    """A miner and a validator, an ERC20, and one transaction of each type 0, 1, 2."""
+    net = start_testnet(
+        tmp_path_factory.mktemp("conformance"),
+        validators=1,
+        workers=1,
+        block_interval=0.3,
+        block_txs=10,
+    )
+    try:
+        w3 = _w3(net.miner.url)
+        owner, alice = (_Account(w) for w in dev_accounts(2))
+        token = w3.eth.contract(abi=list(ERC20.abi), bytecode=ERC20.bytecode)
+        deploy = token.constructor(10**24).build_transaction(
+            {"from": owner.checksum, "gas": 3_000_000, "nonce": 0, "chainId": 31337}
+        )
+        receipt = w3.eth.wait_for_transaction_receipt(_send(w3, owner, deploy), timeout=60)
+        address = receipt.contractAddress
+        erc20 = w3.eth.contract(address=address, abi=list(ERC20.abi))
+        fee = w3.eth.gas_price * 2
+        transfer = erc20.functions.transfer(alice.checksum, 5).build_transaction(
+            {"from": owner.checksum, "gas": 100_000, "maxFeePerGas": fee, "nonce": 1}
+        )
+        hashes = [
+            _send(w3, owner, transfer),
+            _send(w3, alice, {"to": owner.checksum, "value": 1, "gasPrice": fee, "nonce": 0}),
+            _send(
+                w3,
+                alice,
+                {
+                    "to": address,
+                    "value": 0,
+                    "gasPrice": fee,
+                    "nonce": 1,
+                    "type": 1,
+                    "accessList": [{"address": address, "storageKeys": ["0x" + "00" * 32]}],
+                    "data": erc20.encode_abi("balanceOf", [owner.checksum]),
+                },
+            ),
+        ]
+        receipts = [w3.eth.wait_for_transaction_receipt(h, timeout=60) for h in hashes]
+        head = max(r.blockNumber for r in receipts)
+        wait_for(
+            lambda: int(call(net.validators[0].url, "eth_blockNumber"), 16) >= head,
+            what="the validator at the head",
+        )
+        yield {
+            "net": net,
+            "token": address.lower(),
+            "owner": owner.checksum.lower(),
+            "alice": alice.checksum.lower(),
+            "hashes": ["0x" + h.hex() for h in hashes],
+            "block": receipts[0].blockNumber,
+            "block_hash": "0x" + receipts[0].blockHash.hex(),
+        }
+    finally:
+        testnet.down(net)
+
+
+def _cases(c: dict, url: str) -> dict[str, list[list]]:
+    """Spec-valid parameter lists for every implemented method, on this chain."""
+    sender = dev_accounts(4)[3]
+    nonce = int(call(url, "eth_getTransactionCount", ["0x" + sender.address.hex(), "pending"]), 16)
+    raw = sign(sender, nonce, bytes(20), config=ChainConfig(), value=1, gas=21_000)
+    token, owner, block = c["token"], c["owner"], hex(c["block"])
+    call_object = {"from": owner, "to": token, "input": "0x70a08231" + "00" * 12 + owner[2:]}
+    balance_slot = "0x" + "00" * 32
+    logs = {"fromBlock": "0x0", "toBlock": "latest", "address": token, "topics": [None]}
+    return {
+        "eth_accounts": [[]],
+        "eth_blobBaseFee": [[]],
+        "eth_blockNumber": [[]],
+        "eth_call": [
+            [call_object, "latest"],
+            [call_object, c["block_hash"]],
+            [call_object, {"blockHash": c["block_hash"], "requireCanonical": True}],
+            [call_object, {"blockNumber": block}],
+        ],
+        "eth_chainId": [[]],
+        "eth_coinbase": [[]],
+        "eth_estimateGas": [[call_object], [call_object, "latest"]],
+        "eth_feeHistory": [["0x4", "latest", [10, 50]], ["0x2", block]],
+        "eth_gasPrice": [[]],
+        "eth_getBalance": [
+            [owner, "latest"],
+            [owner, c["block_hash"]],
+            [owner, {"blockNumber": "0x0"}],
+        ],
+        "eth_getBlockByHash": [[c["block_hash"], False], [c["block_hash"], True]],
+        "eth_getBlockByNumber": [
+            ["latest", False],
+            [block, True],
+            ["0x0", False],
+            ["earliest", True],
+            ["finalized", False],
+            ["0xffffff", False],
+        ],
+        "eth_getBlockReceipts": [[block], ["latest"], [c["block_hash"]]],
+        "eth_getBlockTransactionCountByHash": [[c["block_hash"]]],
+        "eth_getBlockTransactionCountByNumber": [[block], ["latest"]],
+        "eth_getCode": [[token, "latest"], [token, c["block_hash"]]],
+        "eth_getLogs": [
+            [logs],
+            [{"blockHash": c["block_hash"]}],
+            [{"fromBlock": block, "toBlock": block, "topics": [["0x" + TRANSFER.hex()]]}],
+        ],
+        "eth_getStorageAt": [[token, "0x0", "latest"], [token, balance_slot, c["block_hash"]]],
+        "eth_getTransactionByBlockHashAndIndex": [
+            [c["block_hash"], "0x0"],
+            [c["block_hash"], "0x63"],
+        ],
+        "eth_getTransactionByBlockNumberAndIndex": [[block, "0x0"]],
+        "eth_getTransactionByHash": [[h] for h in c["hashes"]] + [["0x" + "ab" * 32]],
+        "eth_getTransactionCount": [
+            [owner, "latest"],
+            [owner, "pending"],
+            [owner, c["block_hash"]],
+        ],
+        "eth_getTransactionReceipt": [[h] for h in c["hashes"]] + [["0x" + "ab" * 32]],
+        "eth_maxPriorityFeePerGas": [[]],
+        "eth_syncing": [[]],
+        "eth_sendRawTransaction": [["0x" + raw.hex()]],
+        "net_version": [[]],
+        "eth_newBlockFilter": [[]],
+        "eth_newPendingTransactionFilter": [[]],
+        "eth_newFilter": [[logs]],
+        "eth_uninstallFilter": [["0x" + "00" * 16]],
+    }
+
+
+FILTER_READS = ("eth_getFilterChanges", "eth_getFilterLogs")
+
+
+def _implemented(url: str) -> set[str]:
+    """The spec's methods this node serves (anything but -32601 'method not found')."""
+    return {name for name in METHODS if _raw(url, name, []).get("error", {}).get("code") != -32601}
+
+
+@pytest.mark.parametrize("node", ["miner", "validator"])
+def test_every_implemented_method_answers_inside_its_schema(chain, node):
+    net = chain["net"]
+    url = net.miner.url if node == "miner" else net.validators[0].url
+    implemented = _implemented(url)
+    cases = _cases(chain, url)
+    assert implemented - set(cases) - set(FILTER_READS) == set(), "methods without a case"
+    for method in sorted(implemented - set(FILTER_READS)):
+        for params in cases[method]:
+            answer = _raw(url, method, params)
+            assert "result" in answer, (method, params, answer)
+            try:
+                _check(method, answer["result"])
+            except jsonschema.ValidationError as exc:
+                pytest.fail(f"{node} {method}{params}: {exc.message} at {list(exc.absolute_path)}")
+    for method in FILTER_READS:
+        if method in implemented:
+            key = _raw(url, "eth_newFilter", [{"fromBlock": "0x0", "address": chain["token"]}])
+            found = _raw(url, method, [key["result"]])["result"]
+            _check(method, found)
+            assert found and all(entry["address"] == chain["token"] for entry in found)
+
+
+def test_the_spec_examples_parameters_are_accepted(chain):
+    """The spec's example requests (about mainnet) pass parameter parsing here: any
+    answer is fine except 'method not found' and a refusal of the parameters' form."""
+    url = chain["net"].miner.url
+    for method in sorted(_implemented(url)):
+        for example in METHODS[method].get("examples", []):
+            params = [p["value"] for p in example.get("params", [])]
+            answer = _raw(url, method, params)
+            error = answer.get("error") or {}
+            assert error.get("code") != -32601, (method, answer)
+            form = ("invalid argument", "missing value", "too many arguments", "non-array")
+            assert not (error.get("code") == -32602 and error["message"].startswith(form)), (
+                method,
+                params,
+                answer,
+            )
+
+
+def test_errors_carry_go_ethereums_codes(chain):
+    url, c = chain["net"].miner.url, chain
+    cases = [
+        ("eth_nope", [], -32601),
+        ("eth_getBalance", ["0x1234", "latest"], -32602),
+        ("eth_getBalance", [c["owner"], "0x012"], -32602),
+        ("eth_getBalance", [c["owner"], "0xffffff"], -32000),
+        ("eth_getBalance", [c["owner"], "0x" + "ab" * 32], -32000),
+        ("eth_getBalance", [c["owner"], {"blockHash": "0x12"}], -32602),
+        (
+            "eth_getBalance",
+            [c["owner"], {"blockNumber": "0x0", "blockHash": c["block_hash"]}],
+            -32602,
+        ),
+        ("eth_getLogs", [{"blockHash": c["block_hash"], "fromBlock": "0x1"}], -32602),
+        ("eth_getLogs", [{"fromBlock": "0x3", "toBlock": "0x2"}], -32602),
+        ("eth_getLogs", [{"fromBlock": "0x0", "toBlock": "0xffffff"}], -32602),
+        ("eth_getFilterChanges", ["0x" + "00" * 16], -32000),
+        ("eth_getTransactionByBlockNumberAndIndex", ["latest", "0x01"], -32602),
+        ("eth_call", [{"to": c["token"], "input": "0x12"}, "latest"], 3),
+    ]
+    for method, params, code in cases:
+        answer = _raw(url, method, params)
+        assert answer.get("error", {}).get("code") == code, (method, params, answer)
+    assert _raw(url, "eth_call", [{"to": c["token"], "input": "0x12"}])["error"]["message"] == (
+        "execution reverted"
+    )
+
+
+def test_web3_filter_lifecycle(chain):
+    net = chain["net"]
+    w3 = _w3(net.miner.url)
+    owner = _Account(dev_accounts(1)[0])
+    token = w3.eth.contract(address=Web3.to_checksum_address(chain["token"]), abi=list(ERC20.abi))
+    blocks = w3.eth.filter("latest")
+    pending = w3.eth.filter("pending")
+    transfers = token.events.Transfer.create_filter(from_block="latest")
+    assert blocks.get_new_entries() == [] and transfers.get_new_entries() == []
+    tx = token.functions.transfer(owner.checksum, 1).build_transaction(
+        {"from": owner.checksum, "gas": 100_000, "maxFeePerGas": w3.eth.gas_price * 2}
+    )
+    tx_hash = _send(w3, owner, tx)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+    assert tx_hash in pending.get_new_entries()
+    assert pending.get_new_entries() == []
+    new_blocks = wait_for(blocks.get_new_entries, what="new blocks")
+    assert receipt.blockHash in new_blocks
+    events = transfers.get_new_entries()
+    assert [e.transactionHash for e in events] == [tx_hash]
+    assert events[0].args.value == 1 and events[0].blockNumber == receipt.blockNumber
+    assert transfers.get_new_entries() == []
+    assert any(e.transactionHash == tx_hash for e in transfers.get_all_entries())
+    assert w3.eth.uninstall_filter(blocks.filter_id) is True
+    assert w3.eth.uninstall_filter(blocks.filter_id) is False
+    with pytest.raises(Exception, match="filter not found"):
+        blocks.get_new_entries()
+
+
+def test_websocket_subscriptions_deliver_heads_and_logs(chain):
+    net = chain["net"]
+    port = net.validators[0].url.rsplit(":", 1)[1]
+    owner = _Account(dev_accounts(1)[0])
+    token = Web3.to_checksum_address(chain["token"])
+
+    async def run() -> tuple[list, list, str]:
+        async with AsyncWeb3(WebSocketProvider(f"ws://127.0.0.1:{port}")) as w3:
+            heads = await w3.eth.subscribe("newHeads")
+            logs = await w3.eth.subscribe("logs", {"address": token, "topics": [TRANSFER]})
+            sync = _w3(net.miner.url)
+            erc20 = sync.eth.contract(address=token, abi=list(ERC20.abi))
+            tx = erc20.functions.transfer(owner.checksum, 2).build_transaction(
+                {
+                    "from": owner.checksum,
+                    "gas": 100_000,
+                    "maxFeePerGas": sync.eth.gas_price * 2,
+                    "nonce": sync.eth.get_transaction_count(owner.checksum, "pending"),
+                    "chainId": 31337,
+                }
+            )
+            signed = sync.eth.account.sign_transaction(tx, owner.key)
+            tx_hash = "0x" + sync.eth.send_raw_transaction(signed.raw_transaction).hex()
+            seen_heads, seen_logs = [], []
+            async with asyncio.timeout(60):
+                async for message in w3.socket.process_subscriptions():
+                    if message["subscription"] == heads:
+                        seen_heads.append(message["result"])
+                    elif message["subscription"] == logs:
+                        seen_logs.append(message["result"])
+                    if seen_logs and seen_heads:
+                        break
+            assert await w3.eth.unsubscribe(heads) is True
+            return seen_heads, seen_logs, tx_hash
+
+    seen_heads, seen_logs, tx_hash = asyncio.run(run())
+    assert "0x" + seen_logs[0]["transactionHash"].hex() == tx_hash
+    assert int(seen_logs[0]["data"].hex(), 16) == 2
+    head = seen_heads[0]
+    block = call(net.validators[0].url, "eth_getBlockByNumber", [hex(head["number"]), False])
+    assert block["hash"] == "0x" + head["hash"].hex()
+
+
+def test_websocket_refuses_foreign_origins_and_bounds_subscriptions(chain):
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = chain["net"].miner.url.replace("http", "ws")
+    with pytest.raises(InvalidStatus):
+        connect(url, origin="https://evil.example").close()
+    with connect(url, origin="http://localhost:3000") as socket:
+        for i in range(101):
+            socket.send(
+                json.dumps(
+                    {"jsonrpc": "2.0", "id": i, "method": "eth_subscribe", "params": ["newHeads"]}
+                )
+            )
+            answer = json.loads(socket.recv(timeout=10))
+        assert answer["error"]["message"].startswith("too many subscriptions")
+        socket.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}))
+        assert json.loads(socket.recv(timeout=10))["result"] == "0x7a69"
+    with pytest.raises(NodeError):
+        call(chain["net"].miner.url, "eth_subscribe", ["newHeads"])

@@ -1,0 +1,20 @@
+"""README's method list is the one the nodes serve (regenerate it with
+``python -m loadtest.cli.methods --write``)."""
+
+from loadtest.cli.methods import BEGIN, END, README, markdown, served
+
+
+def test_readme_lists_exactly_the_served_methods():
+    text = README.read_text()
+    shown = text[text.index(BEGIN) : text.index(END) + len(END)]
+    assert shown == markdown(), "run: python -m loadtest.cli.methods --write"
+
+
+def test_validators_serve_no_pool_and_no_verdicts():
+    miner, validator = served()
+    assert set(validator) < set(miner)
+    assert set(miner) - set(validator) == {
+        "eth_sendRawTransaction",
+        "eth_newPendingTransactionFilter",
+        "pavm_getVerdicts",
+    }
