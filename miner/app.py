@@ -13,6 +13,7 @@ from common.rpc.dispatch import Dispatcher, Handler, expect_params
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import parse_block_tag, to_data
 from common.rpc.http import jsonrpc_router, read_json
+from common.rpc.txpool import TxpoolApi
 from common.rpc.ws import websocket_router
 from common.service import node_lifespan
 from common.transport import Verdict
@@ -56,6 +57,7 @@ def rpc_methods(node: MinerNode) -> tuple[EthApi, dict[str, Handler]]:
     eth = EthApi(node.store, node.lock, pool=_SubmittingPool(node), node_info=lambda: _info(node))
     methods = eth.methods()
     methods["pavm_getVerdicts"] = lambda params: _verdicts(node, eth, params)
+    methods.update(TxpoolApi(node.txpool.content, node.state.config.chain_id).methods())
     return eth, methods
 
 

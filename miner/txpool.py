@@ -216,6 +216,16 @@ class TxPool:
                     heapq.heappush(heap, (queued[nonce + 1].arrival, sender, nonce + 1))
             return chosen
 
+    def content(self) -> list[tuple[PoolTx, bool]]:
+        """Every waiting transaction with whether it is pending (next in its sender's
+        run from the account nonce) rather than queued behind a nonce gap."""
+        with self._lock:
+            return [
+                (entry, nonce < self._run_end(sender))
+                for sender, queued in self._by_sender.items()
+                for nonce, entry in sorted(queued.items())
+            ]
+
     def senders(self) -> list[bytes]:
         with self._lock:
             return list(self._by_sender)

@@ -17,4 +17,8 @@ def test_validators_serve_no_pool_and_no_verdicts():
         "eth_sendRawTransaction",
         "eth_newPendingTransactionFilter",
         "pavm_getVerdicts",
+        "txpool_content",
+        "txpool_contentFrom",
+        "txpool_inspect",
+        "txpool_status",
     }

@@ -12,13 +12,14 @@ from typing import Any, Protocol, cast
 
 from eth.abc import SignedTransactionAPI
 from eth.db.account import AccountDB
+from eth.exceptions import Revert
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth.vm.spoof import SpoofTransaction
 from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 
 from common.block import Block
-from common.evm import BlockEnv, decode_transaction
+from common.evm import FORKS, BlockEnv, decode_transaction, gas_used_by
 from common.recording import OpKind
 from common.replay import replay
 from common.rpc.dispatch import Handler, expect_params
@@ -35,6 +36,7 @@ from common.rpc.hexcodec import (
     to_quantity,
 )
 from common.rpc.logs import block_range, log_criteria, scan
+from common.rpc.proofs import account_proof
 from common.rpc.views import block_json, receipt_json, tx_json
 from common.rpc.ws import Subscriptions
 from common.state import next_base_fee
@@ -44,6 +46,8 @@ from common.timed_call import CALL_TIMEOUT, CallTimeout, deadline, timed_state
 RPC_GAS_CAP = 50_000_000
 """Gas given to eth_call/eth_estimateGas at most (go-ethereum's --rpc.gascap)."""
 SUGGESTED_TIP = 10**9
+MAX_ACCESS_LIST_ROUNDS = 4
+"""Runs eth_createAccessList makes at most before its list stops changing."""
 MAX_CALLS = 4
 """eth_call/eth_estimateGas executions running at once."""
 MAX_FEE_HISTORY = 1024
@@ -51,6 +55,8 @@ MAX_FEE_HISTORY = 1024
 MAX_PERCENTILES = 100
 """Reward percentiles one eth_feeHistory takes at most (go-ethereum's limit)."""
 CLIENT_VERSION = "pavm-net/0.1.0/python3.11"
+AccessList = tuple[tuple[bytes, tuple[int, ...]], ...]
+"""(address, sorted storage slots) pairs, sorted by address."""
 
 
 class Pool(Protocol):
@@ -109,8 +115,10 @@ class EthApi:
             "eth_getTransactionCount": self.get_transaction_count,
             "eth_getCode": self.get_code,
             "eth_getStorageAt": self.get_storage_at,
+            "eth_getProof": self.get_proof,
             "eth_call": self.call,
             "eth_estimateGas": self.estimate_gas,
+            "eth_createAccessList": self.create_access_list,
             "eth_gasPrice": self.gas_price,
             "eth_maxPriorityFeePerGas": lambda p: to_quantity(SUGGESTED_TIP),
             "eth_feeHistory": self.fee_history,
@@ -261,9 +269,28 @@ class EthApi:
             value = self._accounts(tag or "latest").get_storage(Address(address), key)
         return to_data(value.to_bytes(32, "big"))
 
+    def get_proof(self, params: list[Any]) -> Any:
+        address, keys, tag = expect_params(params, 3)
+        address = parse_address(address, "address")
+        with self.lock:
+            block = self._block_at(tag)
+            return account_proof(self.store.db, block.header.state_root, address, keys)
+
     # -- execution -----------------------------------------------------------------------
 
     def _run_call(self, call: Any, tag: Any, gas: int | None = None) -> Any:
+        return self._execute(call, tag, gas)[0]
+
+    def _execute(
+        self,
+        call: Any,
+        tag: Any,
+        gas: int | None = None,
+        access_list: AccessList | None = None,
+        touched: set[tuple[bytes, int | None]] | None = None,
+    ) -> tuple[Any, SignedTransactionAPI]:
+        """Run ``call`` on the state of block ``tag``; with ``access_list`` as a type-1
+        transaction carrying it; ``touched`` collects every address and slot made warm."""
         if not isinstance(call, dict):
             raise invalid_params("invalid argument 0: call object expected")
         sender = parse_address(call["from"], "from") if call.get("from") else bytes(20)
@@ -287,10 +314,24 @@ class EthApi:
             gas=self.config.gas,
         )
         state = timed_state(env, self.store.db, header.state_root)
+        if touched is not None:
+            _record_warm(state, touched)
         nonce = state.get_nonce(Address(sender))
-        unsigned = PragueTransactionBuilder.create_unsigned_transaction(
-            nonce=nonce, gas_price=0, gas=limit, to=Address(to), value=value, data=data
-        )
+        if access_list is None:
+            unsigned = PragueTransactionBuilder.create_unsigned_transaction(
+                nonce=nonce, gas_price=0, gas=limit, to=Address(to), value=value, data=data
+            )
+        else:
+            unsigned = PragueTransactionBuilder.new_unsigned_access_list_transaction(
+                self.config.chain_id,
+                nonce,
+                0,
+                limit,
+                Address(to),
+                value,
+                data,
+                [(Address(a), slots) for a, slots in access_list],
+            )
         if limit < unsigned.intrinsic_gas:
             raise _IntrinsicGasTooLow(
                 SERVER_ERROR, f"intrinsic gas too low: have {limit}, want {unsigned.intrinsic_gas}"
@@ -298,7 +339,7 @@ class EthApi:
         tx = cast(SignedTransactionAPI, SpoofTransaction(unsigned, from_=Address(sender)))
         if state.get_balance(Address(sender)) < value:
             raise RpcError(SERVER_ERROR, "insufficient funds for gas * price + value")
-        return state.apply_transaction(tx)
+        return state.apply_transaction(tx), tx
 
     def call(self, params: list[Any]) -> Any:
         """Runs on a snapshot of the chosen block's state, outside the node's lock (so a
@@ -331,6 +372,45 @@ class EthApi:
                 else:
                     high = middle
         return to_quantity(high)
+
+    def create_access_list(self, params: list[Any]) -> Any:
+        """The addresses and slots the call touches, as go-ethereum's access-list tracer
+        gives them (sender, recipient, precompiles and the coinbase left out, all warm
+        anyway), and the gas the call uses with that list; repeated until the list no
+        longer changes, since a list can change what the call does."""
+        call, tag = expect_params(params, 1, 1)
+        tag = tag or "latest"
+        with self._call_slot(), deadline():
+            block = self._block_at(tag)
+            excluded = {bytes(a) for a in FORKS[self.config.fork].computation.get_precompiles()}
+            excluded |= {block.header.beneficiary, bytes(20)}
+            for name in ("from", "to"):
+                if isinstance(call, dict) and call.get(name):
+                    excluded.add(parse_address(call[name], name))
+            listed: AccessList = ()
+            for _ in range(MAX_ACCESS_LIST_ROUNDS):
+                touched: set[tuple[bytes, int | None]] = set()
+                computation, tx = self._execute(call, tag, None, listed, touched)
+                found = _access_list(touched, excluded)
+                if found == listed:
+                    break
+                listed = found
+            else:
+                computation, tx = self._execute(call, tag, None, listed)
+        result: dict[str, Any] = {
+            "accessList": [
+                {"address": to_data(a), "storageKeys": [to_data(k.to_bytes(32, "big")) for k in ks]}
+                for a, ks in listed
+            ],
+            "gasUsed": to_quantity(gas_used_by(tx, computation)),
+        }
+        if computation.is_error:
+            result["error"] = (
+                "execution reverted"
+                if isinstance(computation.error, Revert)
+                else f"execution failed: {computation.error}"
+            )
+        return result
 
     @contextmanager
     def _call_slot(self) -> Iterator[None]:
@@ -554,9 +634,39 @@ def _reward_percentiles(value: Any) -> list[float]:
     return [float(p) for p in value]
 
 
-def _raise_execution_error(computation: Any) -> None:
-    from eth.exceptions import Revert
+def _record_warm(state: Any, touched: set[tuple[bytes, int | None]]) -> None:
+    """Make ``state`` add to ``touched`` every address (slot ``None``) and storage slot
+    it marks warm, reverted frames included, as an access-list tracer sees them."""
+    db = state._account_db
+    mark_address, mark_storage = db.mark_address_warm, db.mark_storage_warm
 
+    def address_warm(address: Address) -> None:
+        touched.add((bytes(address), None))
+        mark_address(address)
+
+    def storage_warm(address: Address, slot: int) -> None:
+        touched.add((bytes(address), slot))
+        mark_storage(address, slot)
+
+    db.mark_address_warm, db.mark_storage_warm = address_warm, storage_warm
+
+
+def _access_list(touched: set[tuple[bytes, int | None]], excluded: set[bytes]) -> AccessList:
+    """Touched addresses and slots as a sorted access list, less ``excluded`` addresses
+    that have no slot touched."""
+    slots: dict[bytes, set[int]] = {}
+    for address, slot in touched:
+        keys = slots.setdefault(address, set())
+        if slot is not None:
+            keys.add(slot)
+    return tuple(
+        (address, tuple(sorted(keys)))
+        for address, keys in sorted(slots.items())
+        if keys or address not in excluded
+    )
+
+
+def _raise_execution_error(computation: Any) -> None:
     if isinstance(computation.error, Revert):
         raise RpcError(EXECUTION_REVERTED, "execution reverted", to_data(computation.output))
     raise RpcError(SERVER_ERROR, f"execution failed: {computation.error}")

@@ -46,7 +46,7 @@ def markdown() -> str:
             shown = [f"`{m}`" if m in validator else f"`{m}`\\*" for m in names]
             lines.append(f"- **{namespace}**: " + ", ".join(shown))
     lines.append("")
-    lines.append("\\* the miner only (validators have no pool and no verdicts).")
+    lines.append("\\* the miner only (validators have no pool and take no verdicts).")
     return "\n".join([BEGIN, *lines, END])
 
 

@@ -11,11 +11,15 @@ WebSocket provider receiving new heads and logs of blocks mined during the test.
 
 import asyncio
 import json
-from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
+import rlp
+from eth.rlp.accounts import Account
+from eth_hash.auto import keccak
+from rlp.sedes import big_endian_int
+from trie.hexary import HexaryTrie
 from web3 import AsyncWeb3, Web3
 from web3.providers.persistent import WebSocketProvider
 
@@ -24,10 +28,9 @@ from common.rpc.client import NodeError, call
 from common.state import ChainConfig
 from loadtest.testnet import process as testnet
 from loadtest.workloads.contracts import load
+from tests.rpc_spec import METHODS, check_result
 from tests.services.helpers import start_testnet, wait_for
 
-SPEC = json.loads((Path(__file__).parents[1] / "vectors/execution_apis/openrpc.json").read_text())
-METHODS = {m["name"]: m for m in SPEC["methods"]}
 ERC20 = load("erc20")
 TRANSFER = Web3.keccak(text="Transfer(address,address,uint256)")
 
@@ -35,11 +38,6 @@ TRANSFER = Web3.keccak(text="Transfer(address,address,uint256)")
 def _raw(url: str, method: str, params: list) -> dict:
     body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
     return httpx.post(url, json=body, timeout=30).json()
-
-
-def _check(method: str, result) -> None:
-    schema = {"allOf": [METHODS[method]["result"]["schema"]], "components": SPEC["components"]}
-    jsonschema.Draft7Validator(schema).validate(result)
 
 
 def _w3(url: str) -> Web3:
@@ -167,6 +165,12 @@ def _cases(c: dict, url: str) -> dict[str, list[list]]:
             [{"blockHash": c["block_hash"]}],
             [{"fromBlock": block, "toBlock": block, "topics": [["0x" + TRANSFER.hex()]]}],
         ],
+        "eth_getProof": [
+            [token, [balance_slot, "0x1"], "latest"],
+            [owner, [], c["block_hash"]],
+            ["0x" + "12" * 20, ["0x0"], "latest"],
+        ],
+        "eth_createAccessList": [[call_object], [call_object, "latest"]],
         "eth_getStorageAt": [[token, "0x0", "latest"], [token, balance_slot, c["block_hash"]]],
         "eth_getTransactionByBlockHashAndIndex": [
             [c["block_hash"], "0x0"],
@@ -188,6 +192,9 @@ def _cases(c: dict, url: str) -> dict[str, list[list]]:
         "eth_newPendingTransactionFilter": [[]],
         "eth_newFilter": [[logs]],
         "eth_uninstallFilter": [["0x" + "00" * 16]],
+        "txpool_status": [[]],
+        "txpool_content": [[]],
+        "txpool_contentFrom": [[owner]],
     }
 
 
@@ -211,14 +218,14 @@ def test_every_implemented_method_answers_inside_its_schema(chain, node):
             answer = _raw(url, method, params)
             assert "result" in answer, (method, params, answer)
             try:
-                _check(method, answer["result"])
+                check_result(method, answer["result"])
             except jsonschema.ValidationError as exc:
                 pytest.fail(f"{node} {method}{params}: {exc.message} at {list(exc.absolute_path)}")
     for method in FILTER_READS:
         if method in implemented:
             key = _raw(url, "eth_newFilter", [{"fromBlock": "0x0", "address": chain["token"]}])
             found = _raw(url, method, [key["result"]])["result"]
-            _check(method, found)
+            check_result(method, found)
             assert found and all(entry["address"] == chain["token"] for entry in found)
 
 
@@ -361,3 +368,78 @@ def test_websocket_refuses_foreign_origins_and_bounds_subscriptions(chain):
         assert json.loads(socket.recv(timeout=10))["result"] == "0x7a69"
     with pytest.raises(NodeError):
         call(chain["net"].miner.url, "eth_subscribe", ["newHeads"])
+
+
+def _token_slots(url: str, chain: dict) -> list[int]:
+    """The token's storage slots the ERC20 transfer of the fixture wrote."""
+    rwsets = call(url, "pavm_getBlockRWSet", [hex(chain["block"])])
+    return sorted(
+        int(slot, 16)
+        for rwset in rwsets
+        for write in rwset["writes"]
+        if write["address"] == chain["token"]
+        for slot in write["storage"]
+    )
+
+
+def test_get_proof_verifies_against_the_state_root(chain):
+    url = chain["net"].validators[0].url
+    block = call(url, "eth_getBlockByNumber", ["latest", False])
+    root = bytes.fromhex(block["stateRoot"][2:])
+    slots = _token_slots(url, chain)
+    assert slots
+    missing = "0x" + "12" * 20
+    for address, keys in (
+        (chain["token"], [hex(k) for k in slots] + ["0x7777"]),
+        (missing, ["0x0"]),
+    ):
+        answer = call(url, "eth_getProof", [address, keys, block["number"]])
+        proof = [rlp.decode(bytes.fromhex(node[2:])) for node in answer["accountProof"]]
+        encoded = HexaryTrie.get_from_proof(root, keccak(bytes.fromhex(address[2:])), proof)
+        if address == missing:
+            assert encoded == b"" and answer["balance"] == "0x0"
+            continue
+        account = rlp.decode(encoded, sedes=Account)
+        assert hex(account.balance) == answer["balance"] and hex(account.nonce) == answer["nonce"]
+        assert "0x" + account.storage_root.hex() == answer["storageHash"]
+        assert "0x" + account.code_hash.hex() == answer["codeHash"]
+        assert account.code_hash == keccak(bytes.fromhex(call(url, "eth_getCode", [address])[2:]))
+        for entry in answer["storageProof"]:
+            nodes = [rlp.decode(bytes.fromhex(node[2:])) for node in entry["proof"]]
+            key = keccak(int(entry["key"], 16).to_bytes(32, "big"))
+            value = HexaryTrie.get_from_proof(account.storage_root, key, nodes)
+            assert (rlp.decode(value, sedes=big_endian_int) if value else 0) == int(
+                entry["value"], 16
+            )
+            stored = call(url, "eth_getStorageAt", [address, entry["key"], block["number"]])
+            assert int(stored, 16) == int(entry["value"], 16)
+        assert any(int(e["value"], 16) for e in answer["storageProof"])
+        assert answer["storageProof"][-1]["value"] == "0x0"  # slot 0x7777: proven absent
+
+
+def test_create_access_list_gives_the_gas_a_listed_transaction_uses(chain):
+    net = chain["net"]
+    w3 = _w3(net.miner.url)
+    sender = _Account(dev_accounts(6)[5])
+    erc20 = w3.eth.contract(address=Web3.to_checksum_address(chain["token"]), abi=list(ERC20.abi))
+    data = erc20.encode_abi("balanceOf", [Web3.to_checksum_address(chain["owner"])])
+    request = {"from": sender.checksum.lower(), "to": chain["token"], "input": data}
+    answer = call(net.miner.url, "eth_createAccessList", [request, "latest"])
+    assert "error" not in answer
+    (entry,) = answer["accessList"]
+    assert entry["address"] == chain["token"] and len(entry["storageKeys"]) == 1
+    assert int(entry["storageKeys"][0], 16) in _token_slots(net.miner.url, chain)
+    tx = {
+        "to": erc20.address,
+        "data": data,
+        "gasPrice": w3.eth.gas_price * 2,
+        "type": 1,
+        "gas": 100_000,
+        "accessList": [{"address": erc20.address, "storageKeys": entry["storageKeys"]}],
+    }
+    receipt = w3.eth.wait_for_transaction_receipt(_send(w3, sender, tx), timeout=60)
+    assert hex(receipt.gasUsed) == answer["gasUsed"]
+    without = call(net.miner.url, "eth_estimateGas", [request])
+    assert int(without, 16) != receipt.gasUsed  # the list changes the cost
+    reverted = call(net.miner.url, "eth_createAccessList", [{**request, "input": "0x12"}])
+    assert reverted["error"] == "execution reverted"
