@@ -73,6 +73,16 @@ def main(
     log_level: LogLevelOption = "info",
     read_timeout: ReadTimeoutOption = 30.0,
     allowed_hosts: AllowedHostsOption = "",
+    dev: Annotated[
+        bool,
+        typer.Option(
+            help="A dev network: eth_accounts, eth_sendTransaction, eth_sign, "
+            "eth_signTransaction and eth_signTypedData_v4 sign for the funded development "
+            "accounts (their keys are public), and evm_mine, evm_setAutomine, "
+            "evm_setIntervalMining, evm_increaseTime and evm_setNextBlockTimestamp steer "
+            "mining. Off by default; pavm testnet up and compose turn it on.",
+        ),
+    ] = False,
     subcall_helpers: Annotated[
         int | None,
         typer.Option(
@@ -103,6 +113,7 @@ def main(
                 ),
                 join_token=load_or_create_token(join_token_file or data_dir / "join.token"),
                 subcall_helpers=subcall_helpers,
+                dev=dev,
             )
         )
 

@@ -17,6 +17,7 @@ from common.rpc.txpool import TxpoolApi
 from common.rpc.ws import websocket_router
 from common.service import node_lifespan
 from common.transport import Verdict
+from miner.dev import REFUSED, DevApi
 from miner.node import MinerNode
 
 MAX_RANGE = 256
@@ -58,6 +59,8 @@ def rpc_methods(node: MinerNode) -> tuple[EthApi, dict[str, Handler]]:
     methods = eth.methods()
     methods["pavm_getVerdicts"] = lambda params: _verdicts(node, eth, params)
     methods.update(TxpoolApi(node.txpool.content, node.state.config.chain_id).methods())
+    if node.settings.dev:
+        methods.update(DevApi(node, eth).methods())
     return eth, methods
 
 
@@ -66,7 +69,7 @@ def create_app(node: MinerNode) -> FastAPI:
 
     app = FastAPI(title="pavm-net miner", lifespan=node_lifespan(node))
     eth, methods = rpc_methods(node)
-    dispatcher = Dispatcher(methods)
+    dispatcher = Dispatcher(methods, refused=REFUSED)
     app.include_router(jsonrpc_router(dispatcher))
     app.include_router(websocket_router(dispatcher, eth.subscriptions))
     registry = CollectorRegistry()

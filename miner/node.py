@@ -47,10 +47,34 @@ class MinerSettings:
     """Processes that speculate sub-calls while a block is built (``None``: one per
     core the miner may use, but for the builder's own)."""
 
+    dev: bool = False
+    """A dev network: the development conveniences of ``miner/dev.py`` are served."""
+
     def helpers(self) -> int:
         if self.subcall_helpers is not None:
             return self.subcall_helpers
         return max(0, len(os.sched_getaffinity(0)) - 1)
+
+
+@dataclass
+class Mining:
+    """When blocks are mined and which timestamps they get (dev methods change it)."""
+
+    interval: float | None
+    """Mine whatever waits after this many seconds; ``None``: not on a timer."""
+    automine: bool = False
+    """Mine as soon as any transaction waits."""
+    offset: int = 0
+    """Seconds added to the clock (evm_increaseTime)."""
+    next_timestamp: int | None = None
+    """The next block's timestamp, once (evm_setNextBlockTimestamp)."""
+
+    def timestamp(self, parent: int) -> int:
+        """The next block's timestamp: after its parent's, always."""
+        chosen, self.next_timestamp = self.next_timestamp, None
+        if chosen is None:
+            chosen = int(time.time()) + self.offset
+        return max(parent + 1, chosen)
 
 
 class MinerNode:
@@ -76,6 +100,7 @@ class MinerNode:
             settings.transport, settings.redis_url, settings.redis_password
         )
         self._wake = threading.Condition()
+        self.mining = Mining(interval=settings.block_interval)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.blocks_mined = 0
@@ -103,8 +128,7 @@ class MinerNode:
 
     def stop(self) -> None:
         self._stop.set()
-        with self._wake:
-            self._wake.notify_all()
+        self.wake()
         if self._thread is not None:
             self._thread.join(10)
         self.fanout.close()
@@ -120,8 +144,7 @@ class MinerNode:
     def submit(self, raw: bytes) -> bytes:
         """Add a raw transaction to the pool (journaled) and wake the block loop."""
         tx_hash = self.txpool.add(raw)
-        with self._wake:
-            self._wake.notify_all()
+        self.wake()
         return tx_hash
 
     # -- block loop ------------------------------------------------------------------------
@@ -138,8 +161,10 @@ class MinerNode:
             with self._wake:
                 self._wake.wait(timeout=0.05)
             waiting = len(self.txpool)
-            due = time.monotonic() - last_block >= self.settings.block_interval
-            full = waiting >= self.settings.block_txs and waiting != idle_at
+            interval = self.mining.interval
+            due = interval is not None and time.monotonic() - last_block >= interval
+            enough = 1 if self.mining.automine else self.settings.block_txs
+            full = waiting >= enough and waiting != idle_at
             if waiting and (full or due):
                 try:
                     self.txpool.expire()
@@ -150,16 +175,29 @@ class MinerNode:
             elif due:
                 last_block = time.monotonic()
 
-    def produce_block(self) -> Block | None:
-        """Mine the executable transactions waiting now; ``None`` when there are none."""
+    def wake(self) -> None:
+        """Make the block loop look again now (mining settings changed)."""
+        with self._wake:
+            self._wake.notify_all()
+
+    def mine_now(self) -> Block:
+        """Mine one block at once (the caller's thread; the state lock orders it with
+        the block loop), empty if nothing is executable."""
+        block = self.produce_block(empty=True)
+        assert block is not None
+        return block
+
+    def produce_block(self, empty: bool = False) -> Block | None:
+        """Mine the executable transactions waiting now; ``None`` when there are none
+        (unless ``empty``: then the block has none)."""
         with self.lock:
             parent = self.state
             accounts = parent.account_db()
             nonces = {s: accounts.get_nonce(Address(s)) for s in self.txpool.senders()}
             chosen = self.txpool.executable(self.settings.block_txs, nonces)
-            if not chosen:
+            if not chosen and not empty:
                 return None
-            timestamp = max(parent.head.timestamp + 1, int(time.time()))
+            timestamp = self.mining.timestamp(parent.head.timestamp)
             raws = [e.raw for e in chosen]
             built, nodes, lent = self.builder.build(parent, raws, timestamp)
             for s in built.skipped:

@@ -11,8 +11,9 @@ def test_readme_lists_exactly_the_served_methods():
 
 
 def test_validators_serve_no_pool_and_no_verdicts():
-    miner, validator = served()
-    assert set(validator) < set(miner)
+    dev, miner, validator = served()
+    assert set(validator) < set(miner) < set(dev)
+    assert set(dev) - set(miner) >= {"eth_sendTransaction", "evm_mine"}
     assert set(miner) - set(validator) == {
         "eth_sendRawTransaction",
         "eth_newPendingTransactionFilter",

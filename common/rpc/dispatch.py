@@ -41,8 +41,15 @@ def _error(request_id: Any, error: RpcError) -> dict[str, Any]:
 class Dispatcher:
     """Routes JSON-RPC calls to handlers taking the positional parameter list."""
 
-    def __init__(self, methods: dict[str, Handler], max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        methods: dict[str, Handler],
+        max_batch: int = MAX_BATCH,
+        refused: dict[str, str] | None = None,
+    ) -> None:
         self.methods = methods
+        self.refused = refused or {}
+        """Methods deliberately not offered, with why: their -32601 says so."""
         self.max_batch = max_batch
         self.calls: dict[str, int] = {}
         """Calls served per method name (for metrics)."""
@@ -109,7 +116,9 @@ class Dispatcher:
             handler = self.methods.get(method)
             if handler is None:
                 raise RpcError(
-                    METHOD_NOT_FOUND, f"the method {method} does not exist/is not available"
+                    METHOD_NOT_FOUND,
+                    self.refused.get(method)
+                    or f"the method {method} does not exist/is not available",
                 )
             self.calls[method] = self.calls.get(method, 0) + 1
             result = handler(params)

@@ -85,7 +85,7 @@ class Filters:
             self._expire()
             if len(self._filters) >= MAX_FILTERS:
                 raise RpcError(SERVER_ERROR, f"too many filters: at most {MAX_FILTERS}")
-            key = "0x" + secrets.token_hex(16)
+            key = hex(secrets.randbits(128) | 1 << 127)  # a quantity, as the spec types it
             self._filters[key] = entry
         return key
 

@@ -145,7 +145,7 @@ class Subscriptions:
             raise invalid_params(f"invalid argument 1: {kind} takes no options")
         if len(connection.subscriptions) >= MAX_SUBSCRIPTIONS:
             raise RpcError(SERVER_ERROR, f"too many subscriptions: at most {MAX_SUBSCRIPTIONS}")
-        key = "0x" + secrets.token_hex(16)
+        key = hex(secrets.randbits(128) | 1 << 127)
         connection.subscriptions[key] = _Subscription(kind, criteria)
         return key
 

@@ -276,6 +276,13 @@ def testnet_up(
     detach: Annotated[
         bool, typer.Option("--detach", help="Return once healthy; stop with pavm testnet down.")
     ] = False,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            help="A dev network: eth_accounts, eth_sendTransaction and eth_sign* for the "
+            "development accounts, evm_mine and the other evm_* mining methods.",
+        ),
+    ] = True,
 ) -> None:
     """Start the testnet, print the RPC URLs, then show a live status line until Ctrl-C."""
     from common.errors import PavmError
@@ -296,6 +303,7 @@ def testnet_up(
             redis_password_file=redis_password_file,
             gas_schedule=gas_schedule,
             strategies=_strategies(strategy),
+            dev=dev,
         )
     except PavmError as exc:
         typer.echo(f"error: {exc}", err=True)

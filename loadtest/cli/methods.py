@@ -13,6 +13,7 @@ from pathlib import Path
 from common.genesis import GenesisSpec
 from common.state import ChainConfig
 from miner.app import rpc_methods
+from miner.dev import REFUSED
 from miner.node import MinerNode, MinerSettings
 from validator.app import rpc_api
 
@@ -21,33 +22,57 @@ BEGIN, END = "<!-- methods:begin -->", "<!-- methods:end -->"
 NAMESPACES = ("web3", "net", "eth", "txpool", "debug", "evm", "pavm")
 
 
-def served() -> tuple[list[str], list[str]]:
-    """(the miner's, a validator's) method names, from nodes over a scratch chain."""
-    with tempfile.TemporaryDirectory() as scratch:
-        settings = MinerSettings(
-            data_dir=Path(scratch), key=b"\x01" * 32, genesis=GenesisSpec(ChainConfig(), {})
-        )
-        node = MinerNode(settings)
-        try:
-            _, miner = rpc_methods(node)
-            validator = rpc_api(node.store, threading.RLock(), dict).methods()
-            return sorted(miner), sorted(validator)
-        finally:
-            node.stop()
+def served() -> tuple[list[str], list[str], list[str]]:
+    """(a dev miner's, a plain miner's, a validator's) method names, from nodes over
+    a scratch chain."""
+    tables = []
+    for dev in (True, False):
+        with tempfile.TemporaryDirectory() as scratch:
+            settings = MinerSettings(
+                data_dir=Path(scratch),
+                key=b"\x01" * 32,
+                genesis=GenesisSpec(ChainConfig(), {}),
+                dev=dev,
+            )
+            node = MinerNode(settings)
+            try:
+                tables.append(sorted(rpc_methods(node)[1]))
+                if not dev:
+                    tables.append(sorted(rpc_api(node.store, threading.RLock(), dict).methods()))
+            finally:
+                node.stop()
+    return tables[0], tables[1], tables[2]
 
 
 def markdown() -> str:
-    """The list as README shows it: one line per namespace, validator-less ones marked."""
-    miner, validator = served()
+    """The list as README shows it: one line per namespace, the miner's own and the dev
+    network's marked, then the methods refused on purpose with the reason."""
+    dev, miner, validator = served()
     lines = []
     for namespace in NAMESPACES:
-        names = [m for m in miner if m.split("_", 1)[0] == namespace]
+        names = [m for m in dev if m.split("_", 1)[0] == namespace]
         if names:
-            shown = [f"`{m}`" if m in validator else f"`{m}`\\*" for m in names]
+            shown = [f"`{m}`" + _mark(m, miner, validator) for m in names]
             lines.append(f"- **{namespace}**: " + ", ".join(shown))
-    lines.append("")
-    lines.append("\\* the miner only (validators have no pool and take no verdicts).")
+    lines += [
+        "",
+        "\\* the miner only (validators have no pool and take no verdicts);",
+        "† only on a dev network (`--dev`), where `eth_accounts` also lists the",
+        "development accounts (elsewhere it is empty).",
+        "",
+        "Refused with -32601 and the reason (`miner/dev.py`): "
+        + ", ".join(f"`{m}`" for m in sorted(REFUSED))
+        + ". Each would change state outside a transaction, or run one without its "
+        "sender's signature: validators could not re-execute it and would disagree "
+        "with the miner.",
+    ]
     return "\n".join([BEGIN, *lines, END])
+
+
+def _mark(method: str, miner: list[str], validator: list[str]) -> str:
+    if method not in miner:
+        return "†"
+    return "" if method in validator else "\\*"
 
 
 def main(argv: list[str]) -> int:

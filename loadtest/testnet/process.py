@@ -185,12 +185,14 @@ def up(
     redis_password_file: Path | None = None,
     gas_schedule: Path | None = None,
     strategies: Sequence[Strategy] = ("groups",),
+    dev: bool = True,
 ) -> Testnet:
     """Start the testnet; on any failure, stop what was started and raise. With
     ``redis_url`` the nodes use that Redis (with the password in
     ``redis_password_file``, if given); otherwise a Redis transport starts
     ``redis-server`` with a password of its own. Validator i
-    runs ``strategies[i % len(strategies)]``."""
+    runs ``strategies[i % len(strategies)]``. ``dev`` serves the miner's development
+    conveniences (``miner/dev.py``)."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     if (data_dir / STATE_FILE).exists():
@@ -241,6 +243,7 @@ def up(
                 str(data_dir / MINER_ADDRESS_FILE),
                 "--join-token-file",
                 str(data_dir / JOIN_TOKEN_FILE),
+                "--dev" if dev else "--no-dev",
                 *shared,
             ],
         )
