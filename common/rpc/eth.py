@@ -37,7 +37,9 @@ from common.rpc.hexcodec import (
 )
 from common.rpc.logs import block_range, log_criteria, scan
 from common.rpc.proofs import account_proof
+from common.rpc.tracing import TraceApi
 from common.rpc.views import block_json, receipt_json, tx_json
+from common.rpc.warm import Touched, record_warm
 from common.rpc.ws import Subscriptions
 from common.state import next_base_fee
 from common.store import ChainStore
@@ -133,6 +135,7 @@ class EthApi:
             "pavm_nodeInfo": lambda p: self.node_info(),
         }
         table.update(self.filters.methods())
+        table.update(TraceApi(self.store, self.resolve_number, self._bounded).methods())
         if self.pool is not None:
             table["eth_sendRawTransaction"] = self.send_raw_transaction
         return table
@@ -287,7 +290,7 @@ class EthApi:
         tag: Any,
         gas: int | None = None,
         access_list: AccessList | None = None,
-        touched: set[tuple[bytes, int | None]] | None = None,
+        touched: Touched | None = None,
     ) -> tuple[Any, SignedTransactionAPI]:
         """Run ``call`` on the state of block ``tag``; with ``access_list`` as a type-1
         transaction carrying it; ``touched`` collects every address and slot made warm."""
@@ -315,7 +318,7 @@ class EthApi:
         )
         state = timed_state(env, self.store.db, header.state_root)
         if touched is not None:
-            _record_warm(state, touched)
+            record_warm(state, touched)
         nonce = state.get_nonce(Address(sender))
         if access_list is None:
             unsigned = PragueTransactionBuilder.create_unsigned_transaction(
@@ -389,7 +392,7 @@ class EthApi:
                     excluded.add(parse_address(call[name], name))
             listed: AccessList = ()
             for _ in range(MAX_ACCESS_LIST_ROUNDS):
-                touched: set[tuple[bytes, int | None]] = set()
+                touched: Touched = set()
                 computation, tx = self._execute(call, tag, None, listed, touched)
                 found = _access_list(touched, excluded)
                 if found == listed:
@@ -411,6 +414,12 @@ class EthApi:
                 else f"execution failed: {computation.error}"
             )
         return result
+
+    @contextmanager
+    def _bounded(self) -> Iterator[None]:
+        """A call slot and the call deadline, for work that executes transactions."""
+        with self._call_slot(), deadline():
+            yield
 
     @contextmanager
     def _call_slot(self) -> Iterator[None]:
@@ -634,24 +643,7 @@ def _reward_percentiles(value: Any) -> list[float]:
     return [float(p) for p in value]
 
 
-def _record_warm(state: Any, touched: set[tuple[bytes, int | None]]) -> None:
-    """Make ``state`` add to ``touched`` every address (slot ``None``) and storage slot
-    it marks warm, reverted frames included, as an access-list tracer sees them."""
-    db = state._account_db
-    mark_address, mark_storage = db.mark_address_warm, db.mark_storage_warm
-
-    def address_warm(address: Address) -> None:
-        touched.add((bytes(address), None))
-        mark_address(address)
-
-    def storage_warm(address: Address, slot: int) -> None:
-        touched.add((bytes(address), slot))
-        mark_storage(address, slot)
-
-    db.mark_address_warm, db.mark_storage_warm = address_warm, storage_warm
-
-
-def _access_list(touched: set[tuple[bytes, int | None]], excluded: set[bytes]) -> AccessList:
+def _access_list(touched: Touched, excluded: set[bytes]) -> AccessList:
     """Touched addresses and slots as a sorted access list, less ``excluded`` addresses
     that have no slot touched."""
     slots: dict[bytes, set[int]] = {}

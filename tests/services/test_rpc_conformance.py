@@ -187,6 +187,12 @@ def _cases(c: dict, url: str) -> dict[str, list[list]]:
         "eth_maxPriorityFeePerGas": [[]],
         "eth_syncing": [[]],
         "eth_sendRawTransaction": [["0x" + raw.hex()]],
+        "debug_traceTransaction": [
+            [h, {"tracer": t}] for h in c["hashes"] for t in ("callTracer", "prestateTracer")
+        ]
+        + [[c["hashes"][0], {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}}]],
+        "debug_traceBlockByNumber": [[block, {"tracer": "callTracer"}]],
+        "debug_traceBlockByHash": [[c["block_hash"], {"tracer": "prestateTracer"}]],
         "eth_sendTransaction": [[{"from": c["alice"], "to": owner, "value": "0x1"}]],
         "eth_signTransaction": [[{"from": c["alice"], "to": owner, "gas": "0x5208"}]],
         "eth_sign": [[c["alice"], "0xdeadbeaf"]],
@@ -446,3 +452,38 @@ def test_create_access_list_gives_the_gas_a_listed_transaction_uses(chain):
     assert int(without, 16) != receipt.gasUsed  # the list changes the cost
     reverted = call(net.miner.url, "eth_createAccessList", [{**request, "input": "0x12"}])
     assert reverted["error"] == "execution reverted"
+
+
+def test_traces_show_the_transaction_as_tools_expect(chain):
+    """callTracer's frame of the ERC20 transfer, and prestateTracer's diff against the
+    balances and storage the chain reports before and after the block."""
+    url = chain["net"].validators[0].url
+    transfer = chain["hashes"][0]
+    receipt = call(url, "eth_getTransactionReceipt", [transfer])
+    tx = call(url, "eth_getTransactionByHash", [transfer])
+    frame = call(url, "debug_traceTransaction", [transfer, {"tracer": "callTracer"}])
+    assert frame["type"] == "CALL" and frame["to"] == chain["token"]
+    assert frame["from"] == chain["owner"] and frame["input"] == tx["input"]
+    assert frame["gasUsed"] == receipt["gasUsed"] and int(frame["output"], 16) == 1
+    assert "error" not in frame
+
+    diff = call(
+        url,
+        "debug_traceTransaction",
+        [transfer, {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}}],
+    )
+    token = chain["token"]
+    written = set(diff["post"][token]["storage"])
+    assert written == {f"0x{s:064x}" for s in _token_slots(url, chain)}
+    block = hex(int(receipt["blockNumber"], 16))
+    for slot, value in diff["post"][token]["storage"].items():
+        assert int(call(url, "eth_getStorageAt", [token, slot, block]), 16) == int(value, 16)
+    sender = diff["pre"][chain["owner"]]
+    assert sender["nonce"] + 1 == diff["post"][chain["owner"]]["nonce"]
+    plain = call(url, "debug_traceTransaction", [transfer, {"tracer": "prestateTracer"}])
+    assert set(plain) >= {chain["owner"], token} and plain[token]["code"].startswith("0x")
+    traces = call(url, "debug_traceBlockByNumber", [block, {"tracer": "callTracer"}])
+    assert [t["txHash"] for t in traces][int(receipt["transactionIndex"], 16)] == transfer
+    assert traces[int(receipt["transactionIndex"], 16)]["result"] == frame
+    answer = _raw(url, "debug_traceTransaction", [transfer, {"tracer": "4byteTracer"}])
+    assert answer["error"]["code"] == -32602
