@@ -1,14 +1,23 @@
-"""Blocks: header + transactions + R/W sets + groups, RLP-encoded and signed by the miner.
+"""Blocks: an Ethereum (Prague) header sealed the Clique way, and a body of
+transactions, R/W sets and groups; RLP-encoded.
 
-The header commits to everything a validator checks (state root, transactions,
-operation receipts, R/W sets, groups, gas); the miner signs its keccak hash with
-secp256k1 (invariant 6, docs/architecture.md). Encodings are canonical: decoding then re-encoding
-gives the same bytes, and anything else is refused.
+The header is exactly Ethereum's: standard transactions and receipts tries, logs
+bloom, and the Prague fields with the values a chain without uncles, blobs,
+withdrawals, beacon roots or requests gives them. pavm's own commitments (the
+operation-receipt root, the R/W-set hash and the groups hash) and the miner's 65-byte
+secp256k1 seal sit in ``extraData``: ``op root || rwset hash || groups hash || seal``,
+the seal signing the keccak of the header whose ``extraData`` lacks it (Clique's
+rule, invariant 6 in docs/architecture.md). The block hash is keccak(rlp(header)),
+seal included, so any Ethereum tool recomputes it from the fields a node reports.
+Encodings are canonical: decoding then re-encoding gives the same bytes, and
+anything else is refused.
 """
 
-from dataclasses import dataclass, fields, replace
+import hashlib
+from dataclasses import dataclass, replace
 from typing import Self
 
+from eth.constants import BLANK_ROOT_HASH, EMPTY_UNCLE_HASH
 from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
@@ -19,15 +28,32 @@ from common.grouping import groups_rlp
 from common.rwset import TxRWSet, rwsets_from_rlp
 from common.untrusted import first_list_item
 
-_HASH_FIELDS = frozenset(
-    {"parent_hash", "state_root", "transactions_root", "receipts_root", "rwset_hash", "groups_hash"}
-)
-_INT_FIELDS = frozenset({"number", "timestamp", "gas_used", "gas_limit", "base_fee"})
+SEAL = 65
+"""Bytes of the miner's seal at the end of ``extraData``."""
+COMMITMENTS = 96
+"""Bytes of pavm's commitments at the start of ``extraData``."""
+EMPTY_REQUESTS_HASH = hashlib.sha256(b"").digest()
+"""EIP-7685's requests hash of a block without requests."""
+FIXED: dict[int, bytes] = {
+    1: EMPTY_UNCLE_HASH,  # ommersHash
+    7: b"",  # difficulty 0
+    13: bytes(32),  # mixHash
+    14: bytes(8),  # nonce
+    16: BLANK_ROOT_HASH,  # withdrawalsRoot
+    17: b"",  # blobGasUsed 0
+    18: b"",  # excessBlobGas 0
+    19: bytes(32),  # parentBeaconBlockRoot
+    20: EMPTY_REQUESTS_HASH,  # requestsHash
+}
+"""Header positions whose value is the same in every pavm block."""
+FIELDS = 21
+_HASHES = {0: "parent_hash", 3: "state_root", 4: "transactions_root", 5: "receipts_root"}
+_INTS = {8: "number", 9: "gas_limit", 10: "gas_used", 11: "timestamp", 15: "base_fee"}
 
 
 @dataclass(frozen=True, slots=True)
 class Header:
-    """A pavm block header; ``signature`` is not part of the hash it signs."""
+    """A pavm block header: Ethereum's fields that vary, pavm's commitments, the seal."""
 
     parent_hash: bytes
     number: int
@@ -35,62 +61,109 @@ class Header:
     beneficiary: bytes
     state_root: bytes
     transactions_root: bytes
+    """Root of the standard transactions trie."""
     receipts_root: bytes
+    """Root of the standard receipts trie (status, cumulative gas, bloom, logs)."""
+    logs_bloom: bytes
+    gas_used: int
+    gas_limit: int
+    base_fee: int
+    op_receipts_root: bytes
     """Commitment to the operation receipts (see :mod:`common.receipts`)."""
     rwset_hash: bytes
     """keccak of the block's canonical R/W set encoding."""
     groups_hash: bytes
     """keccak of the block's canonical groups encoding."""
-    gas_used: int
-    gas_limit: int
-    base_fee: int
-    signature: bytes = b""
-    """65-byte secp256k1 signature (r, s, v) of :attr:`hash` by the miner."""
+    seal: bytes = b""
+    """65-byte secp256k1 signature (r, s, v) of :attr:`seal_hash` by the miner."""
 
-    def _unsigned_fields(self) -> list[object]:
-        return [
-            uint(value) if isinstance(value, int) else value
-            for value in (getattr(self, f.name) for f in fields(self) if f.name != "signature")
+    @property
+    def extra_data(self) -> bytes:
+        return self.op_receipts_root + self.rwset_hash + self.groups_hash + self.seal
+
+    def _fields(self, extra: bytes) -> list[object]:
+        fields: list[object] = [
+            self.parent_hash,
+            FIXED[1],
+            self.beneficiary,
+            self.state_root,
+            self.transactions_root,
+            self.receipts_root,
+            self.logs_bloom,
+            FIXED[7],
+            uint(self.number),
+            uint(self.gas_limit),
+            uint(self.gas_used),
+            uint(self.timestamp),
+            extra,
+            FIXED[13],
+            FIXED[14],
+            uint(self.base_fee),
         ]
+        return fields + [FIXED[i] for i in range(16, FIELDS)]
 
     @property
     def hash(self) -> bytes:
-        """keccak of the RLP of every field but the signature: the block's identity."""
-        return bytes(keccak(codec.encode(self._unsigned_fields())))
+        """keccak(rlp(header)), seal included: the block's identity, as Ethereum's."""
+        return bytes(keccak(codec.encode(self._fields(self.extra_data))))
+
+    @property
+    def seal_hash(self) -> bytes:
+        """What the seal signs: the hash of the header whose extraData lacks the seal."""
+        return bytes(keccak(codec.encode(self._fields(self.extra_data[:COMMITMENTS]))))
 
     def to_rlp(self) -> list[object]:
-        return [*self._unsigned_fields(), self.signature]
+        return self._fields(self.extra_data)
 
     @classmethod
     def from_rlp(cls, item: object) -> Self:
-        names = [f.name for f in fields(cls)]
-        if not isinstance(item, list) or len(item) != len(names):
-            raise ValueError(f"a header has {len(names)} fields")
-        values: dict[str, object] = {}
-        for name, raw in zip(names, item, strict=True):
-            if not isinstance(raw, bytes):
-                raise ValueError(f"header field {name} is not a byte string")
-            if name in _INT_FIELDS:
-                values[name] = codec.to_uint(raw)
-            elif name in _HASH_FIELDS and len(raw) != 32:
+        if not isinstance(item, list) or len(item) != FIELDS:
+            raise ValueError(f"a header has {FIELDS} fields")
+        if not all(isinstance(raw, bytes) for raw in item):
+            raise ValueError("header fields must be byte strings")
+        raw = [bytes(v) for v in item if isinstance(v, bytes)]
+        for index, want in FIXED.items():
+            if raw[index] != want:
+                raise ValueError(f"header field {index} must be 0x{want.hex()} on pavm")
+        for index, name in _HASHES.items():
+            if len(raw[index]) != 32:
                 raise ValueError(f"header field {name} must be 32 bytes")
-            elif name == "beneficiary" and len(raw) != 20:
-                raise ValueError("header beneficiary must be 20 bytes")
-            else:
-                values[name] = raw
-        return cls(**values)  # type: ignore[arg-type]
+        if len(raw[2]) != 20:
+            raise ValueError("header beneficiary must be 20 bytes")
+        if len(raw[6]) != 256:
+            raise ValueError("header logsBloom must be 256 bytes")
+        extra = raw[12]
+        if len(extra) not in (COMMITMENTS, COMMITMENTS + SEAL):
+            raise ValueError(
+                f"header extraData must be {COMMITMENTS} or {COMMITMENTS + SEAL} bytes"
+            )
+        ints = {name: codec.to_uint(raw[index]) for index, name in _INTS.items()}
+        return cls(
+            parent_hash=raw[0],
+            beneficiary=raw[2],
+            state_root=raw[3],
+            transactions_root=raw[4],
+            receipts_root=raw[5],
+            logs_bloom=raw[6],
+            op_receipts_root=extra[:32],
+            rwset_hash=extra[32:64],
+            groups_hash=extra[64:COMMITMENTS],
+            seal=extra[COMMITMENTS:],
+            **ints,
+        )
 
     def signed_by(self, private_key: bytes) -> Self:
-        """This header with the miner's signature over its hash."""
-        signature = keys.PrivateKey(private_key).sign_msg_hash(self.hash)
-        return replace(self, signature=signature.to_bytes())
+        """This header sealed by the miner."""
+        unsealed = replace(self, seal=b"")
+        signature = keys.PrivateKey(private_key).sign_msg_hash(unsealed.seal_hash)
+        return replace(self, seal=signature.to_bytes())
 
     def signer(self) -> bytes | None:
-        """Address that signed this header, or ``None`` when the signature is invalid."""
-        if len(self.signature) != 65:
+        """Address that sealed this header, or ``None`` when the seal is invalid."""
+        if len(self.seal) != SEAL:
             return None
         try:
-            public = keys.Signature(self.signature).recover_public_key_from_msg_hash(self.hash)
+            public = keys.Signature(self.seal).recover_public_key_from_msg_hash(self.seal_hash)
         except (BadSignature, ValidationError):
             return None
         return bytes(public.to_canonical_address())
@@ -149,8 +222,3 @@ class Block:
         if block.encode() != data:
             raise ValueError("block is not in canonical encoding")
         return block
-
-
-def transactions_root(transactions: tuple[bytes, ...] | list[bytes]) -> bytes:
-    """Commitment to the ordered list of encoded transactions."""
-    return bytes(keccak(codec.encode(list(transactions))))

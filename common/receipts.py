@@ -81,8 +81,9 @@ def operation_hashes(ops: Iterable[Op]) -> tuple[bytes, bytes]:
     return bytes(keccak(b"".join(reads))), bytes(keccak(b"".join(writes)))
 
 
-def receipts_root(receipts: Sequence[OpReceipt]) -> bytes:
-    """The header's commitment to the block's operation receipts, in block order."""
+def op_receipts_root(receipts: Sequence[OpReceipt]) -> bytes:
+    """pavm's commitment to the block's operation receipts, in block order (the first
+    32 bytes of the header's extraData)."""
     return bytes(keccak(codec.encode([r.to_rlp() for r in receipts])))
 
 

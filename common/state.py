@@ -17,12 +17,12 @@ from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 
 from common import codec
-from common.block import Header, transactions_root
+from common.block import Header
 from common.errors import PavmError
 from common.evm import FORKS, BlockEnv
 from common.gas_schedule import DEFAULT_GAS, GasSchedule
 from common.grouping import groups_encoding, groups_hash
-from common.receipts import receipts_root
+from common.roots import receipt_commitments, transactions_root
 from common.rwset import block_rwset_encoding, rwset_hash
 
 MAX_ANCESTORS = 256
@@ -141,6 +141,7 @@ class ChainState:
             for slot, value in account.storage.items():
                 accounts.set_storage(address, slot, value)
         accounts.persist()
+        commitments = receipt_commitments([], [])
         header = Header(
             parent_hash=config.digest(),
             number=0,
@@ -148,7 +149,9 @@ class ChainState:
             beneficiary=b"\x00" * 20,
             state_root=bytes(accounts.state_root),
             transactions_root=transactions_root([]),
-            receipts_root=receipts_root([]),
+            receipts_root=commitments.receipts_root,
+            logs_bloom=commitments.logs_bloom,
+            op_receipts_root=commitments.op_receipts_root,
             rwset_hash=rwset_hash(block_rwset_encoding([])),
             groups_hash=groups_hash(groups_encoding([], [])),
             gas_used=0,

@@ -15,13 +15,13 @@ from eth.db.account import AccountDB
 from eth_utils import ValidationError
 
 from common.accounts import address_of
-from common.block import Block, Header, transactions_root
+from common.block import Block, Header
 from common.errors import InvalidTransaction, TransactionDeferred
 from common.execute import TxOutcome, execute_transaction
 from common.forkjoin import Speculative
 from common.grouping import group_transactions, groups_encoding, groups_hash
-from common.receipts import receipts_root
 from common.recording import Op
+from common.roots import receipt_commitments, transactions_root
 from common.rwset import block_rwset_encoding, rwset_hash
 from common.state import ChainState
 from common.txcheck import check_against_state, decode_checked
@@ -121,6 +121,7 @@ def build_block(
     groups = group_transactions(rwsets)
     group_gas = [sum(receipts[i].gas_used for i in members) for members in groups]
     rwset_encoding = block_rwset_encoding(rwsets)
+    commitments = receipt_commitments(included, receipts)
     header = Header(
         parent_hash=parent.head.hash,
         number=env.number,
@@ -128,7 +129,9 @@ def build_block(
         beneficiary=coinbase,
         state_root=bytes(state.state_root),
         transactions_root=transactions_root(included),
-        receipts_root=receipts_root(receipts),
+        receipts_root=commitments.receipts_root,
+        logs_bloom=commitments.logs_bloom,
+        op_receipts_root=commitments.op_receipts_root,
         rwset_hash=rwset_hash(rwset_encoding),
         groups_hash=groups_hash(groups_encoding(groups, group_gas)),
         gas_used=gas_used,

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 import rlp
+from eth.vm.forks.prague.blocks import PragueBlockHeader
+from eth_hash.auto import keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -29,16 +31,48 @@ def test_golden_block_decodes_to_the_same_block():
     assert block.header.signer() == address_of(KEY)
 
 
-def test_signature_is_not_part_of_the_hash():
+def test_the_seal_signs_the_header_without_it_and_the_hash_covers_it():
+    """Clique's rule: the seal is the last 65 bytes of extraData and signs the header
+    without them; the block hash is keccak(rlp(header)) with the seal."""
     header = sample_header()
-    unsigned = Header.from_rlp(rlp.decode(rlp.encode([*header.to_rlp()[:-1], b""])))
-    assert unsigned.hash == header.hash and unsigned.signer() is None
+    fields = header.to_rlp()
+    extra = fields[12]
+    assert isinstance(extra, bytes) and len(extra) == 96 + 65 and extra.endswith(header.seal)
+    assert header.hash == keccak(rlp.encode(fields))
+    fields[12] = extra[:96]
+    unsealed = Header.from_rlp(rlp.decode(rlp.encode(fields)))
+    assert unsealed.signer() is None and unsealed.hash == header.seal_hash != header.hash
+    assert unsealed.signed_by(KEY) == header
+
+
+def test_the_header_is_a_prague_header_to_py_evm():
+    """Unmodified py-evm decodes the header as its own Prague header, with the same hash."""
+    header = sample_header()
+    theirs = rlp.decode(rlp.encode(header.to_rlp()), sedes=PragueBlockHeader)
+    assert theirs.hash == header.hash
+    assert (theirs.state_root, theirs.receipt_root, theirs.bloom) == (
+        header.state_root,
+        header.receipts_root,
+        int.from_bytes(header.logs_bloom, "big"),
+    )
+    assert theirs.extra_data == header.extra_data and theirs.base_fee_per_gas == header.base_fee
+
+
+def test_fields_pavm_fixes_are_checked():
+    fields = sample_header().to_rlp()
+    fields[7] = b"\x01"  # difficulty
+    with pytest.raises(ValueError, match="field 7"):
+        Header.from_rlp(rlp.decode(rlp.encode(fields)))
+    fields = sample_header().to_rlp()
+    fields[12] = fields[12][:100]  # extraData of neither size
+    with pytest.raises(ValueError, match="extraData"):
+        Header.from_rlp(rlp.decode(rlp.encode(fields)))
 
 
 def test_non_canonical_inputs_are_refused():
     block = bytes.fromhex(GOLDEN["block"])
     items = rlp.decode(block)
-    items[0][1] = b"\x00\x07"  # block number with a leading zero
+    items[0][8] = b"\x00\x07"  # block number with a leading zero
     with pytest.raises(ValueError, match="canonical"):
         Block.decode(rlp.encode(items))
     rwsets = rlp.decode(bytes.fromhex(GOLDEN["rwsets"]))

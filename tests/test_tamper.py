@@ -12,7 +12,8 @@ import pytest
 from common.accounts import address_of
 from common.block import Block
 from common.grouping import groups_encoding, groups_hash
-from common.receipts import receipts_root
+from common.receipts import op_receipts_root
+from common.roots import trie_root
 from common.rwset import AccountWrite, TxRWSet, block_rwset_encoding, rwset_hash
 from common.types import STRATEGIES
 from loadtest.workloads.contracts import load
@@ -90,7 +91,7 @@ def tamper_cases(block: Block) -> dict[str, tuple[Block, str, str]]:
     stranger = b"\x22" * 32
     swapped = list(block.transactions)
     swapped[0], swapped[3] = swapped[3], swapped[0]
-    bad_receipt = receipts_root([])  # what a miner gets by dropping/altering receipts
+    bad_receipt = op_receipts_root([])  # what a miner gets by dropping/altering receipts
     split = reseal(block, groups=((0,), (1,), (2,), (3,)), group_gas=(1, 1, 1, 1))
     return {
         "omitted read": (
@@ -108,10 +109,20 @@ def tamper_cases(block: Block) -> dict[str, tuple[Block, str, str]]:
             "conflicting_groups",
             "transaction 2",
         ),
-        "altered receipt": (
-            reseal(block, receipts_root=bad_receipt),
+        "altered operation receipt": (
+            reseal(block, op_receipts_root=bad_receipt),
             "receipt_mismatch",
-            "receipts root",
+            "op_receipts_root",
+        ),
+        "altered standard receipts root": (
+            reseal(block, receipts_root=trie_root([])),
+            "receipt_mismatch",
+            "receipts_root",
+        ),
+        "altered logs bloom": (
+            reseal(block, logs_bloom=b"\xff" * 256),
+            "receipt_mismatch",
+            "logs_bloom",
         ),
         "altered state root": (
             reseal(block, state_root=b"\x01" * 32),
@@ -144,7 +155,9 @@ CASES = [
     "omitted read",
     "omitted write",
     "conflicting transactions split into two groups",
-    "altered receipt",
+    "altered operation receipt",
+    "altered standard receipts root",
+    "altered logs bloom",
     "altered state root",
     "wrong signer",
     "reordered transactions",

@@ -21,12 +21,13 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from common.block import Block, Header, transactions_root
+from common.block import Block, Header
 from common.commit import NodeBuffer, balance_at, commit
 from common.errors import InvalidBlock, WorkerFailure
 from common.execute import TxOutcome
 from common.grouping import find_cross_group_conflict, groups_encoding, groups_hash
-from common.receipts import OpReceipt, receipts_root
+from common.receipts import OpReceipt
+from common.roots import ReceiptCommitments, receipt_commitments, transactions_root
 from common.rwset import (
     BALANCE,
     EXISTS,
@@ -90,7 +91,7 @@ class _Verified:
     """What VERIFY hands on: the header's commitments as this validator computed them."""
 
     receipts: tuple[OpReceipt, ...]
-    receipts_root: bytes
+    commitments: ReceiptCommitments
     gas_used: int
 
 
@@ -303,17 +304,18 @@ class Validator:
                     index,
                 )
         receipts = tuple(o.receipt for o in outcomes)
-        computed_receipts_root = receipts_root(receipts)
-        if computed_receipts_root != header.receipts_root:
-            raise InvalidBlock(
-                "receipt_mismatch",
-                f"receipts root 0x{computed_receipts_root.hex()} != header "
-                f"0x{header.receipts_root.hex()}",
-            )
+        commitments = receipt_commitments(block.transactions, receipts)
+        for name, computed in commitments._asdict().items():
+            declared = getattr(header, name)
+            if computed != declared:
+                raise InvalidBlock(
+                    "receipt_mismatch",
+                    f"{name} 0x{computed.hex()[:64]} != header 0x{declared.hex()[:64]}",
+                )
         gas_used = sum(r.gas_used for r in receipts)
         if gas_used != header.gas_used:
             raise InvalidBlock("gas_mismatch", f"gas used {gas_used} != header {header.gas_used}")
-        return _Verified(receipts, computed_receipts_root, gas_used)
+        return _Verified(receipts, commitments, gas_used)
 
     def _merge(self, header: Header, execution: Execution) -> dict[bytes, AccountWrite]:
         """MERGE: the block's diff, every transaction's writes in block order, plus the fee
@@ -353,11 +355,13 @@ class Validator:
         rebuilt = replace(
             header,
             state_root=state_root,
-            receipts_root=verified.receipts_root,
             gas_used=verified.gas_used,
-            signature=b"",
+            seal=b"",
+            receipts_root=verified.commitments.receipts_root,
+            logs_bloom=verified.commitments.logs_bloom,
+            op_receipts_root=verified.commitments.op_receipts_root,
         )
-        if rebuilt.hash != header.hash:
+        if rebuilt.seal_hash != header.seal_hash:
             raise InvalidBlock("header_mismatch", "rebuilt header hashes differently")
 
     def _accept(

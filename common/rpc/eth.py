@@ -225,8 +225,7 @@ class EthApi:
         return to_data(keccak(parse_data(value, "data")))
 
     def block_json(self, block: Block, full: bool) -> dict[str, Any]:
-        receipts = self.store.receipts(block.header.number) or []
-        return block_json(block, receipts, full, self.config.chain_id)
+        return block_json(block, full, self.config.chain_id)
 
     def tx_json(
         self, tx: SignedTransactionAPI, block: Block | None, index: int | None
@@ -587,7 +586,7 @@ class EthApi:
         receipts = self.store.receipts(header.number) or []
         return {
             "blockHash": to_data(block.hash),
-            "operationReceiptsRoot": to_data(header.receipts_root),
+            "operationReceiptsRoot": to_data(header.op_receipts_root),
             "rwsetHash": to_data(header.rwset_hash),
             "groupsHash": to_data(header.groups_hash),
             "groups": len(block.groups),

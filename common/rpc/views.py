@@ -9,20 +9,16 @@ from eth.abc import SignedTransactionAPI
 from eth_hash.auto import keccak
 
 from common.accounts import contract_address
-from common.block import Block
+from common.block import FIXED, Block
 from common.evm import decode_transaction
 from common.receipts import Log, OpReceipt, logs_bloom
 from common.rpc.hexcodec import to_data, to_quantity
 
-EMPTY_UNCLES = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
 
-
-def block_json(
-    block: Block, receipts: list[OpReceipt], full: bool, chain_id: int
-) -> dict[str, Any]:
-    """A block object; ``full`` hydrates its transactions."""
+def block_json(block: Block, full: bool, chain_id: int) -> dict[str, Any]:
+    """A block object, every header field as keccak(rlp(header)) hashes it; ``full``
+    hydrates its transactions."""
     header = block.header
-    bloom = logs_bloom(log for receipt in receipts for log in receipt.logs)
     transactions: list[Any] = [
         tx_json(decode_transaction(raw), chain_id, block, index) if full else to_data(keccak(raw))
         for index, raw in enumerate(block.transactions)
@@ -31,15 +27,15 @@ def block_json(
         "number": to_quantity(header.number),
         "hash": to_data(header.hash),
         "parentHash": to_data(header.parent_hash),
-        "nonce": "0x0000000000000000",
-        "sha3Uncles": EMPTY_UNCLES,
-        "logsBloom": to_data(bloom),
+        "nonce": to_data(FIXED[14]),
+        "sha3Uncles": to_data(FIXED[1]),
+        "logsBloom": to_data(header.logs_bloom),
         "transactionsRoot": to_data(header.transactions_root),
         "stateRoot": to_data(header.state_root),
         "receiptsRoot": to_data(header.receipts_root),
         "miner": to_data(header.beneficiary),
         "difficulty": "0x0",
-        "extraData": "0x",
+        "extraData": to_data(header.extra_data),
         "size": to_quantity(len(block.encode())),
         "gasLimit": to_quantity(header.gas_limit),
         "gasUsed": to_quantity(header.gas_used),
@@ -47,9 +43,13 @@ def block_json(
         "transactions": transactions,
         "uncles": [],
         "baseFeePerGas": to_quantity(header.base_fee),
-        "mixHash": to_data(bytes(32)),
+        "mixHash": to_data(FIXED[13]),
         "withdrawals": [],
-        "withdrawalsRoot": to_data(keccak(b"\x80")),
+        "withdrawalsRoot": to_data(FIXED[16]),
+        "blobGasUsed": "0x0",
+        "excessBlobGas": "0x0",
+        "parentBeaconBlockRoot": to_data(FIXED[19]),
+        "requestsHash": to_data(FIXED[20]),
     }
 
 

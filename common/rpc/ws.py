@@ -118,7 +118,7 @@ class Subscriptions:
         self._watcher = None
 
     def _block(self, block: Block, receipts: list[Any]) -> None:
-        header = block_json(block, receipts, False, self.chain_id)
+        header = block_json(block, False, self.chain_id)
         for name in _HEADER_DROPS:
             header.pop(name, None)
         for connection in list(self.connections):

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from web3 import AsyncWeb3, Web3
+from web3.middleware import ExtraDataToPOAMiddleware
 
 from common.rpc.client import call
 from loadtest.testnet import process as testnet
@@ -16,6 +18,20 @@ T = TypeVar("T")
 def start_testnet(tmp: Path, **options: Any) -> testnet.Testnet:
     options.setdefault("base_port", testnet.free_base_port())
     return testnet.up(tmp, progress=lambda line: None, **options)
+
+
+def web3_for(url: str) -> Web3:
+    """web3.py on a node, set up as for any Clique-sealed (proof-of-authority) chain:
+    its extraData holds the seal, so it is longer than web3.py's default 32 bytes."""
+    w3 = Web3(Web3.HTTPProvider(url))
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
+
+def poa(w3: AsyncWeb3) -> AsyncWeb3:
+    """An async web3.py set up as :func:`web3_for`."""
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
 
 
 def wait_for(check: Callable[[], T | None], timeout: float = 60.0, what: str = "condition") -> T:

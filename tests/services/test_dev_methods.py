@@ -8,13 +8,12 @@ import httpx
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
-from web3 import Web3
 
 from common.accounts import dev_accounts
 from common.evm import decode_transaction
 from common.rpc.client import NodeError, call
 from loadtest.testnet import process as testnet
-from tests.services.helpers import all_agree, start_testnet, wait_for
+from tests.services.helpers import all_agree, start_testnet, wait_for, web3_for
 
 TYPED = {
     "types": {
@@ -44,7 +43,7 @@ def _head(url: str) -> dict:
 
 
 def test_accounts_sign_and_send_for_the_dev_accounts(net):
-    w3 = Web3(Web3.HTTPProvider(net.miner.url))
+    w3 = web3_for(net.miner.url)
     accounts = w3.eth.accounts
     assert [a.lower() for a in accounts] == ["0x" + w.address.hex() for w in dev_accounts(10)]
     sender, recipient = accounts[0], accounts[1]

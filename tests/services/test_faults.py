@@ -25,10 +25,10 @@ from eth_account import Account
 
 from common import codec
 from common.accounts import GWEI, Wallet, dev_accounts, sign
-from common.block import Block, Header, transactions_root
+from common.block import Block, Header
 from common.grouping import groups_encoding, groups_hash
 from common.keyfile import load_or_create_key
-from common.receipts import receipts_root
+from common.roots import receipt_commitments, transactions_root
 from common.rpc.client import call
 from common.rwset import block_rwset_encoding, rwset_hash
 from common.state import ChainConfig, next_base_fee
@@ -111,6 +111,7 @@ def _idle_head(net) -> tuple[Block, testnet.NodeProcess]:
 
 def _empty_child(parent: Block, **changes: object) -> Header:
     """The header of a correct empty block on ``parent``, with ``changes``."""
+    empty = receipt_commitments([], [])
     header = Header(
         parent_hash=parent.hash,
         number=parent.header.number + 1,
@@ -118,7 +119,9 @@ def _empty_child(parent: Block, **changes: object) -> Header:
         beneficiary=parent.header.beneficiary,
         state_root=parent.header.state_root,
         transactions_root=transactions_root([]),
-        receipts_root=receipts_root([]),
+        receipts_root=empty.receipts_root,
+        logs_bloom=empty.logs_bloom,
+        op_receipts_root=empty.op_receipts_root,
         rwset_hash=rwset_hash(block_rwset_encoding([])),
         groups_hash=groups_hash(groups_encoding([], [])),
         gas_used=0,

@@ -16,7 +16,13 @@ import httpx
 import jsonschema
 import pytest
 import rlp
+from eth.db.trie import make_trie_root_and_nodes
 from eth.rlp.accounts import Account
+from eth.rlp.logs import Log
+from eth.rlp.receipts import Receipt
+from eth.vm.forks.prague.blocks import PragueBlockHeader
+from eth.vm.forks.prague.receipts import PragueTypedReceipt
+from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_hash.auto import keccak
 from rlp.sedes import big_endian_int
 from trie.hexary import HexaryTrie
@@ -29,7 +35,7 @@ from common.state import ChainConfig
 from loadtest.testnet import process as testnet
 from loadtest.workloads.contracts import load
 from tests.rpc_spec import METHODS, check_result
-from tests.services.helpers import start_testnet, wait_for
+from tests.services.helpers import poa, start_testnet, wait_for, web3_for
 
 ERC20 = load("erc20")
 TRANSFER = Web3.keccak(text="Transfer(address,address,uint256)")
@@ -41,7 +47,7 @@ def _raw(url: str, method: str, params: list) -> dict:
 
 
 def _w3(url: str) -> Web3:
-    return Web3(Web3.HTTPProvider(url))
+    return web3_for(url)
 
 
 def _send(w3: Web3, account, tx: dict) -> bytes:
@@ -322,6 +328,7 @@ def test_websocket_subscriptions_deliver_heads_and_logs(chain):
 
     async def run() -> tuple[list, list, str]:
         async with AsyncWeb3(WebSocketProvider(f"ws://127.0.0.1:{port}")) as w3:
+            poa(w3)
             heads = await w3.eth.subscribe("newHeads")
             logs = await w3.eth.subscribe("logs", {"address": token, "topics": [TRANSFER]})
             sync = _w3(net.miner.url)
@@ -487,3 +494,86 @@ def test_traces_show_the_transaction_as_tools_expect(chain):
     assert traces[int(receipt["transactionIndex"], 16)]["result"] == frame
     answer = _raw(url, "debug_traceTransaction", [transfer, {"tracer": "4byteTracer"}])
     assert answer["error"]["code"] == -32602
+
+
+def _py_evm_transaction(tx: dict):
+    """The transaction rebuilt with unmodified py-evm from the fields a node reports."""
+    q = lambda name: int(tx[name], 16)  # noqa: E731
+    to = bytes.fromhex(tx["to"][2:]) if tx["to"] else b""
+    data = bytes.fromhex(tx["input"][2:])
+    access = [
+        (bytes.fromhex(e["address"][2:]), [int(k, 16) for k in e["storageKeys"]])
+        for e in tx.get("accessList", [])
+    ]
+    kind = q("type")
+    builder = PragueTransactionBuilder
+    if kind == 0:
+        args = (q("nonce"), q("gasPrice"), q("gas"), to, q("value"), data, q("v"), q("r"), q("s"))
+        return builder.new_transaction(*args)
+    if kind == 1:
+        return builder.new_access_list_transaction(
+            q("chainId"), q("nonce"), q("gasPrice"), q("gas"), to, q("value"), data, access,
+            q("yParity"), q("r"), q("s"),
+        )  # fmt: skip
+    return builder.new_dynamic_fee_transaction(
+        q("chainId"), q("nonce"), q("maxPriorityFeePerGas"), q("maxFeePerGas"), q("gas"), to,
+        q("value"), data, access, q("yParity"), q("r"), q("s"),
+    )  # fmt: skip
+
+
+def _py_evm_receipt(receipt: dict):
+    logs = [
+        Log(
+            bytes.fromhex(entry["address"][2:]),
+            [int(t, 16) for t in entry["topics"]],
+            bytes.fromhex(entry["data"][2:]),
+        )
+        for entry in receipt["logs"]
+    ]
+    plain = Receipt(
+        b"\x01" if receipt["status"] == "0x1" else b"",
+        int(receipt["cumulativeGasUsed"], 16),
+        logs,
+        int(receipt["logsBloom"], 16),
+    )
+    kind = int(receipt["type"], 16)
+    return plain if kind == 0 else PragueTypedReceipt(kind, plain)
+
+
+@pytest.mark.parametrize("node", ["miner", "validator"])
+def test_block_hashes_and_roots_recompute_from_what_the_node_reports(chain, node):
+    """With unmodified py-evm: every block hash from the reported header fields, every
+    transactionsRoot from the reported transactions (whose hashes it recomputes too),
+    every receiptsRoot and logsBloom from the reported receipts."""
+    net = chain["net"]
+    url = net.miner.url if node == "miner" else net.validators[0].url
+    head = int(call(url, "eth_blockNumber"), 16)
+    for number in range(head + 1):
+        block = call(url, "eth_getBlockByNumber", [hex(number), True])
+        q = lambda name, block=block: int(block[name], 16)  # noqa: E731
+        h = lambda name, block=block: bytes.fromhex(block[name][2:])  # noqa: E731
+        header = PragueBlockHeader(
+            parent_hash=h("parentHash"), uncles_hash=h("sha3Uncles"), coinbase=h("miner"),
+            state_root=h("stateRoot"), transaction_root=h("transactionsRoot"),
+            receipt_root=h("receiptsRoot"), bloom=q("logsBloom"), difficulty=q("difficulty"),
+            block_number=q("number"), gas_limit=q("gasLimit"), gas_used=q("gasUsed"),
+            timestamp=q("timestamp"), extra_data=h("extraData"), mix_hash=h("mixHash"),
+            nonce=h("nonce"), base_fee_per_gas=q("baseFeePerGas"),
+            withdrawals_root=h("withdrawalsRoot"), blob_gas_used=q("blobGasUsed"),
+            excess_blob_gas=q("excessBlobGas"),
+            parent_beacon_block_root=h("parentBeaconBlockRoot"),
+            requests_hash=h("requestsHash"),
+        )  # fmt: skip
+        assert header.hash == h("hash"), number
+        txs = [_py_evm_transaction(tx) for tx in block["transactions"]]
+        assert ["0x" + tx.hash.hex() for tx in txs] == [t["hash"] for t in block["transactions"]]
+        assert make_trie_root_and_nodes(txs)[0] == h("transactionsRoot"), number
+        receipts = call(url, "eth_getBlockReceipts", [hex(number)])
+        assert make_trie_root_and_nodes([_py_evm_receipt(r) for r in receipts])[0] == h(
+            "receiptsRoot"
+        )
+        bloom = 0
+        for r in receipts:
+            bloom |= int(r["logsBloom"], 16)
+        assert bloom == q("logsBloom")
+    assert head >= 2 and any(call(url, "eth_getLogs", [{"fromBlock": "0x0"}]))

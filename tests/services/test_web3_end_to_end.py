@@ -14,7 +14,7 @@ from common.accounts import dev_accounts
 from common.rpc.client import call
 from common.subcalls import PARALLEL_ADDRESS, SubCall, decode_results, encode_calls
 from loadtest.workloads.contracts import load
-from tests.services.helpers import all_agree, start_testnet, wait_for
+from tests.services.helpers import all_agree, start_testnet, wait_for, web3_for
 
 ERC20 = load("erc20")
 
@@ -37,7 +37,7 @@ def net(request, tmp_path_factory):
 
 
 def test_erc20_lifecycle_agreed_by_every_validator(net):
-    w3 = Web3(Web3.HTTPProvider(net.miner.url))
+    w3 = web3_for(net.miner.url)
     owner, alice, bob = dev_accounts(3)
     assert w3.eth.chain_id == 31337
     assert w3.eth.get_balance(Web3.to_checksum_address(owner.address)) == 10**24
@@ -108,7 +108,7 @@ def test_erc20_lifecycle_agreed_by_every_validator(net):
     head = wait_for(lambda: all_agree(net), what="every validator agreeing on every block")
     assert head >= receipts[-1].blockNumber
     for validator in net.validators:
-        v3 = Web3(Web3.HTTPProvider(validator.url))
+        v3 = web3_for(validator.url)
         wait_for(lambda v3=v3: v3.eth.block_number >= head, what=f"{validator.name} at head")
         for account in (owner, alice, bob):
             address = Web3.to_checksum_address(account.address)
@@ -124,7 +124,7 @@ def test_erc20_lifecycle_agreed_by_every_validator(net):
 
 def test_pavm_methods_describe_blocks_and_operations(net):
 
-    w3 = Web3(Web3.HTTPProvider(net.miner.url))
+    w3 = web3_for(net.miner.url)
     owner, alice = dev_accounts(2)
     signed = w3.eth.account.sign_transaction(
         {
@@ -177,7 +177,7 @@ def test_pavm_methods_describe_blocks_and_operations(net):
 def test_blocks_with_full_transactions_and_metrics(net):
     import httpx
 
-    w3 = Web3(Web3.HTTPProvider(net.miner.url))
+    w3 = web3_for(net.miner.url)
     head = w3.eth.block_number
     block = w3.eth.get_block(head, full_transactions=True)
     assert block.baseFeePerGas > 0 and block.transactions

@@ -30,11 +30,13 @@ def sample_header() -> Header:
         state_root=b"\x01" * 32,
         transactions_root=b"\x02" * 32,
         receipts_root=b"\x03" * 32,
-        rwset_hash=b"\x04" * 32,
-        groups_hash=b"\x05" * 32,
+        logs_bloom=b"\x06" * 256,
         gas_used=21_000,
         gas_limit=30_000_000,
         base_fee=875_000_000,
+        op_receipts_root=b"\x07" * 32,
+        rwset_hash=b"\x04" * 32,
+        groups_hash=b"\x05" * 32,
     ).signed_by(KEY)
 
 
