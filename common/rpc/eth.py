@@ -36,7 +36,8 @@ from common.rpc.hexcodec import (
     to_quantity,
 )
 from common.rpc.logs import block_range, log_criteria, scan
-from common.rpc.proofs import account_proof
+from common.rpc.proofs import MAX_PROOF_KEYS, account_proof
+from common.rpc.raw import RawApi
 from common.rpc.tracing import TraceApi
 from common.rpc.views import block_json, receipt_json, tx_json
 from common.rpc.warm import Touched, record_warm
@@ -118,6 +119,7 @@ class EthApi:
             "eth_getCode": self.get_code,
             "eth_getStorageAt": self.get_storage_at,
             "eth_getProof": self.get_proof,
+            "eth_getStorageValues": self.get_storage_values,
             "eth_call": self.call,
             "eth_estimateGas": self.estimate_gas,
             "eth_createAccessList": self.create_access_list,
@@ -135,6 +137,7 @@ class EthApi:
             "pavm_nodeInfo": lambda p: self.node_info(),
         }
         table.update(self.filters.methods())
+        table.update(RawApi(self.store, self.find_block).methods())
         table.update(TraceApi(self.store, self.resolve_number, self._bounded).methods())
         if self.pool is not None:
             table["eth_sendRawTransaction"] = self.send_raw_transaction
@@ -263,13 +266,31 @@ class EthApi:
     def get_storage_at(self, params: list[Any]) -> Any:
         address, slot, tag = expect_params(params, 2, 1)
         address = parse_address(address, "address")
-        if isinstance(slot, str) and len(slot) == 66:
-            key = int.from_bytes(parse_hash(slot, "slot"), "big")
-        else:
-            key = parse_quantity(slot, "slot")
+        key = _slot(slot)
         with self.lock:
             value = self._accounts(tag or "latest").get_storage(Address(address), key)
         return to_data(value.to_bytes(32, "big"))
+
+    def get_storage_values(self, params: list[Any]) -> Any:
+        """Many slots of many accounts at one block, in one call."""
+        requests, tag = expect_params(params, 1, 1)
+        if not isinstance(requests, dict):
+            raise invalid_params("invalid argument 0: address -> slots object expected")
+        wanted = [(parse_address(address, "address"), slots) for address, slots in requests.items()]
+        if any(not isinstance(slots, list) for _, slots in wanted):
+            raise invalid_params("invalid argument 0: each address takes a list of slots")
+        if sum(len(slots) for _, slots in wanted) > MAX_PROOF_KEYS:
+            raise invalid_params(f"invalid argument 0: at most {MAX_PROOF_KEYS} slots")
+        keys = [(a, [_slot(v) for v in slots]) for a, slots in wanted]
+        with self.lock:
+            accounts = self._accounts(tag or "latest")
+            return {
+                to_data(address): [
+                    to_data(accounts.get_storage(Address(address), k).to_bytes(32, "big"))
+                    for k in slots
+                ]
+                for address, slots in keys
+            }
 
     def get_proof(self, params: list[Any]) -> Any:
         address, keys, tag = expect_params(params, 3)
@@ -640,6 +661,13 @@ def _reward_percentiles(value: Any) -> list[float]:
             raise invalid_params(f"invalid reward percentile: {p!r} (ascending, in [0, 100])")
         previous = p
     return [float(p) for p in value]
+
+
+def _slot(value: Any) -> int:
+    """A storage slot given as 32 bytes of hex or as a quantity."""
+    if isinstance(value, str) and len(value) == 66:
+        return int.from_bytes(parse_hash(value, "slot"), "big")
+    return parse_quantity(value, "slot")
 
 
 def _access_list(touched: Touched, excluded: set[bytes]) -> AccessList:

@@ -20,7 +20,7 @@ from eth.db.trie import make_trie_root_and_nodes
 from eth.rlp.accounts import Account
 from eth.rlp.logs import Log
 from eth.rlp.receipts import Receipt
-from eth.vm.forks.prague.blocks import PragueBlockHeader
+from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
 from eth.vm.forks.prague.receipts import PragueTypedReceipt
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_hash.auto import keccak
@@ -30,6 +30,7 @@ from web3 import AsyncWeb3, Web3
 from web3.providers.persistent import WebSocketProvider
 
 from common.accounts import dev_accounts, sign
+from common.roots import trie_root
 from common.rpc.client import NodeError, call
 from common.state import ChainConfig
 from loadtest.testnet import process as testnet
@@ -199,6 +200,11 @@ def _cases(c: dict, url: str) -> dict[str, list[list]]:
         + [[c["hashes"][0], {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}}]],
         "debug_traceBlockByNumber": [[block, {"tracer": "callTracer"}]],
         "debug_traceBlockByHash": [[c["block_hash"], {"tracer": "prestateTracer"}]],
+        "debug_getRawHeader": [[block], ["latest"], [c["block_hash"]]],
+        "debug_getRawBlock": [[block], ["0x0"]],
+        "debug_getRawReceipts": [[block]],
+        "debug_getRawTransaction": [[h] for h in c["hashes"]],  # unknown: null, as geth
+        "eth_getStorageValues": [[{token: [balance_slot, "0x1"], owner: []}, "latest"]],
         "eth_sendTransaction": [[{"from": c["alice"], "to": owner, "value": "0x1"}]],
         "eth_signTransaction": [[{"from": c["alice"], "to": owner, "gas": "0x5208"}]],
         "eth_sign": [[c["alice"], "0xdeadbeaf"]],
@@ -577,3 +583,26 @@ def test_block_hashes_and_roots_recompute_from_what_the_node_reports(chain, node
             bloom |= int(r["logsBloom"], 16)
         assert bloom == q("logsBloom")
     assert head >= 2 and any(call(url, "eth_getLogs", [{"fromBlock": "0x0"}]))
+
+
+def test_raw_encodings_decode_with_py_evm(chain):
+    """debug_getRaw*: py-evm decodes the block as a Prague block with the reported hash;
+    the raw receipts make the header's receiptsRoot; raw transactions hash to theirs."""
+    url = chain["net"].validators[0].url
+    number = hex(chain["block"])
+    reported = call(url, "eth_getBlockByNumber", [number, False])
+    block = rlp.decode(bytes.fromhex(call(url, "debug_getRawBlock", [number])[2:]), PragueBlock)
+    assert "0x" + block.header.hash.hex() == reported["hash"]
+    assert ["0x" + tx.hash.hex() for tx in block.transactions] == reported["transactions"]
+    header = call(url, "debug_getRawHeader", [number])
+    assert keccak(bytes.fromhex(header[2:])).hex() == reported["hash"][2:]
+    receipts = [bytes.fromhex(r[2:]) for r in call(url, "debug_getRawReceipts", [number])]
+    assert "0x" + trie_root(receipts).hex() == reported["receiptsRoot"]
+    for tx_hash in chain["hashes"]:
+        raw = call(url, "debug_getRawTransaction", [tx_hash])
+        assert "0x" + keccak(bytes.fromhex(raw[2:])).hex() == tx_hash
+    values = call(url, "eth_getStorageValues", [{chain["token"]: ["0x0", "0x1"]}, number])
+    assert values[chain["token"]] == [
+        "0x{:064x}".format(int(call(url, "eth_getStorageAt", [chain["token"], k, number]), 16))
+        for k in ("0x0", "0x1")
+    ]
