@@ -38,6 +38,7 @@ from common.rpc.hexcodec import (
 from common.rpc.logs import block_range, log_criteria, scan
 from common.rpc.proofs import MAX_PROOF_KEYS, account_proof
 from common.rpc.raw import RawApi
+from common.rpc.simulate import Simulator
 from common.rpc.tracing import TraceApi
 from common.rpc.views import block_json, receipt_json, tx_json
 from common.rpc.warm import Touched, record_warm
@@ -138,6 +139,7 @@ class EthApi:
         }
         table.update(self.filters.methods())
         table.update(RawApi(self.store, self.find_block).methods())
+        table["eth_simulateV1"] = self.simulate
         table.update(TraceApi(self.store, self.resolve_number, self._bounded).methods())
         if self.pool is not None:
             table["eth_sendRawTransaction"] = self.send_raw_transaction
@@ -434,6 +436,11 @@ class EthApi:
                 else f"execution failed: {computation.error}"
             )
         return result
+
+    def simulate(self, params: list[Any]) -> Any:
+        """eth_simulateV1 (``common/rpc/simulate.py``), as bounded as eth_call."""
+        with self._bounded():
+            return Simulator(self.store, self._block_at).simulate(params)
 
     @contextmanager
     def _bounded(self) -> Iterator[None]:

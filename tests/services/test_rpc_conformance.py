@@ -205,6 +205,11 @@ def _cases(c: dict, url: str) -> dict[str, list[list]]:
         "debug_getRawReceipts": [[block]],
         "debug_getRawTransaction": [[h] for h in c["hashes"]],  # unknown: null, as geth
         "eth_getStorageValues": [[{token: [balance_slot, "0x1"], owner: []}, "latest"]],
+        "eth_simulateV1": [
+            [_transfers(), "latest"],
+            [{**_transfers(10**18, gas="0x5208"), "validation": True}],
+            [{**_transfers(), "returnFullTransactions": True}, block],
+        ],
         "eth_sendTransaction": [[{"from": c["alice"], "to": owner, "value": "0x1"}]],
         "eth_signTransaction": [[{"from": c["alice"], "to": owner, "gas": "0x5208"}]],
         "eth_sign": [[c["alice"], "0xdeadbeaf"]],
@@ -546,6 +551,24 @@ def _py_evm_receipt(receipt: dict):
     return plain if kind == 0 else PragueTypedReceipt(kind, plain)
 
 
+def _py_evm_header(block: dict) -> PragueBlockHeader:
+    """The header rebuilt with unmodified py-evm from a reported block object."""
+    q = lambda name: int(block[name], 16)  # noqa: E731
+    h = lambda name: bytes.fromhex(block[name][2:])  # noqa: E731
+    return PragueBlockHeader(
+        parent_hash=h("parentHash"), uncles_hash=h("sha3Uncles"), coinbase=h("miner"),
+        state_root=h("stateRoot"), transaction_root=h("transactionsRoot"),
+        receipt_root=h("receiptsRoot"), bloom=q("logsBloom"), difficulty=q("difficulty"),
+        block_number=q("number"), gas_limit=q("gasLimit"), gas_used=q("gasUsed"),
+        timestamp=q("timestamp"), extra_data=h("extraData"), mix_hash=h("mixHash"),
+        nonce=h("nonce"), base_fee_per_gas=q("baseFeePerGas"),
+        withdrawals_root=h("withdrawalsRoot"), blob_gas_used=q("blobGasUsed"),
+        excess_blob_gas=q("excessBlobGas"),
+        parent_beacon_block_root=h("parentBeaconBlockRoot"),
+        requests_hash=h("requestsHash"),
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("node", ["miner", "validator"])
 def test_block_hashes_and_roots_recompute_from_what_the_node_reports(chain, node):
     """With unmodified py-evm: every block hash from the reported header fields, every
@@ -558,19 +581,7 @@ def test_block_hashes_and_roots_recompute_from_what_the_node_reports(chain, node
         block = call(url, "eth_getBlockByNumber", [hex(number), True])
         q = lambda name, block=block: int(block[name], 16)  # noqa: E731
         h = lambda name, block=block: bytes.fromhex(block[name][2:])  # noqa: E731
-        header = PragueBlockHeader(
-            parent_hash=h("parentHash"), uncles_hash=h("sha3Uncles"), coinbase=h("miner"),
-            state_root=h("stateRoot"), transaction_root=h("transactionsRoot"),
-            receipt_root=h("receiptsRoot"), bloom=q("logsBloom"), difficulty=q("difficulty"),
-            block_number=q("number"), gas_limit=q("gasLimit"), gas_used=q("gasUsed"),
-            timestamp=q("timestamp"), extra_data=h("extraData"), mix_hash=h("mixHash"),
-            nonce=h("nonce"), base_fee_per_gas=q("baseFeePerGas"),
-            withdrawals_root=h("withdrawalsRoot"), blob_gas_used=q("blobGasUsed"),
-            excess_blob_gas=q("excessBlobGas"),
-            parent_beacon_block_root=h("parentBeaconBlockRoot"),
-            requests_hash=h("requestsHash"),
-        )  # fmt: skip
-        assert header.hash == h("hash"), number
+        assert _py_evm_header(block).hash == h("hash"), number
         txs = [_py_evm_transaction(tx) for tx in block["transactions"]]
         assert ["0x" + tx.hash.hex() for tx in txs] == [t["hash"] for t in block["transactions"]]
         assert make_trie_root_and_nodes(txs)[0] == h("transactionsRoot"), number
@@ -606,3 +617,75 @@ def test_raw_encodings_decode_with_py_evm(chain):
         "0x{:064x}".format(int(call(url, "eth_getStorageAt", [chain["token"], k, number]), 16))
         for k in ("0x0", "0x1")
     ]
+
+
+C0, C1, C2 = ("0x" + byte * 20 for byte in ("c0", "c1", "c2"))
+RETURN_NUMBER = "0x435f5260205ff3"  # NUMBER PUSH0 MSTORE PUSH1 32 PUSH0 RETURN
+REVERT = "0x5f5ffd"  # PUSH0 PUSH0 REVERT
+
+
+def _transfers(balance: int = 1000, **fields: str) -> dict:
+    """One block: C0 (given ``balance`` wei by an override) pays C1 1000 wei, which
+    pays them on to C2."""
+    calls = [
+        {"from": C0, "to": C1, "value": "0x3e8", **fields},
+        {"from": C1, "to": C2, "value": "0x3e8", **fields},
+    ]
+    overrides = {C0: {"balance": hex(balance)}, C1: {"balance": hex(balance - 1000)}}
+    return {"blockStateCalls": [{"stateOverrides": overrides, "calls": calls}]}
+
+
+def _simulate(url: str, payload: dict, tag: str = "latest") -> dict:
+    return _raw(url, "eth_simulateV1", [payload, tag])
+
+
+def test_simulate_runs_blocks_of_calls_on_overridden_state_and_stores_nothing(chain):
+    url = chain["net"].validators[0].url
+    head = int(call(url, "eth_blockNumber"), 16)
+    payload = _transfers()
+    payload["blockStateCalls"] += [
+        {"calls": [{"from": C2, "to": C0, "value": "0x3e8"}]},  # C2's wei carried over
+        {
+            "blockOverrides": {"number": hex(head + 10), "time": hex(2_000_000_000)},
+            "stateOverrides": {C1: {"code": RETURN_NUMBER}, C2: {"code": REVERT}},
+            "calls": [{"from": C0, "to": C1}, {"from": C0, "to": C2}],
+        },
+        {"calls": [{"from": C0, "to": C1}]},
+    ]
+    blocks = _simulate(url, payload)["result"]
+    check_result("eth_simulateV1", blocks)
+    assert [int(b["number"], 16) for b in blocks] == [head + 1, head + 2, head + 10, head + 11]
+    assert [c["status"] for b in blocks for c in b["calls"]] == ["0x1"] * 4 + ["0x0", "0x1"]
+    assert blocks[0]["calls"][0]["gasUsed"] == "0x5208" and blocks[0]["gasUsed"] == "0xa410"
+    assert int(blocks[2]["calls"][0]["returnData"], 16) == head + 10
+    assert int(blocks[3]["calls"][0]["returnData"], 16) == head + 11
+    assert blocks[2]["calls"][1]["error"]["code"] == 3
+    assert int(blocks[2]["timestamp"], 16) == 2_000_000_000
+    parent = call(url, "eth_getBlockByNumber", ["latest", False])["hash"]
+    for block in blocks:
+        assert block["parentHash"] == parent
+        assert "0x" + _py_evm_header(block).hash.hex() == block["hash"]
+        parent = block["hash"]
+    assert int(call(url, "eth_blockNumber"), 16) == head
+    assert call(url, "eth_getBalance", [C2, "latest"]) == "0x0"
+
+
+def test_simulate_validation_fails_with_the_specs_codes(chain):
+    url = chain["net"].miner.url
+    owner = chain["owner"]
+    nonce = int(call(url, "eth_getTransactionCount", [owner, "latest"]), 16)
+
+    def one(call_object: dict, validation: bool = True) -> dict:
+        payload = {"blockStateCalls": [{"calls": [call_object]}], "validation": validation}
+        return _simulate(url, payload)
+
+    assert one({"from": C0, "to": C1, "value": "0x1"}, False)["error"]["code"] == -38014
+    assert one({"from": owner, "to": C1, "nonce": hex(nonce - 1)})["error"]["code"] == -38010
+    assert one({"from": owner, "to": C1, "nonce": hex(nonce + 1)})["error"]["code"] == -38011
+    assert one({"from": owner, "to": C1, "maxFeePerGas": "0x1"})["error"]["code"] == -38012
+    assert one({"from": owner, "to": C1, "gas": "0x100"})["error"]["code"] == -38013
+    ok = one({"from": owner, "to": C1, "nonce": hex(nonce), "value": "0x1"})["result"]
+    assert ok[0]["calls"][0]["status"] == "0x1" and int(ok[0]["baseFeePerGas"], 16) > 0
+    answer = _simulate(url, {"blockStateCalls": [{"blockOverrides": {"number": "0x1"}}]})
+    assert answer["error"]["code"] == -38020
+    assert _simulate(url, {"blockStateCalls": [{}] * 257})["error"]["code"] == -38026
