@@ -1,5 +1,6 @@
-"""The EVM that answers ``eth_call`` and ``eth_estimateGas``: py-evm's own, with a
-deadline (go-ethereum's ``--rpc.evmtimeout``, 5 s by default).
+"""The EVM that answers ``eth_call``, ``eth_estimateGas`` and the tracers: py-evm's
+own, with a deadline (go-ethereum's ``--rpc.evmtimeout``, 5 s by default) and a hook
+through which the opcode logger sees every step (:func:`observed`).
 
 Gas alone does not bound a call's time: 50M gas of a tight loop runs for many seconds
 in py-evm. Every opcode of this EVM first checks the deadline of the call it runs in
@@ -11,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 from eth.vm.forks.prague.state import PragueState
 from eth_typing import Hash32
@@ -23,6 +24,15 @@ CALL_TIMEOUT = 5.0
 """Seconds one call (or one whole gas estimate) may run."""
 
 _deadline: ContextVar[float] = ContextVar("pavm_call_deadline", default=float("inf"))
+
+
+class StepObserver(Protocol):
+    """Runs each opcode itself, seeing the computation before and after (a tracer)."""
+
+    def step(self, opcode: Any, computation: Any) -> None: ...
+
+
+_observer: ContextVar[StepObserver | None] = ContextVar("pavm_step_observer", default=None)
 
 
 class CallTimeout(PavmError):
@@ -53,7 +63,11 @@ class _Timed:
     def __call__(self, computation: Any) -> None:
         if time.monotonic() > _deadline.get():
             raise CallTimeout(CALL_TIMEOUT)
-        self.__wrapped__(computation=computation)
+        observer = _observer.get()
+        if observer is None:
+            self.__wrapped__(computation=computation)
+        else:
+            observer.step(self.__wrapped__, computation)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__wrapped__, name)
@@ -68,6 +82,16 @@ def _timed(fork: Fork) -> Any:
 
 
 _TIMED = {name: _timed(fork) for name, fork in FORKS.items()}
+
+
+@contextmanager
+def observed(observer: StepObserver) -> Iterator[None]:
+    """Opcodes run inside this block go through ``observer.step``."""
+    token = _observer.set(observer)
+    try:
+        yield
+    finally:
+        _observer.reset(token)
 
 
 def timed_state(env: BlockEnv, db: Any, state_root: bytes) -> Any:

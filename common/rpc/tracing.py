@@ -1,6 +1,7 @@
 """``debug_traceTransaction``, ``debug_traceBlockByNumber`` and
-``debug_traceBlockByHash`` with go-ethereum's ``callTracer`` and ``prestateTracer``
-(plain and ``diffMode``).
+``debug_traceBlockByHash`` with go-ethereum's opcode logger (no tracer named,
+``common/rpc/structlog.py``), ``callTracer`` and ``prestateTracer`` (plain and
+``diffMode``).
 
 A trace re-executes the block serially on its parent state, exactly as mined
 transactions ran, up to the transaction asked for. The prestate tracer reports every
@@ -23,9 +24,10 @@ from common.evm import FORKS, decode_transaction, gas_used_by
 from common.rpc.dispatch import Handler, expect_params
 from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 from common.rpc.hexcodec import parse_block_tag, parse_hash, to_data, to_quantity
+from common.rpc.structlog import StructLogger
 from common.rpc.warm import Touched, record_warm
 from common.store import ChainStore
-from common.timed_call import timed_state
+from common.timed_call import observed, timed_state
 
 TRACERS = ("callTracer", "prestateTracer")
 Account = dict[str, Any]
@@ -62,10 +64,8 @@ class TraceApi:
         block = self.store.block(number)
         assert block is not None
         with self.slot():
-            for position, result in self._traces(block, tracer, until=index):
-                if position == index:
-                    return result
-        raise AssertionError("unreachable: the transaction is in its block")
+            traces = list(self._traces(block, tracer, until=index, only=index))
+        return traces[-1][1]
 
     def trace_block_by_number(self, params: list[Any]) -> Any:
         tag, options = expect_params(params, 1, 1)
@@ -90,9 +90,10 @@ class TraceApi:
             ]
 
     def _traces(
-        self, block: Block, tracer: tuple[str, dict[str, Any]], until: int
+        self, block: Block, tracer: tuple[str, dict[str, Any]], until: int, only: int | None = None
     ) -> Iterator[tuple[int, Any]]:
-        """(index, trace) of transactions 0..``until`` of ``block``, run in order."""
+        """(index, trace) of transactions 0..``until`` of ``block``, run in order (with
+        ``only``, just that one is traced; the others only run)."""
         name, config = tracer
         parent = self.store.state_at(block.header.number - 1)
         env = parent.env_of(block.header)
@@ -103,6 +104,23 @@ class TraceApi:
             tx = decode_transaction(raw)
             state.lock_changes()
             touched.clear()
+            if only is not None and index != only:
+                state.apply_transaction(tx)
+                continue
+            if name == "":
+                logger = StructLogger(config)
+                with observed(logger):
+                    computation = state.apply_transaction(tx)
+                yield (
+                    index,
+                    {
+                        "gas": gas_used_by(tx, computation),
+                        "failed": bool(computation.is_error),
+                        "returnValue": to_data(bytes(computation.output)),
+                        "structLogs": logger.logs,
+                    },
+                )
+                continue
             if name == "callTracer":
                 computation = state.apply_transaction(tx)
                 yield index, _call_frame(computation, tx, config.get("onlyTopCall") is True)
@@ -121,12 +139,15 @@ class TraceApi:
 
 
 def _tracer(options: Any) -> tuple[str, dict[str, Any]]:
-    """The named tracer and its config; the opcode logger is not offered."""
+    """The tracer ("" for the opcode logger, whose config is the options themselves)
+    and its config."""
     if options is None:
         options = {}
     if not isinstance(options, dict):
         raise invalid_params("invalid argument 1: trace config object expected")
-    name = options.get("tracer")
+    name = options.get("tracer") or ""
+    if name == "":
+        return name, options
     if name not in TRACERS:
         raise invalid_params(
             f"tracer {name!r} is not offered here: use one of {', '.join(TRACERS)}"

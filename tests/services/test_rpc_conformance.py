@@ -197,8 +197,9 @@ def _cases(c: dict, url: str) -> dict[str, list[list]]:
         "debug_traceTransaction": [
             [h, {"tracer": t}] for h in c["hashes"] for t in ("callTracer", "prestateTracer")
         ]
-        + [[c["hashes"][0], {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}}]],
-        "debug_traceBlockByNumber": [[block, {"tracer": "callTracer"}]],
+        + [[c["hashes"][0], {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}}]]
+        + [[c["hashes"][0]], [c["hashes"][0], {"enableMemory": True, "enableReturnData": True}]],
+        "debug_traceBlockByNumber": [[block, {"tracer": "callTracer"}], [block, {"limit": 3}]],
         "debug_traceBlockByHash": [[c["block_hash"], {"tracer": "prestateTracer"}]],
         "debug_getRawHeader": [[block], ["latest"], [c["block_hash"]]],
         "debug_getRawBlock": [[block], ["0x0"]],
@@ -504,6 +505,7 @@ def test_traces_show_the_transaction_as_tools_expect(chain):
     assert [t["txHash"] for t in traces][int(receipt["transactionIndex"], 16)] == transfer
     assert traces[int(receipt["transactionIndex"], 16)]["result"] == frame
     answer = _raw(url, "debug_traceTransaction", [transfer, {"tracer": "4byteTracer"}])
+    assert "not offered" in answer["error"]["message"]
     assert answer["error"]["code"] == -32602
 
 
@@ -689,3 +691,25 @@ def test_simulate_validation_fails_with_the_specs_codes(chain):
     answer = _simulate(url, {"blockStateCalls": [{"blockOverrides": {"number": "0x1"}}]})
     assert answer["error"]["code"] == -38020
     assert _simulate(url, {"blockStateCalls": [{}] * 257})["error"]["code"] == -38026
+
+
+def test_the_opcode_logger_steps_through_the_transfer(chain):
+    url = chain["net"].miner.url
+    transfer, plain = chain["hashes"][0], chain["hashes"][1]
+    trace = call(url, "debug_traceTransaction", [transfer])
+    receipt = call(url, "eth_getTransactionReceipt", [transfer])
+    assert trace["gas"] == int(receipt["gasUsed"], 16) and trace["failed"] is False
+    assert int(trace["returnValue"], 16) == 1
+    logs = trace["structLogs"]
+    assert logs[0]["pc"] == 0 and logs[0]["depth"] == 1 and logs[-1]["op"] in ("RETURN", "STOP")
+    for entry, after in zip(logs, logs[1:], strict=False):
+        if entry["depth"] == after["depth"] and entry["op"].startswith("PUSH"):
+            assert after["gas"] == entry["gas"] - entry["gasCost"]
+    stores = [e for e in logs if e["op"] == "SSTORE"]
+    written = {int(k, 16) for e in stores for k in e["storage"]}
+    assert set(_token_slots(url, chain)) <= written
+    assert all("storage" not in e for e in logs if e["op"] not in ("SLOAD", "SSTORE"))
+    assert call(url, "debug_traceTransaction", [plain])["structLogs"] == []
+    limited = call(url, "debug_traceTransaction", [transfer, {"limit": 5, "disableStack": True}])
+    assert len(limited["structLogs"]) == 5 and "stack" not in limited["structLogs"][0]
+    assert limited["gas"] == trace["gas"]
