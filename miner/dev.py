@@ -19,16 +19,15 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
-from eth_utils import to_checksum_address
 
 from common.accounts import Wallet, dev_accounts
 from common.evm import decode_transaction
 from common.rpc.dispatch import Handler, expect_params
 from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
-from common.rpc.eth import SUGGESTED_TIP, EthApi
+from common.rpc.eth import EthApi
+from common.rpc.fill import filled
 from common.rpc.hexcodec import parse_address, parse_data, parse_quantity, to_data, to_quantity
 from common.rpc.views import tx_json
-from common.state import next_base_fee
 from common.untrusted import load_json
 from miner.node import MinerNode
 
@@ -102,47 +101,8 @@ class DevApi:
         if not isinstance(request, dict) or "from" not in request:
             raise invalid_params("invalid argument 0: transaction object with from expected")
         wallet = self._wallet(request["from"])
-        tx = self._filled(request, wallet)
+        tx = filled(self.eth, request, wallet.address)
         return bytes(Account.sign_transaction(tx, wallet.key).raw_transaction)
-
-    def _filled(self, request: dict[str, Any], wallet: Wallet) -> dict[str, Any]:
-        """The request with what a wallet fills in: chain id, pending nonce, estimated
-        gas, and fees from the next block's base fee (legacy when it names gasPrice)."""
-        config = self.eth.config
-        if request.get("chainId") is not None:
-            if parse_quantity(request["chainId"], "chainId") != config.chain_id:
-                raise invalid_params(f"chainId does not match this chain ({config.chain_id})")
-        sender = "0x" + wallet.address.hex()
-        tx: dict[str, Any] = {
-            "chainId": config.chain_id,
-            "value": parse_quantity(request.get("value") or "0x0", "value"),
-            "data": parse_data(request.get("input") or request.get("data") or "0x", "input"),
-        }
-        if request.get("to"):
-            tx["to"] = to_checksum_address(parse_address(request["to"], "to"))
-        if request.get("nonce") is not None:
-            tx["nonce"] = parse_quantity(request["nonce"], "nonce", limit=2**64 - 1)
-        else:
-            tx["nonce"] = int(self.eth.get_transaction_count([sender, "pending"]), 16)
-        if request.get("gas") is not None:
-            tx["gas"] = parse_quantity(request["gas"], "gas", limit=2**64 - 1)
-        else:
-            call = {k: v for k, v in request.items() if k in ("to", "value", "input", "data")}
-            tx["gas"] = int(self.eth.estimate_gas([{**call, "from": sender}]), 16)
-        if request.get("gasPrice") is not None:
-            tx["gasPrice"] = parse_quantity(request["gasPrice"], "gasPrice")
-        else:
-            with self.node.lock:
-                base_fee = next_base_fee(self.node.state.head, config)
-            tip = parse_quantity(request.get("maxPriorityFeePerGas") or hex(SUGGESTED_TIP), "tip")
-            cap = request.get("maxFeePerGas")
-            tx["maxPriorityFeePerGas"] = tip
-            tx["maxFeePerGas"] = (
-                parse_quantity(cap, "maxFeePerGas") if cap is not None else 2 * base_fee + tip
-            )
-        if request.get("accessList"):
-            tx["accessList"] = request["accessList"]
-        return tx
 
     def sign_transaction(self, params: list[Any]) -> dict[str, Any]:
         """The signed transaction, raw and decoded (go-ethereum's answer), not sent."""

@@ -24,6 +24,7 @@ from common.recording import OpKind
 from common.replay import replay
 from common.rpc.dispatch import Handler, expect_params
 from common.rpc.errors import EXECUTION_REVERTED, SERVER_ERROR, RpcError, invalid_params
+from common.rpc.fill import SUGGESTED_TIP, filled, unsigned_json
 from common.rpc.filters import Filters
 from common.rpc.hexcodec import (
     parse_address,
@@ -49,7 +50,6 @@ from common.timed_call import CALL_TIMEOUT, CallTimeout, deadline, timed_state
 
 RPC_GAS_CAP = 50_000_000
 """Gas given to eth_call/eth_estimateGas at most (go-ethereum's --rpc.gascap)."""
-SUGGESTED_TIP = 10**9
 MAX_ACCESS_LIST_ROUNDS = 4
 """Runs eth_createAccessList makes at most before its list stops changing."""
 MAX_CALLS = 4
@@ -126,6 +126,9 @@ class EthApi:
             "eth_createAccessList": self.create_access_list,
             "eth_gasPrice": self.gas_price,
             "eth_maxPriorityFeePerGas": lambda p: to_quantity(SUGGESTED_TIP),
+            "eth_baseFee": lambda p: to_quantity(self.next_base_fee()),
+            "eth_fillTransaction": self.fill_transaction,
+            "eth_capabilities": self.capabilities,
             "eth_feeHistory": self.fee_history,
             "eth_getTransactionByHash": self.get_transaction_by_hash,
             "eth_getTransactionReceipt": self.get_transaction_receipt,
@@ -461,11 +464,33 @@ class EthApi:
         finally:
             self._calls.release()
 
+    def next_base_fee(self) -> int:
+        """The base fee the next block will have."""
+        head = self.store.block(self.store.head_number())
+        assert head is not None
+        return next_base_fee(head.header, self.config)
+
     def gas_price(self, params: list[Any]) -> Any:
-        with self.lock:
-            head = self.store.block(self.store.head_number())
-            assert head is not None
-            return to_quantity(next_base_fee(head.header, self.config) + SUGGESTED_TIP)
+        return to_quantity(self.next_base_fee() + SUGGESTED_TIP)
+
+    def fill_transaction(self, params: list[Any]) -> Any:
+        """The request with what a wallet would fill in, unsigned (no key is needed)."""
+        (request,) = expect_params(params, 1)
+        if not isinstance(request, dict):
+            raise invalid_params("invalid argument 0: transaction object expected")
+        sender = parse_address(request["from"], "from") if request.get("from") else bytes(20)
+        return {"tx": unsigned_json(filled(self, request, sender))}
+
+    def capabilities(self, params: list[Any]) -> Any:
+        """What history this node serves: all of it, from genesis, never pruned."""
+        head = self.store.block(self.store.head_number())
+        assert head is not None
+        kept = {"disabled": False, "oldestBlock": "0x0"}
+        return {
+            "head": {"number": to_quantity(head.header.number), "hash": to_data(head.hash)},
+            **{name: dict(kept) for name in ("blocks", "logs", "receipts", "state", "tx")},
+            "stateproofs": dict(kept),
+        }
 
     def fee_history(self, params: list[Any]) -> Any:
         count, newest, percentiles = expect_params(params, 2, 1)

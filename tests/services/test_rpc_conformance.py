@@ -211,6 +211,12 @@ def _cases(c: dict, url: str) -> dict[str, list[list]]:
             [{**_transfers(10**18, gas="0x5208"), "validation": True}],
             [{**_transfers(), "returnFullTransactions": True}, block],
         ],
+        "eth_baseFee": [[]],
+        "eth_capabilities": [[]],
+        "eth_fillTransaction": [
+            [call_object],
+            [{"from": owner, "to": c["alice"], "value": "0x1", "gasPrice": "0x3b9aca00"}],
+        ],
         "eth_sendTransaction": [[{"from": c["alice"], "to": owner, "value": "0x1"}]],
         "eth_signTransaction": [[{"from": c["alice"], "to": owner, "gas": "0x5208"}]],
         "eth_sign": [[c["alice"], "0xdeadbeaf"]],
@@ -713,3 +719,15 @@ def test_the_opcode_logger_steps_through_the_transfer(chain):
     limited = call(url, "debug_traceTransaction", [transfer, {"limit": 5, "disableStack": True}])
     assert len(limited["structLogs"]) == 5 and "stack" not in limited["structLogs"][0]
     assert limited["gas"] == trace["gas"]
+
+
+def test_fill_transaction_fills_what_a_wallet_would(chain):
+    url = chain["net"].validators[0].url
+    owner = chain["owner"]
+    filled = call(
+        url, "eth_fillTransaction", [{"from": owner, "to": chain["alice"], "value": "0x7"}]
+    )
+    tx = filled["tx"]
+    assert tx["nonce"] == call(url, "eth_getTransactionCount", [owner, "latest"])
+    assert tx["gas"] == "0x5208" and tx["type"] == "0x2" and tx["value"] == "0x7"
+    assert int(tx["maxFeePerGas"], 16) >= int(call(url, "eth_baseFee"), 16)

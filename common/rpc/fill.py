@@ -1,0 +1,87 @@
+"""Filling in a transaction request as a wallet does: chain id, pending nonce,
+estimated gas and fees from the next block's base fee. ``eth_fillTransaction``
+answers with it; on a dev network ``eth_sendTransaction`` and ``eth_signTransaction``
+sign it (``miner/dev.py``)."""
+
+from typing import Any, Protocol
+
+from eth_utils import to_checksum_address
+
+from common.rpc.errors import invalid_params
+from common.rpc.hexcodec import parse_address, parse_data, parse_quantity, to_data, to_quantity
+
+SUGGESTED_TIP = 10**9
+"""The priority fee suggested to wallets (eth_maxPriorityFeePerGas)."""
+
+
+class Chain(Protocol):
+    """What filling needs of a node's Ethereum API."""
+
+    @property
+    def config(self) -> Any: ...
+
+    def next_base_fee(self) -> int: ...
+
+    def get_transaction_count(self, params: list[Any]) -> Any: ...
+
+    def estimate_gas(self, params: list[Any]) -> Any: ...
+
+
+def filled(eth: Chain, request: dict[str, Any], sender_address: bytes) -> dict[str, Any]:
+    """The request with what a wallet fills in: chain id, pending nonce, estimated
+    gas, and fees from the next block's base fee (legacy when it names gasPrice)."""
+    config = eth.config
+    if request.get("chainId") is not None:
+        if parse_quantity(request["chainId"], "chainId") != config.chain_id:
+            raise invalid_params(f"chainId does not match this chain ({config.chain_id})")
+    sender = "0x" + sender_address.hex()
+    tx: dict[str, Any] = {
+        "chainId": config.chain_id,
+        "value": parse_quantity(request.get("value") or "0x0", "value"),
+        "data": parse_data(request.get("input") or request.get("data") or "0x", "input"),
+    }
+    if request.get("to"):
+        tx["to"] = to_checksum_address(parse_address(request["to"], "to"))
+    if request.get("nonce") is not None:
+        tx["nonce"] = parse_quantity(request["nonce"], "nonce", limit=2**64 - 1)
+    else:
+        tx["nonce"] = int(eth.get_transaction_count([sender, "pending"]), 16)
+    if request.get("gas") is not None:
+        tx["gas"] = parse_quantity(request["gas"], "gas", limit=2**64 - 1)
+    else:
+        call = {k: v for k, v in request.items() if k in ("to", "value", "input", "data")}
+        tx["gas"] = int(eth.estimate_gas([{**call, "from": sender}]), 16)
+    if request.get("gasPrice") is not None:
+        tx["gasPrice"] = parse_quantity(request["gasPrice"], "gasPrice")
+    else:
+        base_fee = eth.next_base_fee()
+        tip = parse_quantity(request.get("maxPriorityFeePerGas") or hex(SUGGESTED_TIP), "tip")
+        cap = request.get("maxFeePerGas")
+        tx["maxPriorityFeePerGas"] = tip
+        tx["maxFeePerGas"] = (
+            parse_quantity(cap, "maxFeePerGas") if cap is not None else 2 * base_fee + tip
+        )
+    if request.get("accessList"):
+        tx["accessList"] = request["accessList"]
+    return tx
+
+
+def unsigned_json(tx: dict[str, Any]) -> dict[str, Any]:
+    """A filled request as the spec's unsigned transaction object."""
+    out: dict[str, Any] = {
+        "type": "0x0" if "gasPrice" in tx else "0x2",
+        "chainId": to_quantity(tx["chainId"]),
+        "nonce": to_quantity(tx["nonce"]),
+        "to": tx.get("to", "").lower() or None,
+        "gas": to_quantity(tx["gas"]),
+        "value": to_quantity(tx["value"]),
+        "input": to_data(tx["data"]),
+    }
+    if "gasPrice" in tx:
+        out["gasPrice"] = to_quantity(tx["gasPrice"])
+        return out
+    out["maxFeePerGas"] = to_quantity(tx["maxFeePerGas"])
+    out["maxPriorityFeePerGas"] = to_quantity(tx["maxPriorityFeePerGas"])
+    out["gasPrice"] = out["maxFeePerGas"]
+    out["accessList"] = tx.get("accessList", [])
+    return out
