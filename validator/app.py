@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from common.block import Block
 from common.rpc.dispatch import Dispatcher
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import to_data
@@ -87,17 +88,22 @@ class _ValidatorCollector:
         yield GaugeMetricFamily("pavm_peers", "Miners this validator follows", value=1)
 
 
-def rpc_api(store: ChainStore, lock: threading.RLock, info: Callable[[], dict[str, Any]]) -> EthApi:
-    """A validator's JSON-RPC: the chain it validated, no pool (README's method list is
-    generated from it)."""
-    return EthApi(store, lock, pool=None, node_info=info)
+def rpc_api(
+    store: ChainStore,
+    lock: threading.RLock,
+    info: Callable[[], dict[str, Any]],
+    bad_blocks: Callable[[], list[Block]] | None = None,
+) -> EthApi:
+    """A validator's JSON-RPC: the chain it validated and the blocks it rejected, no
+    pool (README's method list is generated from it)."""
+    return EthApi(store, lock, pool=None, node_info=info, bad_blocks=bad_blocks)
 
 
 def create_app(node: ValidatorNode) -> FastAPI:
     """Assemble the validator's routes around ``node`` (started and stopped with the app)."""
 
     app = FastAPI(title="pavm-net validator", lifespan=node_lifespan(node))
-    eth = rpc_api(node.store, node.lock, lambda: _info(node))
+    eth = rpc_api(node.store, node.lock, lambda: _info(node), lambda: list(node.bad_blocks))
     dispatcher = Dispatcher(eth.methods())
     app.include_router(jsonrpc_router(dispatcher))
     app.include_router(websocket_router(dispatcher, eth.subscriptions))

@@ -18,7 +18,7 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -39,6 +39,8 @@ from validator.validate import BODY_MISMATCH, ValidationReport, Validator
 
 log = logging.getLogger("pavm.validator")
 CATCH_UP_BATCH = 256
+BAD_BLOCKS = 16
+"""Rejected blocks kept for debug_getBadBlocks."""
 INBOX = 64
 GENESIS_ATTEMPTS = 8
 """Tries (backing off up to 2 s) to reach the miner and compare block 0 at start."""
@@ -120,6 +122,8 @@ class ValidatorNode:
         """Set when the miner refused a verdict as not from a member: register again."""
         self._unreported: list[bytes] = []
         """Verdicts the miner has not acknowledged yet (touched by the work thread only)."""
+        self.bad_blocks: deque[Block] = deque(maxlen=BAD_BLOCKS)
+        """The latest blocks rejected as invalid (debug_getBadBlocks)."""
         self.reports: list[ValidationReport] = []
         """The most recent validation reports (for metrics), newest last."""
 
@@ -318,6 +322,7 @@ class ValidatorNode:
                 log.warning("dropped block %d: %s", header.number, exc)
                 return False
             self.rejected[exc.reason] += 1
+            self.bad_blocks.append(block)
             log.warning("rejected block %d: %s", header.number, exc)
             self._report(
                 Verdict(

@@ -38,7 +38,7 @@ from common.rpc.hexcodec import (
 )
 from common.rpc.logs import block_range, log_criteria, scan
 from common.rpc.proofs import MAX_PROOF_KEYS, account_proof
-from common.rpc.raw import RawApi
+from common.rpc.raw import RawApi, raw_block
 from common.rpc.simulate import Simulator
 from common.rpc.tracing import TraceApi
 from common.rpc.views import block_json, receipt_json, tx_json
@@ -86,11 +86,14 @@ class EthApi:
         lock: threading.RLock,
         pool: Pool | None = None,
         node_info: Callable[[], dict[str, Any]] | None = None,
+        bad_blocks: Callable[[], list[Block]] | None = None,
     ) -> None:
         self.store = store
         self.lock = lock
         self.pool = pool
         self.node_info = node_info or (lambda: {})
+        self.bad_blocks = bad_blocks or list
+        """Blocks this node refused as invalid, newest last (a validator's)."""
         self.config = store.config()
         self._calls = threading.BoundedSemaphore(MAX_CALLS)
         self.filters = Filters(store, self.resolve_number, pending=pool is not None)
@@ -143,6 +146,7 @@ class EthApi:
         table.update(self.filters.methods())
         table.update(RawApi(self.store, self.find_block).methods())
         table["eth_simulateV1"] = self.simulate
+        table["debug_getBadBlocks"] = self.get_bad_blocks
         table.update(TraceApi(self.store, self.resolve_number, self._bounded).methods())
         if self.pool is not None:
             table["eth_sendRawTransaction"] = self.send_raw_transaction
@@ -439,6 +443,18 @@ class EthApi:
                 else f"execution failed: {computation.error}"
             )
         return result
+
+    def get_bad_blocks(self, params: list[Any]) -> Any:
+        """The blocks this node rejected as invalid, most recent last."""
+        expect_params(params, 0)
+        return [
+            {
+                "block": self.block_json(block, True),
+                "hash": to_data(block.hash),
+                "rlp": to_data(raw_block(block)),
+            }
+            for block in self.bad_blocks()
+        ]
 
     def simulate(self, params: list[Any]) -> Any:
         """eth_simulateV1 (``common/rpc/simulate.py``), as bounded as eth_call."""

@@ -12,10 +12,13 @@ from typing import Any
 
 from eth.exceptions import VMError
 
-from common.rpc.errors import invalid_params
+from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 
 MAX_STEPS = 100_000
 """Struct-log entries one trace keeps at most."""
+MAX_WORDS = 2_000_000
+"""Stack items and memory words one trace may copy in all (about 150 MB of JSON): a
+deep stack or a large memory at every step would otherwise fill the node's memory."""
 OPTIONS = ("disableStack", "disableStorage", "enableMemory", "enableReturnData", "debug")
 
 
@@ -43,6 +46,7 @@ class StructLogger:
         self.memory = options.get("enableMemory") is True
         self.return_data = options.get("enableReturnData") is True
         self.logs: list[dict[str, Any]] = []
+        self.words = 0
         self._slots: dict[bytes, dict[int, int]] = {}
 
     def step(self, opcode: Any, computation: Any) -> None:
@@ -61,6 +65,15 @@ class StructLogger:
             "refund": computation.get_gas_refund(),
         }
         values = computation._stack.values
+        self.words += (len(values) if self.stack else 0) + (
+            len(computation._memory._bytes) // 32 if self.memory else 0
+        )
+        if self.words > MAX_WORDS:
+            raise RpcError(
+                SERVER_ERROR,
+                f"trace too large: over {MAX_WORDS} stack and memory words; "
+                "use limit, disableStack or leave enableMemory off",
+            )
         if self.stack:
             entry["stack"] = [hex(_word(v)) for v in values]
         if self.memory:

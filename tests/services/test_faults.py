@@ -194,6 +194,9 @@ def test_tampered_block_gets_a_reject_verdict(net):
     verdicts = call(net.miner.url, "pavm_getVerdicts", [hex(tampered.header.number)])
     assert all(v["block_hash"] != published["block_hash"] for v in verdicts)
     assert int(call(validator.url, "eth_blockNumber"), 16) == parent.header.number
+    bad = call(validator.url, "debug_getBadBlocks")
+    assert bad[-1]["hash"] == "0x" + tampered.hash.hex() == bad[-1]["block"]["hash"]
+    assert call(net.miner.url, "debug_getBadBlocks") == []
 
 
 def test_a_signed_header_with_another_body_is_dropped_not_judged(net):

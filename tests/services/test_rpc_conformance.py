@@ -212,6 +212,7 @@ def _cases(c: dict, url: str) -> dict[str, list[list]]:
             [{**_transfers(), "returnFullTransactions": True}, block],
         ],
         "eth_baseFee": [[]],
+        "debug_getBadBlocks": [[]],
         "eth_capabilities": [[]],
         "eth_fillTransaction": [
             [call_object],
