@@ -22,6 +22,7 @@ from common.block import Block
 from common.evm import FORKS, BlockEnv, decode_transaction, gas_used_by
 from common.recording import OpKind
 from common.replay import replay
+from common.rpc.config import fork_config
 from common.rpc.dispatch import Handler, expect_params
 from common.rpc.errors import EXECUTION_REVERTED, SERVER_ERROR, RpcError, invalid_params
 from common.rpc.fill import SUGGESTED_TIP, filled, unsigned_json
@@ -147,6 +148,7 @@ class EthApi:
         table.update(RawApi(self.store, self.find_block).methods())
         table["eth_simulateV1"] = self.simulate
         table["debug_getBadBlocks"] = self.get_bad_blocks
+        table["eth_config"] = self.fork_config
         table.update(TraceApi(self.store, self.resolve_number, self._bounded).methods())
         if self.pool is not None:
             table["eth_sendRawTransaction"] = self.send_raw_transaction
@@ -443,6 +445,13 @@ class EthApi:
                 else f"execution failed: {computation.error}"
             )
         return result
+
+    def fork_config(self, params: list[Any]) -> Any:
+        expect_params(params, 0)
+        genesis = self.store.block(0)
+        assert genesis is not None
+        precompiles = {bytes(a) for a in FORKS[self.config.fork].computation.get_precompiles()}
+        return fork_config(self.config.chain_id, genesis.hash, precompiles)
 
     def get_bad_blocks(self, params: list[Any]) -> Any:
         """The blocks this node rejected as invalid, most recent last."""

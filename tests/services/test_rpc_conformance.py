@@ -11,6 +11,7 @@ WebSocket provider receiving new heads and logs of blocks mined during the test.
 
 import asyncio
 import json
+import zlib
 
 import httpx
 import jsonschema
@@ -33,6 +34,7 @@ from common.accounts import dev_accounts, sign
 from common.roots import trie_root
 from common.rpc.client import NodeError, call
 from common.state import ChainConfig
+from common.subcalls import PARALLEL_ADDRESS
 from loadtest.testnet import process as testnet
 from loadtest.workloads.contracts import load
 from tests.rpc_spec import METHODS, check_result
@@ -213,6 +215,7 @@ def _cases(c: dict, url: str) -> dict[str, list[list]]:
         ],
         "eth_baseFee": [[]],
         "debug_getBadBlocks": [[]],
+        "eth_config": [[]],
         "eth_capabilities": [[]],
         "eth_fillTransaction": [
             [call_object],
@@ -732,3 +735,14 @@ def test_fill_transaction_fills_what_a_wallet_would(chain):
     assert tx["nonce"] == call(url, "eth_getTransactionCount", [owner, "latest"])
     assert tx["gas"] == "0x5208" and tx["type"] == "0x2" and tx["value"] == "0x7"
     assert int(tx["maxFeePerGas"], 16) >= int(call(url, "eth_baseFee"), 16)
+
+
+def test_config_names_the_fork_of_this_chain(chain):
+    url = chain["net"].miner.url
+    config = call(url, "eth_config")["current"]
+    genesis = bytes.fromhex(call(url, "eth_getBlockByNumber", ["0x0", False])["hash"][2:])
+    assert config["forkId"] == f"0x{zlib.crc32(genesis):08x}"
+    assert config["chainId"] == call(url, "eth_chainId")
+    assert config["precompiles"]["ECREC"] == "0x" + "00" * 19 + "01"
+    assert config["precompiles"]["PAVM_FORK_JOIN"] == "0x" + bytes(PARALLEL_ADDRESS).hex()
+    assert call(chain["net"].validators[0].url, "eth_config")["current"] == config
