@@ -8,6 +8,7 @@ become JSON-RPC error objects (limits follow go-ethereum: 1000 requests per batc
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,10 @@ log = logging.getLogger("pavm.rpc")
 
 MAX_BATCH = 1000
 MAX_BATCH_RESPONSE = 25_000_000
+"""Bytes of one response, batch or single."""
+BATCH_TIME = 10.0
+"""Seconds one batch may run: each call has its own deadline, but a batch of them
+would add up; calls left when it is spent get an error instead of running."""
 
 
 _TOO_LARGE = RpcError(RESPONSE_TOO_LARGE, "response too large")
@@ -66,7 +71,12 @@ class Dispatcher:
         if isinstance(request, list):
             return self._batch(request)
         response = self._one(request)
-        return None if response is None else self._dump(response)
+        if response is None:
+            return None
+        body = self._dump(response)
+        if len(body) > MAX_BATCH_RESPONSE:
+            return self._dump(_error(response.get("id"), _TOO_LARGE))
+        return body
 
     def _batch(self, requests: list[Any]) -> bytes | None:
         if not requests:
@@ -77,7 +87,15 @@ class Dispatcher:
         # over the limit: a batch of heavy calls never builds a giant answer first.
         encoded: list[bytes] = []
         size = 2
+        deadline = time.monotonic() + BATCH_TIME
         for request in requests:
+            if isinstance(request, dict) and "id" not in request and time.monotonic() > deadline:
+                continue  # a late notification: dropped, it gets no answer anyway
+            if time.monotonic() > deadline:
+                late = RpcError(SERVER_ERROR, f"batch ran out of time ({BATCH_TIME:g} s)")
+                key = request.get("id") if isinstance(request, dict) else None
+                encoded.append(self._dump(_error(key, late)))
+                continue
             response = self._one(request)
             if response is None:
                 continue

@@ -8,10 +8,19 @@ from typing import Any, Protocol
 from eth_utils import to_checksum_address
 
 from common.rpc.errors import invalid_params
-from common.rpc.hexcodec import parse_address, parse_data, parse_quantity, to_data, to_quantity
+from common.rpc.hexcodec import (
+    parse_address,
+    parse_data,
+    parse_fixed,
+    parse_quantity,
+    to_data,
+    to_quantity,
+)
 
 SUGGESTED_TIP = 10**9
 """The priority fee suggested to wallets (eth_maxPriorityFeePerGas)."""
+MAX_ACCESS_ENTRIES = 1_000
+"""Addresses, and storage keys per address, one access list may name."""
 
 
 class Chain(Protocol):
@@ -61,9 +70,33 @@ def filled(eth: Chain, request: dict[str, Any], sender_address: bytes) -> dict[s
         tx["maxFeePerGas"] = (
             parse_quantity(cap, "maxFeePerGas") if cap is not None else 2 * base_fee + tip
         )
-    if request.get("accessList"):
-        tx["accessList"] = request["accessList"]
+    if request.get("accessList") is not None:
+        tx["accessList"] = access_list(request["accessList"])
     return tx
+
+
+def access_list(value: Any) -> list[dict[str, Any]]:
+    """An EIP-2930 access list, checked: ``[{address, storageKeys: [32-byte keys]}]``."""
+    if not isinstance(value, list) or len(value) > MAX_ACCESS_ENTRIES:
+        raise invalid_params(
+            f"invalid argument 0: accessList must be a list of at most {MAX_ACCESS_ENTRIES}"
+        )
+    out = []
+    for entry in value:
+        if not isinstance(entry, dict) or not isinstance(entry.get("storageKeys", []), list):
+            raise invalid_params(
+                "invalid argument 0: accessList entries are {address, storageKeys}"
+            )
+        keys = entry.get("storageKeys", [])
+        if len(keys) > MAX_ACCESS_ENTRIES:
+            raise invalid_params(f"invalid argument 0: at most {MAX_ACCESS_ENTRIES} storage keys")
+        out.append(
+            {
+                "address": to_checksum_address(parse_address(entry.get("address"), "address")),
+                "storageKeys": [to_data(parse_fixed(k, "storageKey", 32)) for k in keys],
+            }
+        )
+    return out
 
 
 def unsigned_json(tx: dict[str, Any]) -> dict[str, Any]:

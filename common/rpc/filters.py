@@ -98,7 +98,9 @@ class Filters:
         criteria = log_criteria(query)
         if criteria.block_hash is not None:
             raise invalid_params("a filter cannot name a block hash; use eth_getLogs")
-        start = criteria.from_block
+        start, end = criteria.from_block, criteria.to_block
+        if start != "latest" and end != "latest" and self.resolve(start) > self.resolve(end):
+            raise invalid_params("invalid block range params")
         before = self.store.head_number() if start == "latest" else self.resolve(start) - 1
         return self._add(_Filter("logs", max(before, -1), criteria))
 

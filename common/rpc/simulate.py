@@ -69,7 +69,12 @@ class Simulator:
             raise invalid_params("invalid argument 0: blockStateCalls must be a list")
         if len(blocks) > MAX_BLOCKS:
             raise RpcError(LIMIT_EXCEEDED, f"too many blocks: at most {MAX_BLOCKS}")
-        if sum(len(b.get("calls") or []) for b in blocks if isinstance(b, dict)) > MAX_CALLS:
+        for entry in blocks:
+            if not isinstance(entry, dict) or not isinstance(entry.get("calls") or [], list):
+                raise invalid_params(
+                    "invalid argument 0: each block state call is an object with a list of calls"
+                )
+        if sum(len(b.get("calls") or []) for b in blocks) > MAX_CALLS:
             raise RpcError(LIMIT_EXCEEDED, f"too many calls: at most {MAX_CALLS}")
         validation = payload.get("validation") is True
         full = payload.get("returnFullTransactions") is True

@@ -16,8 +16,8 @@ from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 
 MAX_STEPS = 100_000
 """Struct-log entries one trace keeps at most."""
-MAX_WORDS = 2_000_000
-"""Stack items and memory words one trace may copy in all (about 150 MB of JSON): a
+MAX_WORDS = 200_000
+"""Stack items and memory words one trace may copy in all (about 15 MB of JSON): a
 deep stack or a large memory at every step would otherwise fill the node's memory."""
 OPTIONS = ("disableStack", "disableStorage", "enableMemory", "enableReturnData", "debug")
 

@@ -5,9 +5,11 @@ with ``eth_subscribe``/``eth_unsubscribe``: ``newHeads``, ``logs`` and
 Every other method goes through the same dispatcher as HTTP. One task per app
 watches the store's head and fans new blocks out to the subscriptions; pending
 transactions arrive from the RPC layer as the pool accepts them. Strangers are
-bounded: ``MAX_CONNECTIONS`` sockets, ``MAX_SUBSCRIPTIONS`` per socket, messages of
-at most ``common.service.MAX_WS_MESSAGE`` bytes (the server's limit), and a subscriber whose
-``QUEUE`` outgoing messages are not read is disconnected rather than buffered for.
+bounded: ``MAX_CONNECTIONS`` sockets, ``MAX_SUBSCRIPTIONS`` per socket and
+``MAX_LOG_SUBSCRIPTIONS`` in all, messages of at most
+``common.service.MAX_WS_MESSAGE`` bytes (the server's limit), and a socket with more
+than ``MAX_PENDING_BYTES`` waiting, or whose client stops reading for
+``SEND_TIMEOUT`` seconds, is dropped rather than buffered for.
 A handshake from a web page of another origin is refused (a browser lets any page
 open a WebSocket to 127.0.0.1).
 """
@@ -17,6 +19,7 @@ import contextlib
 import json
 import logging
 import secrets
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,18 +27,23 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 
-from common.block import Block
 from common.rpc.dispatch import Dispatcher, expect_params
-from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
+from common.rpc.errors import INVALID_REQUEST, SERVER_ERROR, RpcError, invalid_params
 from common.rpc.logs import LogCriteria, block_logs, log_criteria
 from common.rpc.views import block_json
 from common.store import ChainStore
 from common.untrusted import load_json
 
-MAX_CONNECTIONS = 200
-MAX_SUBSCRIPTIONS = 100
-QUEUE = 1024
-"""Outgoing messages one connection may have waiting before it is dropped as too slow."""
+MAX_CONNECTIONS = 100
+MAX_SUBSCRIPTIONS = 32
+"""Subscriptions one socket may hold."""
+MAX_LOG_SUBSCRIPTIONS = 256
+"""``logs`` subscriptions of all sockets together: each is matched against every log
+of every block."""
+MAX_PENDING_BYTES = 16 * 1024 * 1024
+"""Bytes of answers and notifications one socket may have waiting to be sent."""
+SEND_TIMEOUT = 10.0
+"""Seconds one message may take to go out before its socket is dropped."""
 HEAD_POLL = 0.1
 """Seconds between looks at the store's head."""
 LOCAL_ORIGINS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -50,34 +58,37 @@ class _Subscription:
 
 
 class _Connection:
-    """One socket: its subscriptions and the queue its sender task drains."""
+    """One socket: its subscriptions and what waits to be sent (event loop only)."""
 
     def __init__(self) -> None:
         self.subscriptions: dict[str, _Subscription] = {}
-        self.outbox: asyncio.Queue[str | None] = asyncio.Queue(QUEUE)
-        self.overflowed = False
+        self.outbox: deque[str] = deque()
+        self.pending = 0
+        """Bytes in the outbox."""
+        self.ready = asyncio.Event()
+        self.dropped = asyncio.Event()
+        """Set when the socket must go: too much waiting, or a send that stalled."""
 
     def push(self, message: str) -> None:
-        if self.overflowed:
+        if self.dropped.is_set():
             return
-        try:
-            self.outbox.put_nowait(message)
-        except asyncio.QueueFull:
-            self.overflowed = True
-            with contextlib.suppress(asyncio.QueueFull):
-                self.outbox.get_nowait()
-                self.outbox.put_nowait(None)  # tells the sender to close
+        self.pending += len(message)
+        if self.pending > MAX_PENDING_BYTES:
+            self.outbox.clear()
+            self.dropped.set()
+            return
+        self.outbox.append(message)
+        self.ready.set()
 
-    def notify(self, key: str, result: Any) -> None:
-        self.push(
-            _dump(
-                {
-                    "jsonrpc": "2.0",
-                    "method": "eth_subscription",
-                    "params": {"subscription": key, "result": result},
-                }
-            )
-        )
+
+def _notification(key: str, result: Any) -> str:
+    return _dump(
+        {
+            "jsonrpc": "2.0",
+            "method": "eth_subscription",
+            "params": {"subscription": key, "result": result},
+        }
+    )
 
 
 class Subscriptions:
@@ -102,32 +113,59 @@ class Subscriptions:
         for connection in list(self.connections):
             for key, sub in list(connection.subscriptions.items()):
                 if sub.kind == "newPendingTransactions":
-                    connection.notify(key, tx_hash)
+                    connection.push(_notification(key, tx_hash))
 
     async def _watch(self) -> None:
+        """Fan new blocks out; the matching and encoding run off the event loop, so a
+        block of many logs never holds up the node's other requests."""
         seen = await run_in_threadpool(self.store.head_number)
         while self.connections:
             await asyncio.sleep(HEAD_POLL)
             head = await run_in_threadpool(self.store.head_number)
             for number in range(seen + 1, head + 1):
-                block = await run_in_threadpool(self.store.block, number)
-                receipts = await run_in_threadpool(self.store.receipts, number)
-                if block is not None:
-                    self._block(block, receipts or [])
+                watching = [
+                    (connection, key, sub)
+                    for connection in self.connections
+                    for key, sub in connection.subscriptions.items()
+                    if sub.kind in ("newHeads", "logs")
+                ]
+                if watching:
+                    messages = await run_in_threadpool(self._block, number, watching)
+                    for connection, message in messages:
+                        connection.push(message)
             seen = max(seen, head)
         self._watcher = None
 
-    def _block(self, block: Block, receipts: list[Any]) -> None:
+    def _block(
+        self, number: int, watching: list[tuple[_Connection, str, _Subscription]]
+    ) -> list[tuple[_Connection, str]]:
+        """Every notification block ``number`` makes, at most ``MAX_PENDING_BYTES`` per
+        socket (the socket is dropped when it gets there anyway)."""
+        block = self.store.block(number)
+        if block is None:
+            return []
+        receipts = self.store.receipts(number) or []
         header = block_json(block, False, self.chain_id)
         for name in _HEADER_DROPS:
             header.pop(name, None)
-        for connection in list(self.connections):
-            for key, sub in list(connection.subscriptions.items()):
-                if sub.kind == "newHeads":
-                    connection.notify(key, header)
-                elif sub.kind == "logs" and sub.criteria is not None:
-                    for entry in block_logs(block, receipts, sub.criteria):
-                        connection.notify(key, entry)
+        matched: dict[LogCriteria, list[dict[str, Any]]] = {}
+        sizes: dict[_Connection, int] = {}
+        out: list[tuple[_Connection, str]] = []
+        for connection, key, sub in watching:
+            if sub.kind == "newHeads":
+                results: list[Any] = [header]
+            else:
+                assert sub.criteria is not None
+                if sub.criteria not in matched:
+                    matched[sub.criteria] = list(block_logs(block, receipts, sub.criteria))
+                results = matched[sub.criteria]
+            for result in results:
+                message = _notification(key, result)
+                sizes[connection] = sizes.get(connection, 0) + len(message)
+                out.append((connection, message))
+                if sizes[connection] > MAX_PENDING_BYTES:
+                    break
+        return out
 
     # -- methods -----------------------------------------------------------------------
 
@@ -145,6 +183,10 @@ class Subscriptions:
             raise invalid_params(f"invalid argument 1: {kind} takes no options")
         if len(connection.subscriptions) >= MAX_SUBSCRIPTIONS:
             raise RpcError(SERVER_ERROR, f"too many subscriptions: at most {MAX_SUBSCRIPTIONS}")
+        if kind == "logs" and self._log_subscriptions() >= MAX_LOG_SUBSCRIPTIONS:
+            raise RpcError(
+                SERVER_ERROR, f"too many logs subscriptions on this node: {MAX_LOG_SUBSCRIPTIONS}"
+            )
         key = hex(secrets.randbits(128) | 1 << 127)
         connection.subscriptions[key] = _Subscription(kind, criteria)
         return key
@@ -155,6 +197,11 @@ class Subscriptions:
         if not isinstance(key, str):
             raise invalid_params("invalid argument 0: subscription id expected")
         return connection.subscriptions.pop(key, None) is not None
+
+    def _log_subscriptions(self) -> int:
+        return sum(
+            1 for c in self.connections for s in c.subscriptions.values() if s.kind == "logs"
+        )
 
     def _open(self, connection: _Connection) -> None:
         self._loop = asyncio.get_running_loop()
@@ -186,35 +233,59 @@ def websocket_router(dispatcher: Dispatcher, subscriptions: Subscriptions) -> AP
         await websocket.accept()
         connection = _Connection()
         subscriptions._open(connection)
-        sender = asyncio.create_task(_send(websocket, connection))
+        tasks = [
+            asyncio.create_task(_receive(websocket, dispatcher, subscriptions, connection)),
+            asyncio.create_task(_send(websocket, connection)),
+            asyncio.create_task(connection.dropped.wait()),
+        ]
         try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                # Text or binary frames alike (web3.py sends binary).
-                data = message.get("bytes") or (message.get("text") or "").encode()
-                answer = await _answer(dispatcher, subscriptions, connection, data)
-                if answer is not None:
-                    connection.push(answer)
-        except (WebSocketDisconnect, RuntimeError):
-            pass
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             subscriptions.connections.discard(connection)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if connection.dropped.is_set():
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        websocket.close(code=1008, reason="subscriber too slow"), 2.0
+                    )
 
     return router
 
 
+async def _receive(
+    websocket: WebSocket,
+    dispatcher: Dispatcher,
+    subscriptions: Subscriptions,
+    connection: _Connection,
+) -> None:
+    """Answer each message in turn until the client goes."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            # Text or binary frames alike (web3.py sends binary).
+            data = message.get("bytes") or (message.get("text") or "").encode()
+            answer = await _answer(dispatcher, subscriptions, connection, data)
+            if answer is not None:
+                connection.push(answer)
+
+
 async def _send(websocket: WebSocket, connection: _Connection) -> None:
-    while True:
-        message = await connection.outbox.get()
-        if message is None:
-            await websocket.close(code=1008, reason="subscriber too slow")
-            return
-        await websocket.send_text(message)
+    """Send what waits; a message that cannot go out within ``SEND_TIMEOUT`` (a client
+    that stopped reading) drops the socket."""
+    try:
+        while True:
+            await connection.ready.wait()
+            connection.ready.clear()
+            while connection.outbox:
+                message = connection.outbox.popleft()
+                connection.pending -= len(message)
+                await asyncio.wait_for(websocket.send_text(message), SEND_TIMEOUT)
+    except (TimeoutError, WebSocketDisconnect, RuntimeError):
+        connection.dropped.set()
 
 
 async def _answer(
@@ -227,6 +298,12 @@ async def _answer(
         request = None
     if isinstance(request, dict) and request.get("method") in ("eth_subscribe", "eth_unsubscribe"):
         params = request.get("params", [])
+        request_id = request.get("id")
+        if request.get("jsonrpc") != "2.0" or not isinstance(request_id, str | int | None):
+            error = RpcError(INVALID_REQUEST, "invalid request")
+            return _dump({"jsonrpc": "2.0", "id": None, "error": error.to_json()})
+        if "id" not in request:
+            return None  # a notification: no answer
         try:
             if not isinstance(params, list):
                 raise invalid_params("non-array args")

@@ -33,6 +33,7 @@ from web3.providers.persistent import WebSocketProvider
 from common.accounts import dev_accounts, sign
 from common.roots import trie_root
 from common.rpc.client import NodeError, call
+from common.rpc.ws import MAX_SUBSCRIPTIONS
 from common.state import ChainConfig
 from common.subcalls import PARALLEL_ADDRESS
 from loadtest.testnet import process as testnet
@@ -304,6 +305,14 @@ def test_errors_carry_go_ethereums_codes(chain):
         ("eth_getFilterChanges", ["0x" + "00" * 16], -32000),
         ("eth_getTransactionByBlockNumberAndIndex", ["latest", "0x01"], -32602),
         ("eth_call", [{"to": c["token"], "input": "0x12"}, "latest"], 3),
+        (
+            "eth_fillTransaction",
+            [{"from": c["owner"], "to": c["alice"], "accessList": "x"}],
+            -32602,
+        ),
+        ("eth_sendTransaction", [{"from": c["alice"], "accessList": [None]}], -32602),
+        ("eth_simulateV1", [{"blockStateCalls": [{"calls": 5}]}], -32602),
+        ("eth_newFilter", [{"fromBlock": "0x3", "toBlock": "0x2"}], -32602),
     ]
     for method, params, code in cases:
         answer = _raw(url, method, params)
@@ -394,7 +403,7 @@ def test_websocket_refuses_foreign_origins_and_bounds_subscriptions(chain):
     with pytest.raises(InvalidStatus):
         connect(url, origin="https://evil.example").close()
     with connect(url, origin="http://localhost:3000") as socket:
-        for i in range(101):
+        for i in range(MAX_SUBSCRIPTIONS + 1):
             socket.send(
                 json.dumps(
                     {"jsonrpc": "2.0", "id": i, "method": "eth_subscribe", "params": ["newHeads"]}
