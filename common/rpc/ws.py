@@ -246,6 +246,7 @@ def websocket_router(dispatcher: Dispatcher, subscriptions: Subscriptions) -> AP
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             if connection.dropped.is_set():
+                log.info("dropped a WebSocket client that stopped reading")
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(
                         websocket.close(code=1008, reason="subscriber too slow"), 2.0
