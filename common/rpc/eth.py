@@ -6,25 +6,22 @@ miner has a transaction pool; without one, ``eth_sendRawTransaction`` is not off
 """
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, Protocol, cast
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from eth.abc import SignedTransactionAPI
 from eth.db.account import AccountDB
-from eth.exceptions import Revert
-from eth.vm.forks.prague.transactions import PragueTransactionBuilder
-from eth.vm.spoof import SpoofTransaction
 from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 
 from common.block import Block
-from common.evm import FORKS, BlockEnv, decode_transaction, gas_used_by
+from common.evm import FORKS, decode_transaction
 from common.recording import OpKind
 from common.replay import replay
+from common.rpc.calls import Calls
 from common.rpc.config import fork_config
 from common.rpc.dispatch import Handler, expect_params
-from common.rpc.errors import EXECUTION_REVERTED, SERVER_ERROR, RpcError, invalid_params
+from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 from common.rpc.fill import SUGGESTED_TIP, filled, unsigned_json
 from common.rpc.filters import Filters
 from common.rpc.hexcodec import (
@@ -43,25 +40,15 @@ from common.rpc.raw import RawApi, raw_block
 from common.rpc.simulate import Simulator
 from common.rpc.tracing import TraceApi
 from common.rpc.views import block_json, receipt_json, tx_json
-from common.rpc.warm import Touched, record_warm
 from common.rpc.ws import Subscriptions
 from common.state import next_base_fee
 from common.store import ChainStore
-from common.timed_call import CALL_TIMEOUT, CallTimeout, deadline, timed_state
 
-RPC_GAS_CAP = 50_000_000
-"""Gas given to eth_call/eth_estimateGas at most (go-ethereum's --rpc.gascap)."""
-MAX_ACCESS_LIST_ROUNDS = 4
-"""Runs eth_createAccessList makes at most before its list stops changing."""
-MAX_CALLS = 4
-"""eth_call/eth_estimateGas executions running at once."""
 MAX_FEE_HISTORY = 1024
 """Blocks one eth_feeHistory covers at most (go-ethereum's limit)."""
 MAX_PERCENTILES = 100
 """Reward percentiles one eth_feeHistory takes at most (go-ethereum's limit)."""
 CLIENT_VERSION = "pavm-net/0.1.0/python3.11"
-AccessList = tuple[tuple[bytes, tuple[int, ...]], ...]
-"""(address, sorted storage slots) pairs, sorted by address."""
 
 
 class Pool(Protocol):
@@ -72,10 +59,6 @@ class Pool(Protocol):
     def pending_nonce(self, sender: bytes, state_nonce: int) -> int: ...
 
     def get(self, tx_hash: bytes) -> bytes | None: ...
-
-
-class _IntrinsicGasTooLow(RpcError):
-    """Thrown when a call's gas does not cover even its intrinsic cost."""
 
 
 class EthApi:
@@ -96,7 +79,8 @@ class EthApi:
         self.bad_blocks = bad_blocks or list
         """Blocks this node refused as invalid, newest last (a validator's)."""
         self.config = store.config()
-        self._calls = threading.BoundedSemaphore(MAX_CALLS)
+        self.calls = Calls(store, self.config, self._block_at)
+        self.estimate_gas = self.calls.estimate_gas
         self.filters = Filters(store, self.resolve_number, pending=pool is not None)
         self.subscriptions = Subscriptions(store, self.config.chain_id, pending=pool is not None)
 
@@ -125,9 +109,9 @@ class EthApi:
             "eth_getStorageAt": self.get_storage_at,
             "eth_getProof": self.get_proof,
             "eth_getStorageValues": self.get_storage_values,
-            "eth_call": self.call,
-            "eth_estimateGas": self.estimate_gas,
-            "eth_createAccessList": self.create_access_list,
+            "eth_call": self.calls.call,
+            "eth_estimateGas": self.calls.estimate_gas,
+            "eth_createAccessList": self.calls.create_access_list,
             "eth_gasPrice": self.gas_price,
             "eth_maxPriorityFeePerGas": lambda p: to_quantity(SUGGESTED_TIP),
             "eth_baseFee": lambda p: to_quantity(self.next_base_fee()),
@@ -149,7 +133,7 @@ class EthApi:
         table["eth_simulateV1"] = self.simulate
         table["debug_getBadBlocks"] = self.get_bad_blocks
         table["eth_config"] = self.fork_config
-        table.update(TraceApi(self.store, self.resolve_number, self._bounded).methods())
+        table.update(TraceApi(self.store, self.resolve_number, self.calls.bounded).methods())
         if self.pool is not None:
             table["eth_sendRawTransaction"] = self.send_raw_transaction
         return table
@@ -310,142 +294,6 @@ class EthApi:
             block = self._block_at(tag)
             return account_proof(self.store.db, block.header.state_root, address, keys)
 
-    # -- execution -----------------------------------------------------------------------
-
-    def _run_call(self, call: Any, tag: Any, gas: int | None = None) -> Any:
-        return self._execute(call, tag, gas)[0]
-
-    def _execute(
-        self,
-        call: Any,
-        tag: Any,
-        gas: int | None = None,
-        access_list: AccessList | None = None,
-        touched: Touched | None = None,
-    ) -> tuple[Any, SignedTransactionAPI]:
-        """Run ``call`` on the state of block ``tag``; with ``access_list`` as a type-1
-        transaction carrying it; ``touched`` collects every address and slot made warm."""
-        if not isinstance(call, dict):
-            raise invalid_params("invalid argument 0: call object expected")
-        sender = parse_address(call["from"], "from") if call.get("from") else bytes(20)
-        to = parse_address(call["to"], "to") if call.get("to") else b""
-        value = parse_quantity(call.get("value", "0x0"), "value")
-        data_field = call.get("input", call.get("data", "0x"))
-        data = parse_data(data_field, "input")
-        limit = gas if gas is not None else RPC_GAS_CAP
-        if call.get("gas") and gas is None:
-            limit = min(parse_quantity(call["gas"], "gas"), RPC_GAS_CAP)
-        block = self._block_at(tag or "latest")
-        header = block.header
-        env = BlockEnv(
-            number=header.number,
-            timestamp=header.timestamp,
-            coinbase=header.beneficiary,
-            gas_limit=max(header.gas_limit, limit),
-            base_fee=0,
-            chain_id=self.config.chain_id,
-            fork=self.config.fork,
-            gas=self.config.gas,
-        )
-        state = timed_state(env, self.store.db, header.state_root)
-        if touched is not None:
-            record_warm(state, touched)
-        nonce = state.get_nonce(Address(sender))
-        if access_list is None:
-            unsigned = PragueTransactionBuilder.create_unsigned_transaction(
-                nonce=nonce, gas_price=0, gas=limit, to=Address(to), value=value, data=data
-            )
-        else:
-            unsigned = PragueTransactionBuilder.new_unsigned_access_list_transaction(
-                self.config.chain_id,
-                nonce,
-                0,
-                limit,
-                Address(to),
-                value,
-                data,
-                [(Address(a), slots) for a, slots in access_list],
-            )
-        if limit < unsigned.intrinsic_gas:
-            raise _IntrinsicGasTooLow(
-                SERVER_ERROR, f"intrinsic gas too low: have {limit}, want {unsigned.intrinsic_gas}"
-            )
-        tx = cast(SignedTransactionAPI, SpoofTransaction(unsigned, from_=Address(sender)))
-        if state.get_balance(Address(sender)) < value:
-            raise RpcError(SERVER_ERROR, "insufficient funds for gas * price + value")
-        return state.apply_transaction(tx), tx
-
-    def call(self, params: list[Any]) -> Any:
-        """Runs on a snapshot of the chosen block's state, outside the node's lock (so a
-        call never holds up mining or validation), for at most ``CALL_TIMEOUT`` s."""
-        call, tag = expect_params(params, 1, 1)
-        with self._call_slot(), deadline():
-            computation = self._run_call(call, tag)
-        if computation.is_error:
-            _raise_execution_error(computation)
-        return to_data(computation.output)
-
-    def estimate_gas(self, params: list[Any]) -> Any:
-        call, tag = expect_params(params, 1, 1)
-        with self._call_slot(), deadline():
-            high = RPC_GAS_CAP
-            if isinstance(call, dict) and call.get("gas"):
-                high = min(parse_quantity(call["gas"], "gas"), RPC_GAS_CAP)
-            top = self._run_call(call, tag, high)
-            if top.is_error:
-                _raise_execution_error(top)
-            low = 21_000 - 1
-            while low + 1 < high:
-                middle = (low + high) // 2
-                try:
-                    fails = self._run_call(call, tag, middle).is_error
-                except _IntrinsicGasTooLow:
-                    fails = True
-                if fails:
-                    low = middle
-                else:
-                    high = middle
-        return to_quantity(high)
-
-    def create_access_list(self, params: list[Any]) -> Any:
-        """The addresses and slots the call touches, as go-ethereum's access-list tracer
-        gives them (sender, recipient, precompiles and the coinbase left out, all warm
-        anyway), and the gas the call uses with that list; repeated until the list no
-        longer changes, since a list can change what the call does."""
-        call, tag = expect_params(params, 1, 1)
-        tag = tag or "latest"
-        with self._call_slot(), deadline():
-            block = self._block_at(tag)
-            excluded = {bytes(a) for a in FORKS[self.config.fork].computation.get_precompiles()}
-            excluded |= {block.header.beneficiary, bytes(20)}
-            for name in ("from", "to"):
-                if isinstance(call, dict) and call.get(name):
-                    excluded.add(parse_address(call[name], name))
-            listed: AccessList = ()
-            for _ in range(MAX_ACCESS_LIST_ROUNDS):
-                touched: Touched = set()
-                computation, tx = self._execute(call, tag, None, listed, touched)
-                found = _access_list(touched, excluded)
-                if found == listed:
-                    break
-                listed = found
-            else:
-                computation, tx = self._execute(call, tag, None, listed)
-        result: dict[str, Any] = {
-            "accessList": [
-                {"address": to_data(a), "storageKeys": [to_data(k.to_bytes(32, "big")) for k in ks]}
-                for a, ks in listed
-            ],
-            "gasUsed": to_quantity(gas_used_by(tx, computation)),
-        }
-        if computation.is_error:
-            result["error"] = (
-                "execution reverted"
-                if isinstance(computation.error, Revert)
-                else f"execution failed: {computation.error}"
-            )
-        return result
-
     def fork_config(self, params: list[Any]) -> Any:
         expect_params(params, 0)
         genesis = self.store.block(0)
@@ -467,27 +315,8 @@ class EthApi:
 
     def simulate(self, params: list[Any]) -> Any:
         """eth_simulateV1 (``common/rpc/simulate.py``), as bounded as eth_call."""
-        with self._bounded():
+        with self.calls.bounded():
             return Simulator(self.store, self._block_at).simulate(params)
-
-    @contextmanager
-    def _bounded(self) -> Iterator[None]:
-        """A call slot and the call deadline, for work that executes transactions."""
-        with self._call_slot(), deadline():
-            yield
-
-    @contextmanager
-    def _call_slot(self) -> Iterator[None]:
-        """One of ``MAX_CALLS`` places for a running call; a call that finds none free
-        within the timeout is refused, so calls cannot take every server thread."""
-        if not self._calls.acquire(timeout=CALL_TIMEOUT):
-            raise RpcError(SERVER_ERROR, f"node busy: {MAX_CALLS} calls are running")
-        try:
-            yield
-        except CallTimeout as exc:
-            raise RpcError(SERVER_ERROR, str(exc)) from None
-        finally:
-            self._calls.release()
 
     def next_base_fee(self) -> int:
         """The base fee the next block will have."""
@@ -725,27 +554,6 @@ def _slot(value: Any) -> int:
     if isinstance(value, str) and len(value) == 66:
         return int.from_bytes(parse_hash(value, "slot"), "big")
     return parse_quantity(value, "slot")
-
-
-def _access_list(touched: Touched, excluded: set[bytes]) -> AccessList:
-    """Touched addresses and slots as a sorted access list, less ``excluded`` addresses
-    that have no slot touched."""
-    slots: dict[bytes, set[int]] = {}
-    for address, slot in touched:
-        keys = slots.setdefault(address, set())
-        if slot is not None:
-            keys.add(slot)
-    return tuple(
-        (address, tuple(sorted(keys)))
-        for address, keys in sorted(slots.items())
-        if keys or address not in excluded
-    )
-
-
-def _raise_execution_error(computation: Any) -> None:
-    if isinstance(computation.error, Revert):
-        raise RpcError(EXECUTION_REVERTED, "execution reverted", to_data(computation.output))
-    raise RpcError(SERVER_ERROR, f"execution failed: {computation.error}")
 
 
 def _rwset_json(rwset: Any) -> dict[str, Any]:

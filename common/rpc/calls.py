@@ -1,0 +1,226 @@
+"""``eth_call``, ``eth_estimateGas`` and ``eth_createAccessList``: a call run on a
+snapshot of a block's state, outside the node's lock (so it never holds up mining or
+validation), in the timed EVM (``common/timed_call.py``): at most ``MAX_CALLS`` at
+once, each within ``CALL_TIMEOUT`` seconds and ``RPC_GAS_CAP`` gas. Tracing and
+simulation take their slots and deadline from here too (:meth:`Calls.bounded`).
+"""
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+from eth.abc import SignedTransactionAPI
+from eth.exceptions import Revert
+from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+from eth.vm.spoof import SpoofTransaction
+from eth_typing import Address
+
+from common.block import Block
+from common.evm import FORKS, BlockEnv, gas_used_by
+from common.rpc.dispatch import expect_params
+from common.rpc.errors import EXECUTION_REVERTED, SERVER_ERROR, RpcError, invalid_params
+from common.rpc.hexcodec import parse_address, parse_data, parse_quantity, to_data, to_quantity
+from common.rpc.warm import Touched, record_warm
+from common.state import ChainConfig
+from common.store import ChainStore
+from common.timed_call import CALL_TIMEOUT, CallTimeout, deadline, timed_state
+
+RPC_GAS_CAP = 50_000_000
+"""Gas given to eth_call/eth_estimateGas at most (go-ethereum's --rpc.gascap)."""
+MAX_ACCESS_LIST_ROUNDS = 4
+"""Runs eth_createAccessList makes at most before its list stops changing."""
+MAX_CALLS = 4
+"""eth_call/eth_estimateGas executions running at once."""
+AccessList = tuple[tuple[bytes, tuple[int, ...]], ...]
+"""(address, sorted storage slots) pairs, sorted by address."""
+
+
+class _IntrinsicGasTooLow(RpcError):
+    """Thrown when a call's gas does not cover even its intrinsic cost."""
+
+
+class Calls:
+    """The call methods over a chain store; ``block_at`` resolves a block parameter."""
+
+    def __init__(
+        self, store: ChainStore, config: ChainConfig, block_at: Callable[[Any], Block]
+    ) -> None:
+        self.store = store
+        self.config = config
+        self._block_at = block_at
+        self._calls = threading.BoundedSemaphore(MAX_CALLS)
+
+    def _run_call(self, call: Any, tag: Any, gas: int | None = None) -> Any:
+        return self._execute(call, tag, gas)[0]
+
+    def _execute(
+        self,
+        call: Any,
+        tag: Any,
+        gas: int | None = None,
+        access_list: AccessList | None = None,
+        touched: Touched | None = None,
+    ) -> tuple[Any, SignedTransactionAPI]:
+        """Run ``call`` on the state of block ``tag``; with ``access_list`` as a type-1
+        transaction carrying it; ``touched`` collects every address and slot made warm."""
+        if not isinstance(call, dict):
+            raise invalid_params("invalid argument 0: call object expected")
+        sender = parse_address(call["from"], "from") if call.get("from") else bytes(20)
+        to = parse_address(call["to"], "to") if call.get("to") else b""
+        value = parse_quantity(call.get("value", "0x0"), "value")
+        data_field = call.get("input", call.get("data", "0x"))
+        data = parse_data(data_field, "input")
+        limit = gas if gas is not None else RPC_GAS_CAP
+        if call.get("gas") and gas is None:
+            limit = min(parse_quantity(call["gas"], "gas"), RPC_GAS_CAP)
+        block = self._block_at(tag or "latest")
+        header = block.header
+        env = BlockEnv(
+            number=header.number,
+            timestamp=header.timestamp,
+            coinbase=header.beneficiary,
+            gas_limit=max(header.gas_limit, limit),
+            base_fee=0,
+            chain_id=self.config.chain_id,
+            fork=self.config.fork,
+            gas=self.config.gas,
+        )
+        state = timed_state(env, self.store.db, header.state_root)
+        if touched is not None:
+            record_warm(state, touched)
+        nonce = state.get_nonce(Address(sender))
+        if access_list is None:
+            unsigned = PragueTransactionBuilder.create_unsigned_transaction(
+                nonce=nonce, gas_price=0, gas=limit, to=Address(to), value=value, data=data
+            )
+        else:
+            unsigned = PragueTransactionBuilder.new_unsigned_access_list_transaction(
+                self.config.chain_id,
+                nonce,
+                0,
+                limit,
+                Address(to),
+                value,
+                data,
+                [(Address(a), slots) for a, slots in access_list],
+            )
+        if limit < unsigned.intrinsic_gas:
+            raise _IntrinsicGasTooLow(
+                SERVER_ERROR, f"intrinsic gas too low: have {limit}, want {unsigned.intrinsic_gas}"
+            )
+        tx = cast(SignedTransactionAPI, SpoofTransaction(unsigned, from_=Address(sender)))
+        if state.get_balance(Address(sender)) < value:
+            raise RpcError(SERVER_ERROR, "insufficient funds for gas * price + value")
+        return state.apply_transaction(tx), tx
+
+    def call(self, params: list[Any]) -> Any:
+        """Runs on a snapshot of the chosen block's state, outside the node's lock (so a
+        call never holds up mining or validation), for at most ``CALL_TIMEOUT`` s."""
+        call, tag = expect_params(params, 1, 1)
+        with self._call_slot(), deadline():
+            computation = self._run_call(call, tag)
+        if computation.is_error:
+            _raise_execution_error(computation)
+        return to_data(computation.output)
+
+    def estimate_gas(self, params: list[Any]) -> Any:
+        call, tag = expect_params(params, 1, 1)
+        with self._call_slot(), deadline():
+            high = RPC_GAS_CAP
+            if isinstance(call, dict) and call.get("gas"):
+                high = min(parse_quantity(call["gas"], "gas"), RPC_GAS_CAP)
+            top = self._run_call(call, tag, high)
+            if top.is_error:
+                _raise_execution_error(top)
+            low = 21_000 - 1
+            while low + 1 < high:
+                middle = (low + high) // 2
+                try:
+                    fails = self._run_call(call, tag, middle).is_error
+                except _IntrinsicGasTooLow:
+                    fails = True
+                if fails:
+                    low = middle
+                else:
+                    high = middle
+        return to_quantity(high)
+
+    def create_access_list(self, params: list[Any]) -> Any:
+        """The addresses and slots the call touches, as go-ethereum's access-list tracer
+        gives them (sender, recipient, precompiles and the coinbase left out, all warm
+        anyway), and the gas the call uses with that list; repeated until the list no
+        longer changes, since a list can change what the call does."""
+        call, tag = expect_params(params, 1, 1)
+        tag = tag or "latest"
+        with self._call_slot(), deadline():
+            block = self._block_at(tag)
+            excluded = {bytes(a) for a in FORKS[self.config.fork].computation.get_precompiles()}
+            excluded |= {block.header.beneficiary, bytes(20)}
+            for name in ("from", "to"):
+                if isinstance(call, dict) and call.get(name):
+                    excluded.add(parse_address(call[name], name))
+            listed: AccessList = ()
+            for _ in range(MAX_ACCESS_LIST_ROUNDS):
+                touched: Touched = set()
+                computation, tx = self._execute(call, tag, None, listed, touched)
+                found = _access_list(touched, excluded)
+                if found == listed:
+                    break
+                listed = found
+            else:
+                computation, tx = self._execute(call, tag, None, listed)
+        result: dict[str, Any] = {
+            "accessList": [
+                {"address": to_data(a), "storageKeys": [to_data(k.to_bytes(32, "big")) for k in ks]}
+                for a, ks in listed
+            ],
+            "gasUsed": to_quantity(gas_used_by(tx, computation)),
+        }
+        if computation.is_error:
+            result["error"] = (
+                "execution reverted"
+                if isinstance(computation.error, Revert)
+                else f"execution failed: {computation.error}"
+            )
+        return result
+
+    @contextmanager
+    def bounded(self) -> Iterator[None]:
+        """A call slot and the call deadline, for work that executes transactions."""
+        with self._call_slot(), deadline():
+            yield
+
+    @contextmanager
+    def _call_slot(self) -> Iterator[None]:
+        """One of ``MAX_CALLS`` places for a running call; a call that finds none free
+        within the timeout is refused, so calls cannot take every server thread."""
+        if not self._calls.acquire(timeout=CALL_TIMEOUT):
+            raise RpcError(SERVER_ERROR, f"node busy: {MAX_CALLS} calls are running")
+        try:
+            yield
+        except CallTimeout as exc:
+            raise RpcError(SERVER_ERROR, str(exc)) from None
+        finally:
+            self._calls.release()
+
+
+def _access_list(touched: Touched, excluded: set[bytes]) -> AccessList:
+    """Touched addresses and slots as a sorted access list, less ``excluded`` addresses
+    that have no slot touched."""
+    slots: dict[bytes, set[int]] = {}
+    for address, slot in touched:
+        keys = slots.setdefault(address, set())
+        if slot is not None:
+            keys.add(slot)
+    return tuple(
+        (address, tuple(sorted(keys)))
+        for address, keys in sorted(slots.items())
+        if keys or address not in excluded
+    )
+
+
+def _raise_execution_error(computation: Any) -> None:
+    if isinstance(computation.error, Revert):
+        raise RpcError(EXECUTION_REVERTED, "execution reverted", to_data(computation.output))
+    raise RpcError(SERVER_ERROR, f"execution failed: {computation.error}")
