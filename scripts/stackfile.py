@@ -13,6 +13,7 @@ does not: a service VIP answers "no route to host"), and a testnet needs neither
 interpolated by ``docker stack deploy``.
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -38,9 +39,19 @@ def swarm_form(spec: dict) -> dict:
     return out
 
 
+_PART = re.compile(r"\$\{[^}]*\}|[^:]+")
+"""One colon-separated part of a port, where ${VAR:-default} counts as one."""
+
+
 def _host_mode(port: str) -> dict:
-    """``"8546"`` or ``"${X:-8545}:8545"`` as a host-mode long-syntax port."""
-    published, _, target = str(port).rpartition(":")
+    """``"8546"``, ``"${X:-8545}:8545"`` or ``"${H:-127.0.0.1}:${X:-8545}:8545"`` as a
+    host-mode long-syntax port. A swarm publishes on every interface: the host
+    address is dropped (README says so)."""
+    parts = _PART.findall(str(port))
+    if not 1 <= len(parts) <= 3 or not parts[-1].isdigit():
+        raise ValueError(f"port {port!r}: expected [HOST:][PUBLISHED:]TARGET")
+    target = parts[-1]
+    published = parts[-2] if len(parts) > 1 else None
     entry: dict = {"target": int(target), "protocol": "tcp", "mode": "host"}
     if published:
         entry["published"] = published
