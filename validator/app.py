@@ -9,14 +9,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from common.block import Block
-from common.rpc.dispatch import Dispatcher
+from common.rpc.dispatch import Dispatcher, Handler, expect_params
 from common.rpc.eth import EthApi
-from common.rpc.hexcodec import to_data
+from common.rpc.hexcodec import parse_quantity, to_data, to_quantity
 from common.rpc.http import MAX_BODY, jsonrpc_router, read_body
 from common.rpc.ws import websocket_router
 from common.service import node_lifespan
 from common.store import ChainStore
 from validator.node import ValidatorNode
+from validator.validate import ValidationReport
 
 MAX_BLOCK = 8 * MAX_BODY
 """Largest block a validator takes in (a full 30M-gas block of calldata is ~2 MB)."""
@@ -68,11 +69,10 @@ class _ValidatorCollector:
         if reports:
             last = reports[-1]
             yield GaugeMetricFamily("pavm_groups", "Groups in the last block", value=last.groups)
-            serial_equivalent = sum(last.worker_cpu_s) + last.total_s - last.execute_s
             yield GaugeMetricFamily(
                 "pavm_speedup_estimate",
                 "Last block: (worker CPU seconds + serial phases) / wall seconds",
-                value=serial_equivalent / last.total_s if last.total_s else 0.0,
+                value=speedup_estimate(last),
             )
             cpu = CounterMetricFamily(
                 "pavm_worker_cpu_seconds",
@@ -88,23 +88,73 @@ class _ValidatorCollector:
         yield GaugeMetricFamily("pavm_peers", "Miners this validator follows", value=1)
 
 
-def rpc_api(
+def rpc_methods(
     store: ChainStore,
     lock: threading.RLock,
     info: Callable[[], dict[str, Any]],
     bad_blocks: Callable[[], list[Block]] | None = None,
-) -> EthApi:
-    """A validator's JSON-RPC: the chain it validated and the blocks it rejected, no
-    pool (README's method list is generated from it)."""
-    return EthApi(store, lock, pool=None, node_info=info, bad_blocks=bad_blocks)
+    reports: Callable[[], list[ValidationReport]] = list,
+) -> tuple[EthApi, dict[str, Handler]]:
+    """A validator's JSON-RPC: the chain it validated, the blocks it rejected and how
+    it validated the recent ones; no pool (README's method list is generated from it)."""
+    eth = EthApi(store, lock, pool=None, node_info=info, bad_blocks=bad_blocks)
+    methods = eth.methods()
+    methods["pavm_getValidationReport"] = lambda params: _report(reports(), params)
+    return eth, methods
+
+
+def speedup_estimate(report: ValidationReport) -> float:
+    """(worker CPU seconds + the serial phases) / wall seconds of one block: how much
+    faster than one core doing the same work, as measured on this validator."""
+    serial_equivalent = sum(report.worker_cpu_s) + report.total_s - report.execute_s
+    return serial_equivalent / report.total_s if report.total_s else 0.0
+
+
+def _report(reports: list[ValidationReport], params: list[Any]) -> dict[str, Any] | None:
+    """How this validator validated block N (one of its 100 most recent), or null."""
+    (tag,) = expect_params(params, 1)
+    number = parse_quantity(tag, "block", limit=2**63 - 1)
+    for report in reversed(reports):
+        if report.number == number:
+            return {
+                "number": to_quantity(report.number),
+                "blockHash": to_data(report.block_hash),
+                "strategy": report.strategy,
+                "transactions": report.transactions,
+                "groups": report.groups,
+                "largestGroup": report.largest_group,
+                "workers": report.workers,
+                "executions": report.executions,
+                "subcallsLent": report.subcalls_lent,
+                "phasesMs": {
+                    "execute": _ms(report.execute_s),
+                    "merge": _ms(report.merge_s),
+                    "stateRoot": _ms(report.state_root_s),
+                    "total": _ms(report.total_s),
+                },
+                "workerCpuMs": [_ms(s) for s in report.worker_cpu_s],
+                "wastedCpuMs": _ms(report.wasted_cpu_s),
+                "speedupEstimate": round(speedup_estimate(report), 3),
+            }
+    return None
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
 
 
 def create_app(node: ValidatorNode) -> FastAPI:
     """Assemble the validator's routes around ``node`` (started and stopped with the app)."""
 
     app = FastAPI(title="pavm-net validator", lifespan=node_lifespan(node))
-    eth = rpc_api(node.store, node.lock, lambda: _info(node), lambda: list(node.bad_blocks))
-    dispatcher = Dispatcher(eth.methods())
+    eth, methods = rpc_methods(
+        node.store,
+        node.lock,
+        lambda: _info(node),
+        lambda: list(node.bad_blocks),
+        lambda: list(node.reports),
+    )
+    dispatcher = Dispatcher(methods)
     app.include_router(jsonrpc_router(dispatcher))
     app.include_router(websocket_router(dispatcher, eth.subscriptions))
     registry = CollectorRegistry()

@@ -15,7 +15,7 @@ from common.state import ChainConfig
 from miner.app import rpc_methods
 from miner.dev import REFUSED
 from miner.node import MinerNode, MinerSettings
-from validator.app import rpc_api
+from validator.app import rpc_methods as validator_methods
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BEGIN, END = "<!-- methods:begin -->", "<!-- methods:end -->"
@@ -38,7 +38,8 @@ def served() -> tuple[list[str], list[str], list[str]]:
             try:
                 tables.append(sorted(rpc_methods(node)[1]))
                 if not dev:
-                    tables.append(sorted(rpc_api(node.store, threading.RLock(), dict).methods()))
+                    lock = threading.RLock()
+                    tables.append(sorted(validator_methods(node.store, lock, dict)[1]))
             finally:
                 node.stop()
     return tables[0], tables[1], tables[2]
@@ -50,13 +51,14 @@ def markdown() -> str:
     dev, miner, validator = served()
     lines = []
     for namespace in NAMESPACES:
-        names = [m for m in dev if m.split("_", 1)[0] == namespace]
+        names = [m for m in sorted({*dev, *validator}) if m.split("_", 1)[0] == namespace]
         if names:
             shown = [f"`{m}`" + _mark(m, miner, validator) for m in names]
             lines.append(f"- **{namespace}**: " + ", ".join(shown))
     lines += [
         "",
         "\\* the miner only (validators have no pool and take no verdicts);",
+        "‡ validators only (how they validated each of their last 100 blocks);",
         "† only on a dev network (`--dev`), where `eth_accounts` also lists the",
         "development accounts (elsewhere it is empty).",
         "",
@@ -71,7 +73,7 @@ def markdown() -> str:
 
 def _mark(method: str, miner: list[str], validator: list[str]) -> str:
     if method not in miner:
-        return "†"
+        return "‡" if method in validator else "†"
     return "" if method in validator else "\\*"
 
 

@@ -114,6 +114,13 @@ def test_mining_is_steered_and_every_block_still_agreed(net):
     call(url, "evm_setIntervalMining", [300])
     head = int(_head(url)["number"], 16)
     wait_for(lambda: all_agree(net) == head or None, 60, "the validator agreeing on every block")
+    validator = net.validators[0].url
+    report = call(validator, "pavm_getValidationReport", [mined["blockNumber"]])
+    assert report["blockHash"] == mined["blockHash"] and report["transactions"] == 1
+    assert report["groups"] == 1 and report["strategy"] == "groups"
+    assert report["phasesMs"]["total"] >= report["phasesMs"]["execute"] > 0
+    assert len(report["workerCpuMs"]) == report["workers"] and report["speedupEstimate"] > 0
+    assert call(validator, "pavm_getValidationReport", [hex(head + 100)]) is None
 
 
 def test_state_changes_outside_transactions_are_refused_with_the_reason(net):
