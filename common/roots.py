@@ -49,14 +49,19 @@ def tx_type(raw: bytes) -> int:
     return raw[0] if raw and raw[0] <= 0x7F else 0
 
 
-def receipts_root(transactions: Sequence[bytes], receipts: Sequence[OpReceipt]) -> bytes:
-    """The standard receipts root of a block's transactions and their outcomes."""
+def receipt_encodings(transactions: Sequence[bytes], receipts: Sequence[OpReceipt]) -> list[bytes]:
+    """Each transaction's standard receipt, with the block's cumulative gas."""
     cumulative = 0
     encoded = []
     for raw, receipt in zip(transactions, receipts, strict=True):
         cumulative += receipt.gas_used
         encoded.append(receipt_encoding(tx_type(raw), receipt.status, cumulative, receipt.logs))
-    return trie_root(encoded)
+    return encoded
+
+
+def receipts_root(transactions: Sequence[bytes], receipts: Sequence[OpReceipt]) -> bytes:
+    """The standard receipts root of a block's transactions and their outcomes."""
+    return trie_root(receipt_encodings(transactions, receipts))
 
 
 def block_bloom(receipts: Sequence[OpReceipt]) -> bytes:

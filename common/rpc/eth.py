@@ -31,6 +31,7 @@ from common.rpc.hexcodec import (
     parse_data,
     parse_hash,
     parse_quantity,
+    parse_slot,
     to_data,
     to_quantity,
 )
@@ -261,7 +262,7 @@ class EthApi:
     def get_storage_at(self, params: list[Any]) -> Any:
         address, slot, tag = expect_params(params, 2, 1)
         address = parse_address(address, "address")
-        key = _slot(slot)
+        key = parse_slot(slot, "slot")
         with self.lock:
             value = self._accounts(tag or "latest").get_storage(Address(address), key)
         return to_data(value.to_bytes(32, "big"))
@@ -276,7 +277,7 @@ class EthApi:
             raise invalid_params("invalid argument 0: each address takes a list of slots")
         if sum(len(slots) for _, slots in wanted) > MAX_PROOF_KEYS:
             raise invalid_params(f"invalid argument 0: at most {MAX_PROOF_KEYS} slots")
-        keys = [(a, [_slot(v) for v in slots]) for a, slots in wanted]
+        keys = [(a, [parse_slot(v, "slot") for v in slots]) for a, slots in wanted]
         with self.lock:
             accounts = self._accounts(tag or "latest")
             return {
@@ -547,13 +548,6 @@ def _reward_percentiles(value: Any) -> list[float]:
             raise invalid_params(f"invalid reward percentile: {p!r} (ascending, in [0, 100])")
         previous = p
     return [float(p) for p in value]
-
-
-def _slot(value: Any) -> int:
-    """A storage slot given as 32 bytes of hex or as a quantity."""
-    if isinstance(value, str) and len(value) == 66:
-        return int.from_bytes(parse_hash(value, "slot"), "big")
-    return parse_quantity(value, "slot")
 
 
 def _rwset_json(rwset: Any) -> dict[str, Any]:

@@ -58,6 +58,13 @@ def parse_hash(value: Any, name: str) -> bytes:
     return parse_fixed(value, name, 32)
 
 
+def parse_slot(value: Any, name: str) -> int:
+    """A storage slot given as 32 bytes of hex or as a quantity."""
+    if isinstance(value, str) and len(value) == 66:
+        return int.from_bytes(parse_fixed(value, name, 32), "big")
+    return parse_quantity(value, name)
+
+
 def parse_block_tag(value: Any, name: str) -> int | str:
     """A block number or one of the tags; ``safe``/``finalized`` mean ``latest`` here
     (a single miner's chain is final once a block is stored)."""

@@ -15,7 +15,7 @@ from eth_hash.auto import keccak
 from trie.hexary import HexaryTrie
 
 from common.rpc.errors import invalid_params
-from common.rpc.hexcodec import parse_fixed, parse_quantity, to_data, to_quantity
+from common.rpc.hexcodec import parse_slot, to_data, to_quantity
 
 MAX_PROOF_KEYS = 1024
 """Storage slots one eth_getProof may ask for."""
@@ -27,20 +27,13 @@ def _proof(trie: HexaryTrie, key: bytes) -> list[str]:
     return [to_data(e) for i, e in enumerate(encoded) if i == 0 or len(e) >= 32]
 
 
-def _slot(value: Any) -> tuple[str, int]:
-    """A storage key as given (hex of up to 32 bytes, or a quantity) and its number."""
-    if isinstance(value, str) and value.startswith("0x") and len(value) == 66:
-        return value, int.from_bytes(parse_fixed(value, "storageKey", 32), "big")
-    return value, parse_quantity(value, "storageKey")
-
-
 def account_proof(db: Any, state_root: bytes, address: bytes, keys: Any) -> dict[str, Any]:
     """The EIP-1186 answer for ``address`` and storage ``keys`` at ``state_root``."""
     if not isinstance(keys, list):
         raise invalid_params("invalid argument 1: storage keys must be a list")
     if len(keys) > MAX_PROOF_KEYS:
         raise invalid_params(f"invalid argument 1: at most {MAX_PROOF_KEYS} storage keys")
-    slots = [_slot(k) for k in keys]
+    slots = [(k, parse_slot(k, "storageKey")) for k in keys]
     state = HexaryTrie(db, state_root)
     encoded = state.get(keccak(address))
     account = rlp.decode(encoded, sedes=Account) if encoded else Account()

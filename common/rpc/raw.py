@@ -14,7 +14,7 @@ import rlp
 
 from common import codec
 from common.block import Block
-from common.roots import receipt_encoding, tx_type
+from common.roots import receipt_encodings, tx_type
 from common.rpc.dispatch import Handler, expect_params
 from common.rpc.errors import SERVER_ERROR, RpcError
 from common.rpc.hexcodec import parse_hash, to_data
@@ -46,12 +46,7 @@ class RawApi:
     def raw_receipts(self, params: list[Any]) -> list[str]:
         block = self._block(params)
         receipts = self.store.receipts(block.header.number) or []
-        out, cumulative = [], 0
-        for raw, receipt in zip(block.transactions, receipts, strict=True):
-            cumulative += receipt.gas_used
-            encoded = receipt_encoding(tx_type(raw), receipt.status, cumulative, receipt.logs)
-            out.append(to_data(encoded))
-        return out
+        return [to_data(e) for e in receipt_encodings(block.transactions, receipts)]
 
     def raw_transaction(self, params: list[Any]) -> str | None:
         (value,) = expect_params(params, 1)
