@@ -65,6 +65,8 @@ class Speculated:
     and the asker runs it when joining)."""
 
     effects: dict[int, Effects]
+    cpu_seconds: float = 0.0
+    """What speculating them cost the helper."""
 
 
 def deal(calls: list[SubCall], hands: int) -> list[list[SubCall]]:

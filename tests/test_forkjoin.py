@@ -296,6 +296,11 @@ def test_a_validator_lends_idle_workers_to_a_transactions_sub_calls():
         assert validator.workers.lent == 2
     assert report.receipts == tuple(o.receipt for o in built.outcomes)
     assert len(report.receipts[0].logs) == 4
+    (group,) = [s for s in report.spans if s.kind == "group"]
+    (lent,) = [s for s in report.spans if s.kind == "subcalls"]
+    # The idle worker's span names the asker and lies inside the asker's group.
+    assert lent.worker != group.worker and lent.ident == group.worker
+    assert group.start <= lent.start <= lent.end <= group.end
 
 
 @pytest.mark.parametrize("lie", ["hidden write", "hidden read"])

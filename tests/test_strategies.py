@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from common.grouping import schedule
 from common.rwset import TxRWSet
 from common.types import STRATEGIES
 from tests.conftest import MINER, Chain
@@ -55,6 +56,48 @@ def test_optimistic_runs_again_what_read_an_earlier_write_and_only_that(deployed
     assert [len(r) for r in report.rounds[1:]] == [1] * 5  # one stale bump per round
     assert report.executions == 9 + 5
     assert report.wasted_cpu_s > 0
+
+
+def _check_time_line(report, workers):
+    """Spans lie inside DISPATCH, and one worker runs one thing at a time."""
+    assert report.cores and len(report.cores) == workers
+    for worker in range(workers):
+        mine = sorted((s for s in report.spans if s.worker == worker), key=lambda s: s.start)
+        for earlier, later in zip(mine, mine[1:], strict=False):
+            assert earlier.end <= later.start
+    for span in report.spans:
+        assert 0 <= span.start <= span.end <= report.execute_s
+        assert 0 <= span.cpu <= span.end - span.start + 0.01
+
+
+def test_reports_say_which_worker_ran_which_group_or_transaction_and_when(deployed, people):
+    """The Gantt chart's data: ``groups`` puts each group on the worker LPT chose,
+    ``declared`` each transaction once, ``optimistic`` every execution, thrown-away
+    ones included."""
+    chain = Chain(deployed.state, dict(deployed.nonces))
+    txs = [chain.tx(people[i], deployed.probe, data=PROBE.call_data("bump")) for i in (1, 2, 3)]
+    for i in range(3):
+        transfer = ERC20.call_data("transfer", "0x" + bytes([0x60 + i]).hex() * 20, 1)
+        txs.append(chain.tx(people[4 + i], deployed.token, data=transfer))
+    built = chain.mine(txs).block
+    plan = schedule(built.group_gas, 2)
+    by_strategy = {}
+    for strategy in STRATEGIES:
+        with Validator(deployed.state, MINER, workers=2, strategy=strategy) as v:
+            by_strategy[strategy] = report = v.validate(built)
+        _check_time_line(report, 2)
+    groups = by_strategy["groups"].spans
+    assert sorted((s.worker, s.ident) for s in groups) == sorted(
+        (w, g) for w, gs in enumerate(plan) for g in gs
+    )
+    assert {s.kind for s in groups} == {"group"} and len(built.groups) >= 4
+    serial = by_strategy["serial"].spans
+    assert [(s.worker, s.kind) for s in serial] == [(0, "group")]
+    declared = by_strategy["declared"].spans
+    assert sorted(s.ident for s in declared) == list(range(6))
+    assert {s.kind for s in declared} == {"tx"}
+    optimistic = by_strategy["optimistic"]
+    assert len(optimistic.spans) == optimistic.executions > 6
 
 
 def test_declared_inputs_carry_earlier_writes_for_what_a_transaction_reads(deployed, people):

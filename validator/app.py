@@ -133,8 +133,24 @@ def _report(reports: list[ValidationReport], params: list[Any]) -> dict[str, Any
                     "total": _ms(report.total_s),
                 },
                 "workerCpuMs": [_ms(s) for s in report.worker_cpu_s],
+                "workerUtilisation": [
+                    round(s / report.execute_s, 3) if report.execute_s else 0.0
+                    for s in report.worker_cpu_s
+                ],
+                "cores": list(report.cores),
                 "wastedCpuMs": _ms(report.wasted_cpu_s),
                 "speedupEstimate": round(speedup_estimate(report), 3),
+                "spans": [
+                    {
+                        "worker": span.worker,
+                        "kind": span.kind,
+                        "id": span.ident,
+                        "startMs": _ms(span.start),
+                        "endMs": _ms(span.end),
+                        "cpuMs": _ms(span.cpu),
+                    }
+                    for span in report.spans
+                ],
             }
     return None
 

@@ -35,7 +35,7 @@ from common.execute import TxOutcome
 from common.grouping import schedule
 from common.rwset import AccountWrite, TxRWSet, fold
 from common.types import StateKey, Strategy
-from validator.worker import RunGroups, Task, TaskDone
+from validator.worker import RunGroups, Span, Task, TaskDone
 from validator.workers import WorkerPool
 
 
@@ -61,6 +61,16 @@ class Execution:
     """The transactions each round executed (``optimistic``; a projection's input)."""
     task_cpu_s: dict[int, float] = field(default_factory=dict)
     """CPU seconds of each transaction's last execution (task strategies)."""
+    spans: tuple[Span, ...] = ()
+    """What each worker ran when, in seconds since the jobs went out."""
+
+
+def _since(origin: float, spans: Sequence[Span]) -> tuple[Span, ...]:
+    """``spans`` on a time line that starts at ``origin`` (``time.monotonic()``)."""
+    return tuple(
+        replace(s, start=s.start - origin, end=s.end - origin)
+        for s in sorted(spans, key=lambda s: (s.start, s.worker))
+    )
 
 
 def execute(strategy: Strategy, pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
@@ -88,7 +98,7 @@ def _run_groups(
         else None
         for groups in plan
     ]
-    dispatched = time.perf_counter()
+    origin, dispatched = time.monotonic(), time.perf_counter()
     answers = pool.run(jobs)
     executed = time.perf_counter()
     outcomes: list[TxOutcome | None] = [None] * len(block.transactions)
@@ -105,7 +115,8 @@ def _run_groups(
     done = tuple(o for o in outcomes if o is not None)
     assert len(done) == len(outcomes), "every transaction belongs to exactly one group"
     cpu = tuple(a.cpu_seconds if a else 0.0 for a in answers)
-    return Execution(done, credit, cpu, dispatched, executed, executions=len(done))
+    spans = _since(origin, [s for a in answers if a is not None for s in a.spans])
+    return Execution(done, credit, cpu, dispatched, executed, executions=len(done), spans=spans)
 
 
 def _groups(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
@@ -198,7 +209,7 @@ def _declared(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
     inputs = declared_inputs(block.rwsets)
     credit = _Credit({i for i, r in enumerate(block.rwsets) if r.reads_beneficiary})
     tasks = [Task(i, block.transactions[i], inputs[i]) for i in _longest_first(block, range(n))]
-    dispatched = time.perf_counter()
+    origin, dispatched = time.monotonic(), time.perf_counter()
     done, cpu = pool.run_tasks(env, tasks, credit.gate, _chunk(pool, n))
     executed = time.perf_counter()
     outcomes = tuple(_outcome(done[i]) for i in range(n))
@@ -212,6 +223,7 @@ def _declared(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
         executed,
         executions=n,
         task_cpu_s={i: d.cpu_seconds for i, d in done.items()},
+        spans=_since(origin, [d.span for d in done.values() if d.span is not None]),
     )
 
 
@@ -249,6 +261,8 @@ class _Optimistic:
         self.wasted = 0.0
         self.cpu = [0.0] * pool.size
         """CPU seconds each worker spent, over every round."""
+        self.spans: list[Span] = []
+        """Every execution, the ones thrown away included."""
 
     def run(self) -> None:
         todo = list(range(len(self.runs)))
@@ -294,6 +308,7 @@ class _Optimistic:
 
         done, cpu = self.pool.run_tasks(self.env, order, gate, _chunk(self.pool, len(order)))
         self.cpu = [a + b for a, b in zip(self.cpu, cpu, strict=True)]
+        self.spans.extend(d.span for d in done.values() if d.span is not None)
         for i, result in done.items():
             previous = self.runs[i]
             incarnation = 0 if previous is None else previous.incarnation + 1
@@ -358,7 +373,7 @@ def _read_keys(outcome: TxOutcome | None) -> set[StateKey]:
 
 
 def _optimistic(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
-    dispatched = time.perf_counter()
+    origin, dispatched = time.monotonic(), time.perf_counter()
     rounds = _Optimistic(pool, env, block)
     rounds.run()
     executed = time.perf_counter()
@@ -376,4 +391,5 @@ def _optimistic(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
         wasted_cpu_s=rounds.wasted,
         rounds=rounds.rounds,
         task_cpu_s={d.index: d.cpu_seconds for d in runs},
+        spans=_since(origin, rounds.spans),
     )

@@ -42,7 +42,7 @@ from common.state import ChainState, next_base_fee
 from common.store import ChainStore
 from common.types import HEADER_SLOT, STRATEGIES, Strategy
 from validator.strategies import Execution, execute
-from validator.worker import ApplyDiff
+from validator.worker import ApplyDiff, Span
 from validator.workers import WorkerPool
 
 log = logging.getLogger("pavm.validator")
@@ -84,6 +84,11 @@ class ValidationReport:
     task_cpu_s: tuple[float, ...] = ()
     """CPU seconds of each transaction's last execution, in block order (task
     strategies; empty for the others)."""
+    spans: tuple[Span, ...] = ()
+    """Which worker ran which group, transaction or lent sub-calls, from when to when
+    (seconds since the jobs went out)."""
+    cores: tuple[int | None, ...] = ()
+    """The core each worker is pinned to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +229,8 @@ class Validator:
             wasted_cpu_s=execution.wasted_cpu_s,
             rounds=tuple(tuple(r) for r in execution.rounds),
             task_cpu_s=tuple(execution.task_cpu_s[i] for i in sorted(execution.task_cpu_s)),
+            spans=execution.spans,
+            cores=tuple(self.workers.cores),
         )
 
     def _check_signature(self, header: Header) -> None:

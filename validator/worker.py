@@ -33,6 +33,22 @@ from common.subcalls import SubCall
 
 
 @dataclass(frozen=True, slots=True)
+class Span:
+    """When worker ``worker`` ran group or transaction ``ident`` (``kind``), by
+    ``time.monotonic()``: the system-wide monotonic clock, so the spans of every worker
+    process of a block lie on one time line (the dashboard's Gantt chart)."""
+
+    worker: int
+    kind: str
+    """``group``, ``tx`` or ``subcalls`` (sub-calls speculated for another worker)."""
+    ident: int
+    """The group's or transaction's index; for ``subcalls``, the asking worker."""
+    start: float
+    end: float
+    cpu: float
+
+
+@dataclass(frozen=True, slots=True)
 class RunGroups:
     """Execute these groups, each a list of (tx index, raw tx), on the replica."""
 
@@ -73,6 +89,7 @@ class TaskDone:
     invalid: str | None = None
     started_credit: int = 0
     """The credit it was given."""
+    span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +123,16 @@ class GroupsDone:
     """Fee credits not yet flushed into the beneficiary, summed over the groups."""
     cpu_seconds: float
     invalid: tuple[int, str] | None = None
+    spans: tuple[Span, ...] = ()
+    """One per group run."""
 
 
 def run_groups(
-    raw_db: Any, db: RecordingAccountDB, job: RunGroups, conn: Connection | None = None
+    raw_db: Any,
+    db: RecordingAccountDB,
+    job: RunGroups,
+    conn: Connection | None = None,
+    worker: int = 0,
 ) -> GroupsDone:
     """Execute each group serially on the replica ``db`` (over ``raw_db``).
 
@@ -124,8 +147,10 @@ def run_groups(
     if job.offload and conn is not None:
         state.subcall_runner = Speculative(_offload(conn, job.env, earlier))
     outcomes: list[tuple[int, TxOutcome]] = []
+    spans: list[Span] = []
     credit = 0
-    for _, members in job.groups:
+    for group, members in job.groups:
+        began, began_cpu = time.monotonic(), time.process_time()
         db.begin_group()
         for index, raw in members:
             try:
@@ -137,10 +162,20 @@ def run_groups(
             earlier.extend(db.writes)
             outcomes.append((index, replace(outcome, ops=())))
         credit += db.pending_credit
-    return GroupsDone(outcomes, credit, time.process_time() - started)
+        spans.append(
+            Span(
+                worker,
+                "group",
+                group,
+                began,
+                time.monotonic(),
+                time.process_time() - began_cpu,
+            )
+        )
+    return GroupsDone(outcomes, credit, time.process_time() - started, spans=tuple(spans))
 
 
-def run_tasks(raw_db: Any, db: RecordingAccountDB, job: RunTasks) -> TasksDone:
+def run_tasks(raw_db: Any, db: RecordingAccountDB, job: RunTasks, worker: int = 0) -> TasksDone:
     """Execute each task on the replica ``db`` at the parent state: inside a
     checkpoint, apply its inputs, run it from there (``start_from``: its inputs are
     where it starts), and discard the checkpoint, so the next task finds the parent
@@ -150,7 +185,7 @@ def run_tasks(raw_db: Any, db: RecordingAccountDB, job: RunTasks) -> TasksDone:
     state.use_account_db(db)
     done = []
     for task in job.tasks:
-        started = time.process_time()
+        began, started = time.monotonic(), time.process_time()
         mark = db.task_checkpoint()
         apply_diff(db, _without_needless_wipes(db, task.inputs))
         db.start_from(*starting_storage(task.inputs))
@@ -166,7 +201,8 @@ def run_tasks(raw_db: Any, db: RecordingAccountDB, job: RunTasks) -> TasksDone:
         credit = db.pending_credit
         db.forget_start()
         cpu = time.process_time() - started
-        done.append(TaskDone(task.index, outcome, credit, cpu, invalid, task.credit))
+        span = Span(worker, "tx", task.index, began, time.monotonic(), cpu)
+        done.append(TaskDone(task.index, outcome, credit, cpu, invalid, task.credit, span))
         try:
             db.undo_task(mark)
         except ValidationError:
@@ -229,9 +265,10 @@ def _offload(conn: Connection, env: BlockEnv, earlier: list[Op]) -> SpeculateFn:
     return speculate
 
 
-def worker_main(conn: Connection, db: Any, state_root: bytes) -> None:
-    """Serve jobs from ``conn`` until told to stop; ``db`` is an in-memory database
-    inherited through fork or a handle to open the on-disk store."""
+def worker_main(conn: Connection, db: Any, state_root: bytes, worker: int = 0) -> None:
+    """Serve jobs from ``conn`` until told to stop, as worker number ``worker``; ``db``
+    is an in-memory database inherited through fork or a handle to open the on-disk
+    store."""
     db = open_in_child(db)
     replica = RecordingAccountDB(db, state_root)  # type: ignore[arg-type]
     while True:
@@ -240,12 +277,13 @@ def worker_main(conn: Connection, db: Any, state_root: bytes) -> None:
         except EOFError:
             return
         if isinstance(job, RunGroups):
-            conn.send(run_groups(db, replica, job, conn))
+            conn.send(run_groups(db, replica, job, conn, worker))
         elif isinstance(job, RunTasks):
-            conn.send(run_tasks(db, replica, job))
+            conn.send(run_tasks(db, replica, job, worker))
         elif isinstance(job, Speculate):
+            started = time.process_time()
             effects = speculate_at(job.fork, db, replica, job.calls, job.allowance)
-            conn.send(Speculated(effects))
+            conn.send(Speculated(effects, time.process_time() - started))
         elif isinstance(job, ApplyDiff):
             apply_diff(replica, job.diff)
             replica.lock_changes()

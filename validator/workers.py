@@ -10,8 +10,9 @@ a second death on the same job raises :class:`WorkerFailure`.
 import logging
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -26,6 +27,7 @@ from validator.worker import (
     Kept,
     RunGroups,
     RunTasks,
+    Span,
     Task,
     TaskDone,
     TasksDone,
@@ -63,10 +65,15 @@ class _Lending:
     """Helper → the worker it speculates for."""
     collected: dict[int, dict[int, Effects]] = field(default_factory=dict)
     """Asker → effects its helpers sent so far."""
+    since: dict[int, float] = field(default_factory=dict)
+    """Helper → ``time.monotonic()`` when it was lent."""
+    spans: dict[int, list[Span]] = field(default_factory=dict)
+    """Asker → when its helpers worked for it (added to its answer's spans)."""
 
     def forget(self, asker: int) -> None:
         """``asker`` died: what its helpers send back goes nowhere."""
         self.collected.pop(asker, None)
+        self.spans.pop(asker, None)
 
 
 @dataclass
@@ -102,7 +109,7 @@ class WorkerPool:
         core = self._cores[index]
         process = context.Process(
             target=worker_main,
-            args=(child_end, handle, root),
+            args=(child_end, handle, root, index),
             name=f"pavm-worker-{index}",
             daemon=True,
         )
@@ -121,6 +128,11 @@ class WorkerPool:
         old.process.join(5)
         self._workers[index] = self._spawn(index)
         self.restarts += 1
+
+    @property
+    def cores(self) -> list[int | None]:
+        """The core each worker is pinned to (``None``: not pinned)."""
+        return list(self._cores)
 
     def respawn_all(self) -> None:
         """Start every worker afresh from ``source`` (after a rejected block)."""
@@ -166,16 +178,17 @@ class WorkerPool:
                 handled.add(index)
                 answer = self._receive(index)
                 if isinstance(answer, GroupsDone):
-                    results[index] = answer
+                    lent = tuple(lending.spans.pop(index, ()))
+                    results[index] = replace(answer, spans=answer.spans + lent)
                     waiting.discard(index)
                     lending.idle.add(index)
                 elif isinstance(answer, Speculate):
                     self._lend(index, answer, lending)
                 elif isinstance(answer, Speculated):
-                    self._return(index, answer.effects, lending)
+                    self._return(index, answer, lending)
                 elif index in lending.helping:
                     self._replace(index)  # a helper died: its asker runs those calls
-                    self._return(index, {}, lending)
+                    self._return(index, Speculated({}), lending)
                 else:
                     if attempts[index] >= 2:
                         raise WorkerFailure(f"worker {index} died twice on the same block")
@@ -268,16 +281,20 @@ class WorkerPool:
             self.lent += len(share)
             lending.idle.discard(helper)
             lending.helping[helper] = asker
+            lending.since[helper] = time.monotonic()
             self._send(helper, Speculate(request.fork, share, request.allowance))
 
-    def _return(self, helper: int, effects: dict[int, Effects], lending: "_Lending") -> None:
+    def _return(self, helper: int, answer: Speculated, lending: "_Lending") -> None:
         """A helper's effects go to its asker once every helper of that asker answered."""
         asker = lending.helping.pop(helper)
         lending.idle.add(helper)
+        began = lending.since.pop(helper)
         collected = lending.collected.get(asker)
         if collected is None:
             return  # the asker died meanwhile: its job runs again from the start
-        collected.update(effects)
+        collected.update(answer.effects)
+        span = Span(helper, "subcalls", asker, began, time.monotonic(), answer.cpu_seconds)
+        lending.spans.setdefault(asker, []).append(span)
         if asker not in lending.helping.values():
             del lending.collected[asker]
             self._send(asker, Speculated(collected))

@@ -120,6 +120,10 @@ def test_mining_is_steered_and_every_block_still_agreed(net):
     assert report["groups"] == 1 and report["strategy"] == "groups"
     assert report["phasesMs"]["total"] >= report["phasesMs"]["execute"] > 0
     assert len(report["workerCpuMs"]) == report["workers"] and report["speedupEstimate"] > 0
+    assert len(report["cores"]) == len(report["workerUtilisation"]) == report["workers"]
+    (span,) = report["spans"]
+    assert span["kind"] == "group" and span["id"] == 0
+    assert 0 <= span["startMs"] <= span["endMs"] <= report["phasesMs"]["execute"]
     assert call(validator, "pavm_getValidationReport", [hex(head + 100)]) is None
 
 
