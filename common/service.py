@@ -146,16 +146,21 @@ class Node(Protocol):
 N = TypeVar("N", bound=Node)
 
 
-def node_lifespan(node: Node) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """FastAPI lifespan that starts ``node`` with the app and stops it on shutdown."""
+def node_lifespan(*nodes: Node) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """FastAPI lifespan that starts ``nodes`` in order with the app and stops them in
+    the reverse order on shutdown."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        node.start()
+        started: list[Node] = []
         try:
+            for node in nodes:
+                node.start()
+                started.append(node)
             yield
         finally:
-            node.stop()
+            for node in reversed(started):
+                node.stop()
 
     return lifespan
 

@@ -17,6 +17,8 @@ from common.rpc.txpool import TxpoolApi
 from common.rpc.ws import websocket_router
 from common.service import node_lifespan
 from common.transport import Verdict
+from miner.dashboard.overview import Dashboard
+from miner.dashboard.routes import dashboard_router
 from miner.dev import REFUSED, DevApi
 from miner.node import MinerNode
 
@@ -67,8 +69,10 @@ def rpc_methods(node: MinerNode) -> tuple[EthApi, dict[str, Handler]]:
 def create_app(node: MinerNode) -> FastAPI:
     """Assemble the miner's routes around ``node`` (started and stopped with the app)."""
 
-    app = FastAPI(title="pavm-net miner", lifespan=node_lifespan(node))
     eth, methods = rpc_methods(node)
+    dashboard = Dashboard(node, methods)
+    app = FastAPI(title="pavm-net miner", lifespan=node_lifespan(node, dashboard))
+    app.include_router(dashboard_router(dashboard))
     dispatcher = Dispatcher(methods, refused=REFUSED)
     app.include_router(jsonrpc_router(dispatcher))
     app.include_router(websocket_router(dispatcher, eth.subscriptions))

@@ -75,7 +75,11 @@ def main(
     port: Annotated[int, typer.Option(help="Port for block intake and JSON-RPC.")] = 8546,
     public_url: Annotated[
         str | None,
-        typer.Option(help="URL the miner pushes blocks to; registered at start (omit: no push)."),
+        typer.Option(
+            help="URL the miner reaches this validator at, registered at start: blocks are "
+            "pushed there over HTTP and the miner's dashboard reads its reports there "
+            "(omit: neither)."
+        ),
     ] = None,
     transport: Annotated[Transport, typer.Option(help="How blocks come in.")] = "http",
     redis_url: RedisUrlOption = None,

@@ -311,6 +311,7 @@ def testnet_up(
     typer.echo(
         f"JSON-RPC: {net.miner.url}  (validators: {', '.join(v.url for v in net.validators)})"
     )
+    typer.echo(f"dashboard: {net.miner.url}/dashboard")
     if detach:
         return
     try:

@@ -253,7 +253,6 @@ def up(
             name = f"validator-{i + 1}"
             port = base_port + 1 + i
             url = f"http://127.0.0.1:{port}"
-            push = ["--public-url", url] if transport in ("http", "both") else []
             _start(
                 net,
                 name,
@@ -281,7 +280,8 @@ def up(
                     strategies[i % len(strategies)],
                     "--transport",
                     transport,
-                    *push,
+                    "--public-url",
+                    url,
                     *shared,
                     *(validator_args or []),
                 ],

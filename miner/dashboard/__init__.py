@@ -1,0 +1,1 @@
+"""The miner's live dashboard: ``/dashboard`` (docs/architecture.md, invariant 11)."""
