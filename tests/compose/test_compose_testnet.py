@@ -13,6 +13,7 @@ import os
 import subprocess
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import docker
@@ -61,14 +62,15 @@ class Sender:
         return hashes
 
 
-def _compose_env(port: int, locust_port: int) -> dict[str, str]:
+def _compose_env(port: int, locust_port: int, prometheus_port: int) -> dict[str, str]:
     return {
         **os.environ,
         "COMPOSE_PROJECT_NAME": "pavmci",
-        "COMPOSE_PROFILES": "load",
+        "COMPOSE_PROFILES": "load,monitoring",
         "PAVM_WORKLOAD": "erc20",
         "PAVM_CONFLICT_RATE": "0.2",
         "PAVM_LOCUST_PORT": str(locust_port),
+        "PAVM_PROMETHEUS_PORT": str(prometheus_port),
         "PAVM_RPC_PORT": str(port),
         "VALIDATORS": str(VALIDATORS),
         "PAVM_WORKERS": "1",
@@ -80,11 +82,13 @@ def _compose_env(port: int, locust_port: int) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def ports():
-    """Host ports of the miner's JSON-RPC and of locust's web UI."""
-    port = locust = testnet.free_base_port(span=1)
-    while locust == port:
-        locust = testnet.free_base_port(span=1)
-    return port, locust
+    """Host ports of the miner's JSON-RPC, locust's web UI and Prometheus' UI."""
+    chosen: list[int] = []
+    while len(chosen) < 3:
+        port = testnet.free_base_port(span=1)
+        if port not in chosen:
+            chosen.append(port)
+    return tuple(chosen)
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +161,55 @@ def test_every_validator_agrees_on_every_block(stack):
     _wait(lambda: _all_mined(stack, hashes), 180, "300 transactions mined")
     head = _wait(lambda: _every_block_agreed(stack), 300, f"{VALIDATORS} validators agreeing")
     assert head >= 3
+
+
+def _prometheus(ports, query: str) -> list[dict]:
+    answer = httpx.get(
+        f"http://127.0.0.1:{ports[2]}/api/v1/query", params={"query": query}, timeout=10
+    )
+    return answer.json()["data"]["result"]
+
+
+def test_prometheus_scrapes_every_validator_and_records_the_rules(stack, ports):
+    """The `monitoring` profile: every validator replica, found through Docker's DNS, is
+    an `up` target, and so are the miner and Redis' exporter; the recording rules have
+    values."""
+
+    def targets() -> Counter | None:
+        active = httpx.get(f"http://127.0.0.1:{ports[2]}/api/v1/targets", timeout=10).json()
+        up = Counter(
+            t["labels"]["job"] for t in active["data"]["activeTargets"] if t["health"] == "up"
+        )
+        return up if up == Counter(validator=VALIDATORS, miner=1, redis=1) else None
+
+    _wait(targets, 120, f"Prometheus scraping {VALIDATORS} validators, the miner and Redis")
+
+    def recorded() -> dict | None:
+        values = {}
+        for rule in ("pavm:validators_up:count", "pavm:txs:rate1m", "pavm:speedup_estimate:avg"):
+            result = _prometheus(ports, rule)
+            if not result:
+                return None
+            values[rule] = float(result[0]["value"][1])
+        return values
+
+    values = _wait(recorded, 60, "the recording rules evaluated")
+    assert values["pavm:validators_up:count"] == VALIDATORS
+    assert values["pavm:speedup_estimate:avg"] > 0
+    assert _prometheus(ports, "redis_up")[0]["value"][1] == "1"
+
+
+def test_the_dashboard_shows_every_validator(stack):
+    """The miner's dashboard reaches every replica at the address it registered."""
+
+    def everyone() -> dict | None:
+        overview = httpx.get(f"{stack}/dashboard/api/overview", timeout=10).json()
+        rows = overview["validators"]
+        reporting = [v for v in rows if v["state"] == "synced" and v["speedup"]]
+        return overview if len(reporting) == VALIDATORS else None
+
+    overview = _wait(everyone, 60, f"{VALIDATORS} validators reporting on the dashboard")
+    assert overview["members"] == VALIDATORS
 
 
 def test_locust_load_profile_sends_the_workload(stack, ports):
