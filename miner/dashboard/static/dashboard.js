@@ -98,7 +98,7 @@ function drawSeries(o) {
   Plotly.react("chart-rate", [
     { x: numbers, y: rates, name: "tx/s", type: "bar" },
     { x: numbers, y: intervals, name: "block interval s", mode: "lines+markers", yaxis: "y2" },
-  ], { ...LAYOUT, title: { text: "Throughput per block" }, xaxis: { title: { text: "block" } },
+  ], { ...LAYOUT, title: { text: "Throughput per block (x: block number)" },
     yaxis2: { overlaying: "y", side: "right", rangemode: "tozero" } }, CONFIG);
 }
 
