@@ -22,6 +22,9 @@ SAMPLES = 300
 """One-second samples of the head and pool size kept (five minutes)."""
 SUMMARIES = 512
 """Block summaries cached (a block never changes once mined)."""
+FRESH_FOR = 0.5
+"""Seconds one overview serves every stream and request that asks (16 streams cost
+no more than one)."""
 
 
 class Dashboard:
@@ -30,9 +33,10 @@ class Dashboard:
     def __init__(self, node: MinerNode, methods: dict[str, Handler]) -> None:
         self.node = node
         self.methods = methods
-        self.watch = ValidatorWatch(self._member_urls)
+        self.watch = ValidatorWatch(self._member_urls, lambda: node.state.head.number)
         self.samples: deque[tuple[float, int, int]] = deque(maxlen=SAMPLES)
         self._summaries: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._latest: tuple[float, dict[str, Any]] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -66,7 +70,16 @@ class Dashboard:
 
     def overview(self) -> dict[str, Any]:
         """Head, series, validators, recent blocks and rejections: what the page shows
-        before anything is clicked."""
+        before anything is clicked (made at most every ``FRESH_FOR`` seconds)."""
+        with self._lock:
+            if self._latest is not None and time.monotonic() - self._latest[0] < FRESH_FOR:
+                return self._latest[1]
+        made = self._overview()
+        with self._lock:
+            self._latest = (time.monotonic(), made)
+        return made
+
+    def _overview(self) -> dict[str, Any]:
         node = self.node
         head = node.store.head_number()
         numbers = range(max(1, head - BLOCKS + 1), head + 1)

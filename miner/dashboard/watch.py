@@ -55,9 +55,16 @@ class Seen:
 class ValidatorWatch:
     """Polls every member validator with a URL, ``POLL_EVERY`` seconds, in a thread."""
 
-    def __init__(self, urls: Callable[[], dict[str, str]], poll_every: float = POLL_EVERY) -> None:
+    def __init__(
+        self,
+        urls: Callable[[], dict[str, str]],
+        head: Callable[[], int],
+        poll_every: float = POLL_EVERY,
+    ) -> None:
         self.urls = urls
         """Member name → the URL it registered."""
+        self.head = head
+        """The miner's head: no validator is asked about a block beyond it."""
         self.poll_every = poll_every
         self.seen: dict[str, Seen] = {}
         self._lock = threading.Lock()
@@ -108,9 +115,9 @@ class ValidatorWatch:
             seen = self.seen.get(name)
             if seen is None:
                 return
-            url, head = seen.url, int(seen.info.get("head", 0) or 0)
-            first = max(seen.asked_up_to + 1, head - KEEP + 1, 1)
-        wanted = list(range(first, head + 1))[-REPORTS_PER_POLL:]
+            url, head = seen.url, min(seen.info.get("head", 0), self.head())
+            first = max(seen.asked_up_to + 1, head - REPORTS_PER_POLL + 1, 1)
+        wanted = list(range(first, head + 1))
         body = [{"jsonrpc": "2.0", "id": 0, "method": "pavm_nodeInfo", "params": []}]
         body += [
             {
@@ -123,9 +130,7 @@ class ValidatorWatch:
         ]
         try:
             answers = self._ask(url, body)
-            info = answers.get(0)
-            if not isinstance(info, dict):
-                raise ValueError("pavm_nodeInfo answered no object")
+            info = node_info(answers.get(0))
         except (httpx.HTTPError, ValueError) as exc:
             with self._lock:
                 if name in self.seen:
@@ -138,7 +143,7 @@ class ValidatorWatch:
             seen.info, seen.error, seen.answered = info, "", time.time()
             for i, number in enumerate(wanted):
                 report = answers.get(i + 1)
-                if isinstance(report, dict):
+                if report is not None and is_report(report, number):
                     seen.reports[number] = report
             if wanted:
                 seen.asked_up_to = wanted[-1]
@@ -166,3 +171,68 @@ class ValidatorWatch:
             for a in answers
             if isinstance(a, dict) and isinstance(a.get("id"), int)
         }
+
+
+_INFO = {"head": int, "synced": bool, "strategy": str, "workers": int}
+_COUNTS = ("rejected", "dropped")
+
+
+def node_info(info: Any) -> dict[str, Any]:
+    """The fields of a validator's ``pavm_nodeInfo`` the dashboard shows, checked;
+    ``ValueError`` when one is missing or of another type (the page relies on them)."""
+    if not isinstance(info, dict):
+        raise ValueError("pavm_nodeInfo answered no object")
+    kept: dict[str, Any] = {}
+    for key, kind in _INFO.items():
+        value = info.get(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"pavm_nodeInfo's {key} is not a {kind.__name__}")
+        kept[key] = value
+    for key in _COUNTS:
+        counts = info.get(key, {})
+        if not isinstance(counts, dict) or not all(
+            isinstance(k, str) and _is_int(v) for k, v in counts.items()
+        ):
+            raise ValueError(f"pavm_nodeInfo's {key} is not a table of counts")
+        kept[key] = counts
+    return kept
+
+
+def is_report(report: Any, number: int) -> bool:
+    """Whether ``report`` is a ``pavm_getValidationReport`` of block ``number`` in the
+    shape the page draws (types checked, so no answer can break the page)."""
+    if not isinstance(report, dict) or report.get("number") != hex(number):
+        return False
+    spans, cores = report.get("spans"), report.get("cores")
+    phases, usage = report.get("phasesMs"), report.get("workerUtilisation")
+    return (
+        isinstance(report.get("strategy"), str)
+        and all(_is_int(report.get(k)) for k in ("groups", "workers", "transactions"))
+        and _is_number(report.get("speedupEstimate"))
+        and isinstance(phases, dict)
+        and all(_is_number(v) for v in phases.values())
+        and isinstance(usage, list)
+        and all(_is_number(v) for v in usage)
+        and isinstance(cores, list)
+        and all(c is None or _is_int(c) for c in cores)
+        and isinstance(spans, list)
+        and all(_is_span(s) for s in spans)
+    )
+
+
+def _is_span(span: Any) -> bool:
+    return (
+        isinstance(span, dict)
+        and _is_int(span.get("worker"))
+        and _is_int(span.get("id"))
+        and isinstance(span.get("kind"), str)
+        and all(_is_number(span.get(k)) for k in ("startMs", "endMs", "cpuMs"))
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
