@@ -148,7 +148,9 @@ def test_malformed_huge_slow_and_mistyped_answers_mark_a_validator_unreachable(
             ]
         },
         {"speedupEstimate": "fast"},
+        {"spans": [{"worker": 0, "kind": "<i>", "id": 0, "startMs": 0, "endMs": 1, "cpuMs": 1}]},
         {"strategy": ["groups"]},
+        {"strategy": "<b>groups</b>"},
         {"workerUtilisation": [True]},
         {"number": "0x9"},
         {"phasesMs": {"execute": None}},
@@ -163,5 +165,7 @@ def test_node_info_keeps_only_checked_fields():
     assert node_info({**INFO, "extra": "<script>"}) == {**INFO, "rejected": {}}
     with pytest.raises(ValueError, match="workers"):
         node_info({**INFO, "workers": True})
+    with pytest.raises(ValueError, match="strategy"):
+        node_info({**INFO, "strategy": "<a href=x>groups</a>"})
     with pytest.raises(ValueError, match="dropped"):
         node_info({**INFO, "dropped": {"gap": "many"}})

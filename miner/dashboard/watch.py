@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from common.types import STRATEGIES
 from common.untrusted import load_json
 
 log = logging.getLogger("pavm.dashboard")
@@ -173,13 +174,16 @@ class ValidatorWatch:
         }
 
 
+SPAN_KINDS = ("group", "tx", "subcalls")
+"""What a worker's span may be (``validator/worker.py``'s ``Span``)."""
 _INFO = {"head": int, "synced": bool, "strategy": str, "workers": int}
 _COUNTS = ("rejected", "dropped")
 
 
 def node_info(info: Any) -> dict[str, Any]:
     """The fields of a validator's ``pavm_nodeInfo`` the dashboard shows, checked;
-    ``ValueError`` when one is missing or of another type (the page relies on them)."""
+    ``ValueError`` when one is missing or of another type (the page relies on them).
+    Texts that charts draw are one of a known few: Plotly reads some HTML in them."""
     if not isinstance(info, dict):
         raise ValueError("pavm_nodeInfo answered no object")
     kept: dict[str, Any] = {}
@@ -188,6 +192,8 @@ def node_info(info: Any) -> dict[str, Any]:
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ValueError(f"pavm_nodeInfo's {key} is not a {kind.__name__}")
         kept[key] = value
+    if kept["strategy"] not in STRATEGIES:
+        raise ValueError(f"pavm_nodeInfo's strategy {kept['strategy']!r} is none of {STRATEGIES}")
     for key in _COUNTS:
         counts = info.get(key, {})
         if not isinstance(counts, dict) or not all(
@@ -206,7 +212,7 @@ def is_report(report: Any, number: int) -> bool:
     spans, cores = report.get("spans"), report.get("cores")
     phases, usage = report.get("phasesMs"), report.get("workerUtilisation")
     return (
-        isinstance(report.get("strategy"), str)
+        report.get("strategy") in STRATEGIES
         and all(_is_int(report.get(k)) for k in ("groups", "workers", "transactions"))
         and _is_number(report.get("speedupEstimate"))
         and isinstance(phases, dict)
@@ -225,7 +231,7 @@ def _is_span(span: Any) -> bool:
         isinstance(span, dict)
         and _is_int(span.get("worker"))
         and _is_int(span.get("id"))
-        and isinstance(span.get("kind"), str)
+        and span.get("kind") in SPAN_KINDS
         and all(_is_number(span.get(k)) for k in ("startMs", "endMs", "cpuMs"))
     )
 
