@@ -10,6 +10,7 @@ import typer
 
 from common.transport import Transport
 from common.types import STRATEGIES, Strategy
+from loadtest.cli.scenario import scenario
 from loadtest.workloads.table import WORKLOADS
 
 WORKLOAD_HELP = "One of: " + ", ".join(WORKLOADS) + "."
@@ -24,6 +25,7 @@ bench = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(bench, name="bench")
+app.add_typer(scenario, name="scenario")
 
 
 def _version(show: bool) -> None:

@@ -1,0 +1,1 @@
+"""Scenarios: network conditions, scheduled faults and load in one file."""

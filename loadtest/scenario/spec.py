@@ -1,0 +1,227 @@
+"""The scenario file: a network, its links, a load and a timeline of faults, in YAML.
+
+A file is checked whole before anything starts: every problem is reported with its
+line and the path of the field (``scenario.yml:14: links[1].loss_pct: ...``), so a
+mistake costs nothing but reading the message.
+"""
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from common.errors import PavmError
+from common.types import Strategy
+from loadtest.workloads.table import WORKLOADS
+
+MAX_BYTES = 256 * 1024
+"""Largest scenario file read."""
+Seconds = Annotated[float, Field(ge=0, le=24 * 3600)]
+
+
+class ScenarioError(PavmError):
+    """A scenario file that cannot be run, with every problem found, one per line."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Network(_Strict):
+    """The testnet to bring up (or find running)."""
+
+    validators: Annotated[int, Field(ge=1, le=100)] = 6
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    """Worker processes per validator."""
+    cores: Annotated[float | None, Field(gt=0, le=256)] = None
+    """CPUs each validator container may use (``None``: no limit)."""
+    transport: Literal["http", "redis", "both"] = "both"
+    strategy: Strategy = "groups"
+    block_txs: Annotated[int, Field(ge=1, le=10_000)] = 300
+    block_interval: Annotated[float, Field(gt=0, le=600)] = 2.0
+
+
+Nodes = list[str] | Literal["all", "validators"]
+"""Node names (``miner``, ``redis``, ``validator-N``), a group defined in ``groups``,
+or every node / every validator."""
+
+
+class Link(_Strict):
+    """How the links of ``nodes`` behave, both ways."""
+
+    nodes: Nodes = "all"
+    latency_ms: Annotated[float, Field(ge=0, le=10_000)] = 0
+    jitter_ms: Annotated[float, Field(ge=0, le=10_000)] = 0
+    bandwidth_mbit: Annotated[float | None, Field(gt=0, le=100_000)] = None
+    loss_pct: Annotated[float, Field(ge=0, le=100)] = 0
+
+    @model_validator(mode="after")
+    def _jitter_within_latency(self) -> "Link":
+        if self.jitter_ms > self.latency_ms:
+            raise ValueError("jitter_ms may not exceed latency_ms")
+        return self
+
+
+class Load(_Strict):
+    """What locust sends while the timeline plays."""
+
+    workload: str = "erc20"
+    conflict_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    users: Annotated[int | None, Field(ge=1, le=1000)] = None
+    rate: Annotated[float | None, Field(gt=0, le=100_000)] = None
+    """Transactions per second to aim at, instead of ``users``."""
+    duration_s: Annotated[float, Field(gt=0, le=24 * 3600)] = 60
+
+    @model_validator(mode="after")
+    def _one_intensity(self) -> "Load":
+        if self.workload not in WORKLOADS:
+            raise ValueError(f"workload {self.workload!r} is none of {', '.join(WORKLOADS)}")
+        if self.users is not None and self.rate is not None:
+            raise ValueError("give users or rate, not both")
+        return self
+
+
+class Fault(_Strict):
+    """One event of the timeline, ``at`` seconds after the load started."""
+
+    at: Seconds
+    action: Literal[
+        "kill",
+        "restart",
+        "partition",
+        "heal",
+        "stop-redis",
+        "start-redis",
+        "slow-link",
+        "pause",
+        "unpause",
+    ]
+    nodes: Nodes | None = None
+    """Whom it hits (``kill``, ``restart``, ``partition``, ``pause``, ``unpause``,
+    ``slow-link``); a partition cuts these nodes off from the rest."""
+    link: Link | None = None
+    """The new behaviour of ``slow-link``."""
+
+    @model_validator(mode="after")
+    def _arguments(self) -> "Fault":
+        needs_nodes = {"kill", "restart", "partition", "pause", "unpause", "slow-link"}
+        if self.action in needs_nodes and self.nodes is None:
+            raise ValueError(f"{self.action} needs nodes")
+        if self.action not in needs_nodes and self.nodes is not None:
+            raise ValueError(f"{self.action} takes no nodes")
+        if (self.action == "slow-link") != (self.link is not None):
+            raise ValueError("slow-link, and only slow-link, takes a link")
+        return self
+
+
+class Scenario(_Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    description: str = ""
+    network: Network = Network()
+    groups: dict[str, list[str]] = {}
+    """Named sets of nodes that links and faults may refer to."""
+    links: list[Link] = []
+    load: Load = Load()
+    timeline: list[Fault] = []
+
+    @model_validator(mode="after")
+    def _references(self) -> "Scenario":
+        known = {"miner", "redis", *(f"validator-{i + 1}" for i in range(self.network.validators))}
+        for group, members in self.groups.items():
+            if group in known or group in ("all", "validators"):
+                raise ValueError(f"group {group!r} shadows a node name")
+            for member in members:
+                if member not in known:
+                    raise ValueError(f"group {group!r}: no node {member!r}")
+        for where, nodes in self._node_lists():
+            for name in nodes:
+                if name not in known and name not in self.groups:
+                    raise ValueError(f"{where}: no node or group {name!r}")
+        for fault in self.timeline:
+            if fault.at > self.load.duration_s:
+                raise ValueError(f"a fault at {fault.at} s is after the load ends")
+        if [f.at for f in self.timeline] != sorted(f.at for f in self.timeline):
+            raise ValueError("timeline events must be in time order")
+        return self
+
+    def _node_lists(self) -> list[tuple[str, list[str]]]:
+        lists: list[tuple[str, Nodes | None]] = [
+            (f"links[{i}]", link.nodes) for i, link in enumerate(self.links)
+        ]
+        lists += [(f"timeline[{i}]", f.nodes) for i, f in enumerate(self.timeline)]
+        return [(where, nodes) for where, nodes in lists if isinstance(nodes, list)]
+
+    def nodes(self, selector: "Nodes") -> list[str]:
+        """The node names a selector stands for, groups expanded, in order."""
+        validators = [f"validator-{i + 1}" for i in range(self.network.validators)]
+        if selector == "all":
+            return ["miner", "redis", *validators]
+        if selector == "validators":
+            return validators
+        out: list[str] = []
+        for name in selector:
+            for node in self.groups.get(name, [name]):
+                if node not in out:
+                    out.append(node)
+        return out
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and check the scenario file at ``path``; :class:`ScenarioError` lists every
+    problem with its line."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ScenarioError(f"{path}: {exc.strerror}") from None
+    if size > MAX_BYTES:
+        raise ScenarioError(f"{path}: larger than {MAX_BYTES} bytes")
+    text = path.read_text()
+    try:
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ScenarioError(f"{path}{line}: not YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}:1: a scenario is a mapping (name, network, ...)")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{path}:{_line(tree, error['loc'])}: {_where(error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise ScenarioError("\n".join(problems)) from None
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    """``links[1].loss_pct`` for pydantic's ``('links', 1, 'loss_pct')``; union-branch
+    names pydantic adds (``list[str]``, ``literal[...]``) are left out."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif "[" in part or part.startswith("function-"):
+            continue
+        else:
+            out += ("." if out else "") + part
+    return out or "scenario"
+
+
+def _line(node: Any, loc: tuple[Any, ...]) -> int:
+    """The line of the deepest YAML node along ``loc`` that exists."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            child = next((v for k, v in node.value if k.value == part), None)
+            if child is None:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if part < len(node.value) else None
+        if child is None:
+            continue
+        node, line = child, child.start_mark.line + 1
+    return line
