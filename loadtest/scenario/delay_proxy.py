@@ -1,0 +1,156 @@
+"""A TCP proxy that delays what passes through it: a scenario's link latency and jitter.
+
+The kernels pavm-net runs on may lack the ``netem`` qdisc (bandwidth and loss are
+shaped with ``tbf`` and iptables' ``statistic`` match instead), so latency is added
+in user space, the way toxiproxy does: every chunk read from one side is written to
+the other ``latency ± jitter`` after it arrived, never before the chunk ahead of it
+(a TCP stream stays in order, so jitter only ever stretches gaps).
+
+Bounded as every port is: at most ``MAX_CONNECTIONS`` at once, and a direction stops
+reading while ``MAX_IN_FLIGHT`` bytes wait to be written, so a fast sender meets TCP
+back-pressure instead of filling memory.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+MAX_CONNECTIONS = 512
+MAX_IN_FLIGHT = 4 * 1024 * 1024
+"""Bytes one direction of one connection holds while they wait out the delay."""
+CHUNK = 64 * 1024
+log = logging.getLogger("pavm.delay_proxy")
+
+
+@dataclass(frozen=True)
+class Delay:
+    latency_s: float
+    jitter_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.latency_s < 0 or not 0 <= self.jitter_s <= self.latency_s:
+            raise ValueError("need latency >= 0 and 0 <= jitter <= latency")
+
+    def sample(self, rng: random.Random) -> float:
+        return self.latency_s + rng.uniform(-self.jitter_s, self.jitter_s)
+
+
+class DelayProxy:
+    """Listens on ``host:port`` and forwards each connection to ``upstream``."""
+
+    def __init__(self, upstream: tuple[str, int], delay: Delay, seed: int | None = None) -> None:
+        self.upstream = upstream
+        self.delay = delay
+        self.rng = random.Random(seed)
+        self.open = 0
+        self.refused = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        """Start listening; the port listened on (``port`` 0 picks a free one)."""
+        self._server = await asyncio.start_server(self._serve, host, port)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.open >= MAX_CONNECTIONS:
+            self.refused += 1
+            writer.close()
+            return
+        self.open += 1
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        except OSError as exc:
+            log.warning("upstream %s:%d: %s", *self.upstream, exc)
+            self.open -= 1
+            writer.close()
+            return
+        try:
+            await asyncio.gather(
+                self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+            )
+        finally:
+            self.open -= 1
+            for end in (writer, up_writer):
+                end.close()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Copy ``reader`` to ``writer``, each chunk delayed, in order."""
+        queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+        room = asyncio.Semaphore(MAX_IN_FLIGHT // CHUNK)
+
+        async def deliver() -> None:
+            broken = False
+            while (item := await queue.get()) is not None:
+                due, data = item
+                if not broken:
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                    try:
+                        writer.write(data)
+                        await writer.drain()
+                    except OSError:
+                        broken = True  # the far side went: stop reading this side
+                        reader.feed_eof()
+                room.release()
+            if not broken:
+                with contextlib.suppress(OSError):
+                    writer.write_eof()
+
+        sender = asyncio.create_task(deliver())
+        last_due = 0.0
+        try:
+            while data := await reader.read(CHUNK):
+                await room.acquire()
+                last_due = max(last_due, time.monotonic() + self.delay.sample(self.rng))
+                queue.put_nowait((last_due, data))
+        except OSError:
+            pass
+        finally:
+            queue.put_nowait(None)
+            await sender
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.scenario.delay_proxy",
+        description="Forward TCP connections with added latency and jitter (one link "
+        "of a scenario; bandwidth and loss are shaped in the kernel).",
+    )
+    parser.add_argument("--listen", type=_address, required=True, help="HOST:PORT to accept on")
+    parser.add_argument("--upstream", type=_address, required=True, help="HOST:PORT to reach")
+    parser.add_argument("--latency-ms", type=float, required=True, help="added one way")
+    parser.add_argument("--jitter-ms", type=float, default=0.0, help="± this, at most latency")
+    args = parser.parse_args(argv)
+    try:
+        delay = Delay(args.latency_ms / 1000, args.jitter_ms / 1000)
+    except ValueError as exc:
+        parser.error(str(exc))
+    logging.basicConfig(level="INFO", format="%(asctime)s %(name)s %(message)s")
+
+    async def run() -> None:
+        proxy = DelayProxy(args.upstream, delay)
+        port = await proxy.start(*args.listen)
+        log.info("%s:%d -> %s:%d, %s", args.listen[0], port, *args.upstream, delay)
+        await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
