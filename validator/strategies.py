@@ -49,9 +49,9 @@ class Execution:
     """Fee credit the workers pooled for the beneficiary instead of writing it."""
     worker_cpu_s: tuple[float, ...]
     dispatched: float
-    """``time.perf_counter()`` as the jobs went out."""
+    """``time.monotonic()`` as the jobs went out (the origin of ``spans``)."""
     executed: float
-    """``time.perf_counter()`` once the last worker answered."""
+    """``time.monotonic()`` once the last worker answered."""
     executions: int = 0
     """Transactions executed, re-executions included (``len(outcomes)`` but for
     ``optimistic``)."""
@@ -98,9 +98,9 @@ def _run_groups(
         else None
         for groups in plan
     ]
-    origin, dispatched = time.monotonic(), time.perf_counter()
+    dispatched = time.monotonic()
     answers = pool.run(jobs)
-    executed = time.perf_counter()
+    executed = time.monotonic()
     outcomes: list[TxOutcome | None] = [None] * len(block.transactions)
     credit = 0
     for answer in answers:
@@ -115,7 +115,7 @@ def _run_groups(
     done = tuple(o for o in outcomes if o is not None)
     assert len(done) == len(outcomes), "every transaction belongs to exactly one group"
     cpu = tuple(a.cpu_seconds if a else 0.0 for a in answers)
-    spans = _since(origin, [s for a in answers if a is not None for s in a.spans])
+    spans = _since(dispatched, [s for a in answers if a is not None for s in a.spans])
     return Execution(done, credit, cpu, dispatched, executed, executions=len(done), spans=spans)
 
 
@@ -209,9 +209,9 @@ def _declared(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
     inputs = declared_inputs(block.rwsets)
     credit = _Credit({i for i, r in enumerate(block.rwsets) if r.reads_beneficiary})
     tasks = [Task(i, block.transactions[i], inputs[i]) for i in _longest_first(block, range(n))]
-    origin, dispatched = time.monotonic(), time.perf_counter()
+    dispatched = time.monotonic()
     done, cpu = pool.run_tasks(env, tasks, credit.gate, _chunk(pool, n))
-    executed = time.perf_counter()
+    executed = time.monotonic()
     outcomes = tuple(_outcome(done[i]) for i in range(n))
     left = credit.before(n, done)
     assert left is not None
@@ -223,7 +223,7 @@ def _declared(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
         executed,
         executions=n,
         task_cpu_s={i: d.cpu_seconds for i, d in done.items()},
-        spans=_since(origin, [d.span for d in done.values() if d.span is not None]),
+        spans=_since(dispatched, [d.span for d in done.values() if d.span is not None]),
     )
 
 
@@ -373,10 +373,10 @@ def _read_keys(outcome: TxOutcome | None) -> set[StateKey]:
 
 
 def _optimistic(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
-    origin, dispatched = time.monotonic(), time.perf_counter()
+    dispatched = time.monotonic()
     rounds = _Optimistic(pool, env, block)
     rounds.run()
-    executed = time.perf_counter()
+    executed = time.monotonic()
     runs = [r.done for r in rounds.runs if r is not None]
     outcomes = tuple(_outcome(d) for d in runs)
     left = rounds.credit.before(len(runs), dict(enumerate(runs)))
@@ -391,5 +391,5 @@ def _optimistic(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
         wasted_cpu_s=rounds.wasted,
         rounds=rounds.rounds,
         task_cpu_s={d.index: d.cpu_seconds for d in runs},
-        spans=_since(origin, rounds.spans),
+        spans=_since(dispatched, rounds.spans),
     )
