@@ -81,7 +81,11 @@ def test_every_problem_is_listed_not_only_the_first(tmp_path):
     assert len(message.splitlines()) == 2 and ":4: network.workers" in message
 
 
-def test_a_huge_or_missing_file_is_refused(tmp_path):
+def test_a_huge_deeply_nested_or_missing_file_is_refused(tmp_path):
+    deep = tmp_path / "deep.yml"
+    deep.write_text("name: t\nx: " + "[" * 60_000 + "]" * 60_000 + "\n")
+    with pytest.raises(ScenarioError, match=":2: nested deeper than 32 levels"):
+        load_scenario(deep)
     huge = tmp_path / "huge.yml"
     huge.write_text("# " + "x" * MAX_BYTES)
     with pytest.raises(ScenarioError, match="larger than"):

@@ -17,6 +17,11 @@ from loadtest.workloads.table import WORKLOADS
 
 MAX_BYTES = 256 * 1024
 """Largest scenario file read."""
+MAX_DEPTH = 32
+"""Deepest nesting of mappings and lists read (a scenario needs four)."""
+_OPEN = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken)
+_OPEN_FLOW = (yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+_CLOSE = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
 Seconds = Annotated[float, Field(ge=0, le=24 * 3600)]
 
 
@@ -177,13 +182,18 @@ def load_scenario(path: Path) -> Scenario:
     if size > MAX_BYTES:
         raise ScenarioError(f"{path}: larger than {MAX_BYTES} bytes")
     text = path.read_text()
+    loader = yaml.SafeLoader(text)
     try:
-        tree = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        _check_depth(path, text)
+        # One parse: the node tree gives the lines, the data is built from it.
+        tree = loader.get_single_node()
+        data = loader.construct_document(tree) if tree is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise ScenarioError(f"{path}{line}: not YAML: {getattr(exc, 'problem', exc)}") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}:1: a scenario is a mapping (name, network, ...)")
     try:
@@ -194,6 +204,20 @@ def load_scenario(path: Path) -> Scenario:
             for error in exc.errors()
         ]
         raise ScenarioError("\n".join(problems)) from None
+
+
+def _check_depth(path: Path, text: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` from the tokens alone, before the
+    parser, which recurses per level, spends its time and stack on it."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, _OPEN + _OPEN_FLOW):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = token.start_mark.line + 1
+                raise ScenarioError(f"{path}:{line}: nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(token, _CLOSE):
+            depth -= 1
 
 
 def _where(loc: tuple[Any, ...]) -> str:
