@@ -60,6 +60,7 @@ def rpc_methods(node: MinerNode) -> tuple[EthApi, dict[str, Handler]]:
     eth = EthApi(node.store, node.lock, pool=_SubmittingPool(node), node_info=lambda: _info(node))
     methods = eth.methods()
     methods["pavm_getVerdicts"] = lambda params: _verdicts(node, eth, params)
+    methods["pavm_getBlockTimes"] = node.times.rpc
     methods.update(TxpoolApi(node.txpool.content, node.state.config.chain_id).methods())
     if node.settings.dev:
         methods.update(DevApi(node, eth).methods())

@@ -17,6 +17,7 @@ from eth_typing import Address
 
 from common.accounts import address_of
 from common.block import Block
+from common.block_times import BlockTimes
 from common.genesis import GenesisSpec
 from common.kv import LmdbDB
 from common.membership import NotAMember
@@ -96,6 +97,8 @@ class MinerNode:
         self.restored = self.txpool.restore()
         self.members = Members(self.store, settings.join_token)
         self.fanout = HttpFanout()
+        self.times = BlockTimes()
+        """When the recent blocks were sealed (``pavm_getBlockTimes``)."""
         self.redis_blocks, self.redis_verdicts = redis_channels(
             settings.transport, settings.redis_url, settings.redis_password
         )
@@ -234,6 +237,7 @@ class MinerNode:
 
     def broadcast(self, block: Block) -> None:
         data = block.encode()
+        self.times.record(block.header.number, "sealed", time.time())
         if self.settings.transport in ("http", "both"):
             self.fanout.send(self.peers, "/blocks", data, "application/octet-stream")
         if self.redis_blocks is not None:

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from common.block import Block
+from common.block_times import BlockTimes
 from common.rpc.dispatch import Dispatcher, Handler, expect_params
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import parse_quantity, to_data, to_quantity
@@ -49,6 +50,14 @@ class _ValidatorCollector:
         for cause, count in node.dropped.items():
             dropped.add_metric([cause], count)
         yield dropped
+        arrived = CounterMetricFamily(
+            "pavm_blocks_arrived",
+            "Blocks validated, by how they came: push, redis, fetch (filling a gap)",
+            labels=["via"],
+        )
+        for via, count in node.arrivals.items():
+            arrived.add_metric([via], count)
+        yield arrived
         buckets = [0] * len(LATENCY_BUCKETS)
         for report in reports:
             for i, bound in enumerate(LATENCY_BUCKETS):
@@ -94,12 +103,14 @@ def rpc_methods(
     info: Callable[[], dict[str, Any]],
     bad_blocks: Callable[[], list[Block]] | None = None,
     reports: Callable[[], list[ValidationReport]] = list,
+    times: BlockTimes | None = None,
 ) -> tuple[EthApi, dict[str, Handler]]:
     """A validator's JSON-RPC: the chain it validated, the blocks it rejected and how
     it validated the recent ones; no pool (README's method list is generated from it)."""
     eth = EthApi(store, lock, pool=None, node_info=info, bad_blocks=bad_blocks)
     methods = eth.methods()
     methods["pavm_getValidationReport"] = lambda params: _report(reports(), params)
+    methods["pavm_getBlockTimes"] = (times or BlockTimes()).rpc
     return eth, methods
 
 
@@ -169,6 +180,7 @@ def create_app(node: ValidatorNode) -> FastAPI:
         lambda: _info(node),
         lambda: list(node.bad_blocks),
         lambda: list(node.reports),
+        node.times,
     )
     dispatcher = Dispatcher(methods)
     app.include_router(jsonrpc_router(dispatcher))
@@ -216,4 +228,5 @@ def _info(node: ValidatorNode) -> dict[str, Any]:
         "validated": node.validated,
         "rejected": dict(node.rejected),
         "dropped": dict(node.dropped),
+        "arrived": dict(node.arrivals),
     }

@@ -27,6 +27,7 @@ import httpx
 
 from common import codec
 from common.block import Block
+from common.block_times import BlockTimes, Via
 from common.errors import InvalidBlock, PavmError
 from common.genesis import GenesisSpec
 from common.kv import LmdbDB
@@ -53,6 +54,15 @@ class _Signal(Enum):
 
     CATCH_UP = "catch up"
     STOP = "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    """A block's bytes as they came, how, and when (epoch seconds)."""
+
+    data: bytes
+    via: Via
+    at: float
 
 
 @dataclass
@@ -109,7 +119,7 @@ class ValidatorNode:
         self.redis_blocks, self.redis_verdicts = redis_channels(
             settings.transport, settings.redis_url, settings.redis_password
         )
-        self._inbox: queue.Queue[bytes | _Signal] = queue.Queue(INBOX)
+        self._inbox: queue.Queue[_Arrival | _Signal] = queue.Queue(INBOX)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.known_head = self.head
@@ -118,6 +128,10 @@ class ValidatorNode:
         self.transactions = 0
         self.rejected: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
+        self.arrivals: Counter[str] = Counter()
+        """Blocks validated, by how they came (push, redis, fetch)."""
+        self.times = BlockTimes()
+        """When the recent blocks arrived and were judged (``pavm_getBlockTimes``)."""
         self._unknown_to_miner = threading.Event()
         """Set when the miner refused a verdict as not from a member: register again."""
         self._unreported: list[bytes] = []
@@ -163,7 +177,7 @@ class ValidatorNode:
             thread.start()
             self._threads.append(thread)
         if self.redis_blocks is not None:
-            self.redis_blocks.start(self.receive, self.request_catch_up)
+            self.redis_blocks.start(lambda data: self.receive(data, "redis"), self.request_catch_up)
 
     def stop(self) -> None:
         self._stop.set()
@@ -181,12 +195,12 @@ class ValidatorNode:
 
     # -- intake ----------------------------------------------------------------------------
 
-    def receive(self, data: bytes) -> None:
+    def receive(self, data: bytes, via: Via = "push") -> None:
         """A block arrived (HTTP push or pub/sub); validation happens in order, elsewhere.
         With ``INBOX`` blocks already waiting it is dropped (and counted): catch-up
         fetches whatever a dropped push carried."""
         try:
-            self._inbox.put_nowait(data)
+            self._inbox.put_nowait(_Arrival(data, via, time.time()))
         except queue.Full:
             self.dropped["inbox_full"] += 1
 
@@ -245,7 +259,7 @@ class ValidatorNode:
             if data is _Signal.STOP:
                 return
             try:
-                if isinstance(data, bytes):
+                if isinstance(data, _Arrival):
                     self._handle(data)
                 else:
                     head = self._miner_head()
@@ -256,9 +270,10 @@ class ValidatorNode:
             except Exception:
                 log.exception("block handling failed")
 
-    def _handle(self, data: bytes) -> None:
+    def _handle(self, arrival: _Arrival) -> None:
         """Cheap checks first: the header alone, and its signature, before the body is
         decoded; a block at or below the head is not decoded at all."""
+        data = arrival.data
         try:
             header = Block.header_of(data)
         except ValueError as exc:
@@ -283,7 +298,7 @@ class ValidatorNode:
             self._catch_up(number - 1)
             if number != self.head + 1:
                 return
-        self._validate(block)
+        self._validate(block, arrival.via, arrival.at)
 
     def _catch_up(self, target: int) -> None:
         """Fetch and validate, in order, every block up to ``target`` from the miner."""
@@ -299,21 +314,27 @@ class ValidatorNode:
             if not encoded:
                 return
             log.info("catching up blocks %d..%d", start, start + len(encoded) - 1)
+            fetched = time.time()
             for data in encoded:
                 block = Block.decode(data)
                 if block.header.signer() != self.settings.miner_address:
                     self.dropped["signature"] += 1
                     return
-                if not self._validate(block):
+                if not self._validate(block, "fetch", fetched):
                     return
 
-    def _validate(self, block: Block) -> bool:
+    def _validate(self, block: Block, via: Via, arrived: float) -> bool:
+        """Validate the block after the head and report the verdict; its arrival and
+        verdict times go to :attr:`times` (a block dropped unjudged is forgotten there)."""
         header = block.header
+        self.times.record(header.number, via, arrived)
         started = time.perf_counter()
         try:
             with self.lock:
                 report = self.validator.validate(block)
         except InvalidBlock as exc:
+            if exc.reason == "bad_signature" or exc.reason in BODY_MISMATCH:
+                self.times.forget(header.number)
             if exc.reason == "bad_signature":
                 self.dropped["signature"] += 1
                 return False
@@ -321,6 +342,7 @@ class ValidatorNode:
                 self.dropped["body_mismatch"] += 1
                 log.warning("dropped block %d: %s", header.number, exc)
                 return False
+            self.times.judged(header.number, False, time.time())
             self.rejected[exc.reason] += 1
             self.bad_blocks.append(block)
             log.warning("rejected block %d: %s", header.number, exc)
@@ -335,6 +357,8 @@ class ValidatorNode:
                 )
             )
             return False
+        self.times.judged(header.number, True, time.time())
+        self.arrivals[via] += 1
         self.validated += 1
         self.transactions += report.transactions
         self.reports = [*self.reports[-99:], report]

@@ -29,7 +29,7 @@ from common.block import Block, Header
 from common.grouping import groups_encoding, groups_hash
 from common.keyfile import load_or_create_key
 from common.roots import receipt_commitments, transactions_root
-from common.rpc.client import call
+from common.rpc.client import NodeError, call
 from common.rwset import block_rwset_encoding, rwset_hash
 from common.state import ChainConfig, next_base_fee
 from loadtest.testnet import process as testnet
@@ -74,6 +74,32 @@ def test_killed_validator_catches_up_and_agrees(net):
     head = wait_for(lambda: all_agree(net), timeout=90, what="agreement after the restart")
     assert head >= 2
     assert int(call(victim.url, "eth_blockNumber"), 16) >= head
+    _blocks_mined_while_down_were_fetched(net, victim, head)
+
+
+def _blocks_mined_while_down_were_fetched(net, victim, head: int) -> None:
+    """The restarted validator's block times: what it missed came by fetch, the rest
+    by push or Redis; each arrived after the miner sealed it and was judged after it
+    arrived; the fetched ones are counted in its metrics."""
+    start = max(1, head - 255)
+    span = [hex(start), hex(head)]
+    sealed = {
+        int(t["number"], 16): t["at"] for t in call(net.miner.url, "pavm_getBlockTimes", span)
+    }
+    assert set(sealed) == set(range(start, head + 1))
+    assert {t["via"] for t in call(net.miner.url, "pavm_getBlockTimes", span)} == {"sealed"}
+    times = call(victim.url, "pavm_getBlockTimes", span)
+    assert times, "the restarted validator remembers no block times"
+    fetched = [t for t in times if t["via"] == "fetch"]
+    assert fetched, "nothing was fetched after the restart"
+    assert {t["via"] for t in times} <= {"push", "redis", "fetch"}
+    for entry in times:
+        number = int(entry["number"], 16)
+        assert sealed[number] <= entry["at"] <= entry["verdictAt"], entry
+        assert entry["accepted"] is True
+    assert metric(victim.url, "pavm_blocks_arrived_total", 'via="fetch"') >= len(fetched)
+    with pytest.raises(NodeError, match="at most 256"):
+        call(victim.url, "pavm_getBlockTimes", ["0x0", hex(300)])
 
 
 def test_miner_killed_after_acknowledging_still_mines(net):
