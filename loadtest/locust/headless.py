@@ -88,8 +88,8 @@ def _count_blocks(url: str, start: int, end: int, sent: set[str]) -> tuple[dict[
     return per_block, reverted
 
 
-def run_loadtest(
-    target: str,
+def locust_command(
+    url: str,
     users: int,
     spawn_rate: float,
     run_time: str,
@@ -99,17 +99,10 @@ def run_loadtest(
     out: Path,
     accounts_per_user: int = 2,
     tx_wait: float = 0.05,
-) -> LoadSummary:
-    """Run locust headless against ``target``, then summarise from the mined blocks."""
-    url = target.rstrip("/")
-    try:
-        start = head(url)
-    except (httpx.HTTPError, PavmError, ValueError) as exc:
-        raise RuntimeError(f"no JSON-RPC node answers at {url}: {exc}") from exc
-    out.mkdir(parents=True, exist_ok=True)
-    sent_file = out / "sent.json"
-    sent_file.unlink(missing_ok=True)
-    command = [
+) -> list[str]:
+    """Locust headless on the workload locustfile, its CSV and HTML reports in ``out``
+    and the acknowledged hashes, with their send times, in ``out/sent.json``."""
+    return [
         sys.executable,
         "-m",
         "locust",
@@ -140,8 +133,43 @@ def run_loadtest(
         "--tx-wait",
         str(tx_wait),
         "--sent-file",
-        str(sent_file),
+        str(out / "sent.json"),
     ]
+
+
+def run_loadtest(
+    target: str,
+    users: int,
+    spawn_rate: float,
+    run_time: str,
+    workload: str,
+    conflict_rate: float,
+    scale: int,
+    out: Path,
+    accounts_per_user: int = 2,
+    tx_wait: float = 0.05,
+) -> LoadSummary:
+    """Run locust headless against ``target``, then summarise from the mined blocks."""
+    url = target.rstrip("/")
+    try:
+        start = head(url)
+    except (httpx.HTTPError, PavmError, ValueError) as exc:
+        raise RuntimeError(f"no JSON-RPC node answers at {url}: {exc}") from exc
+    out.mkdir(parents=True, exist_ok=True)
+    sent_file = out / "sent.json"
+    sent_file.unlink(missing_ok=True)
+    command = locust_command(
+        url,
+        users,
+        spawn_rate,
+        run_time,
+        workload,
+        conflict_rate,
+        scale,
+        out,
+        accounts_per_user,
+        tx_wait,
+    )
     print(f"[loadtest] {' '.join(command[2:])}", file=sys.stderr, flush=True)
     code = subprocess.run(command, check=False).returncode
     if not sent_file.exists():

@@ -108,6 +108,8 @@ class Run:
     timeout: float
     pending: dict[str, Pending] = field(default_factory=dict)
     sent: list[str] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)
+    """Wall-clock (epoch) time each of ``sent`` went out."""
     stale: set[bytes] = field(default_factory=set)
     """Accounts whose local nonce may be wrong (a failed send, a dropped transaction):
     their next send first asks the node."""
@@ -280,6 +282,7 @@ def _stop(environment: Environment, **kwargs: Any) -> None:
             "first_send": run.first_send,
             "last_inclusion": run.last_inclusion,
             "sent": run.sent,
+            "sent_at": run.sent_at,
         }
         with open(options.sent_file, "w") as out:
             json.dump(record, out)
@@ -326,7 +329,8 @@ class WorkloadUser(FastHttpUser):
         # Pending before the send: the block may be read before the answer arrives.
         name = run.generator.workload.name
         run.pending[tx_hash] = Pending(time.monotonic(), name, account.address)
-        run.first_send = run.first_send or time.time()
+        sent_at = time.time()
+        run.first_send = run.first_send or sent_at
         body = {
             "jsonrpc": "2.0",
             "id": 1,
@@ -355,3 +359,4 @@ class WorkloadUser(FastHttpUser):
                 run.stale.add(account.address)
         if taken:
             run.sent.append(tx_hash)
+            run.sent_at.append(sent_at)

@@ -1,0 +1,199 @@
+"""What each node's link does at a moment of a scenario, as the shell script that makes
+it so inside the node's container (run as root with NET_ADMIN).
+
+Per node, the last ``links`` entry naming it applies, unless a ``slow-link`` fault
+has since given it another. The kernel shapes what it can:
+
+- **loss**: iptables' ``statistic`` match drops that share of the packets the node
+  sends and of those it receives;
+- **bandwidth**: an ``htb`` class per destination on the node's interface, at the
+  lower of its own and the destination's rate, so a limit holds both ways;
+- **partition**: iptables drops everything between the cut-off nodes and the rest;
+- **latency and jitter**: the transparent delay proxy (``delay_proxy.py``), to which
+  iptables REDIRECTs the node's TCP connections both ways, adds them once per
+  direction; where the kernel has ``netem`` it is not needed, but this project's CI
+  kernels lack it, so the proxy is the one way, measured the same everywhere.
+
+Traffic to and from the Docker network's gateway (the host: the scenario runner's
+probes and the load generator) is never shaped: what the runner measures is the
+network's own links, not the path to its probes.
+"""
+
+from dataclasses import dataclass
+
+from loadtest.scenario.delay_proxy import MARK
+from loadtest.scenario.spec import Link, Scenario
+
+PROXY_PORT = 15001
+STATE_DIR = "/run/pavm-link"
+SETTINGS = f"{STATE_DIR}/delay.json"
+READY = f"{STATE_DIR}/ready"
+PID = f"{STATE_DIR}/proxy.pid"
+UNLIMITED = "10gbit"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One node's link."""
+
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    loss_pct: float = 0.0
+    bandwidth_mbit: float | None = None
+
+    @property
+    def perfect(self) -> bool:
+        return self == Shape()
+
+    @classmethod
+    def of(cls, link: Link) -> "Shape":
+        return cls(link.latency_ms, link.jitter_ms, link.loss_pct, link.bandwidth_mbit)
+
+    def describe(self) -> str:
+        parts = []
+        if self.latency_ms:
+            jitter = f" ± {self.jitter_ms:g}" if self.jitter_ms else ""
+            parts.append(f"{self.latency_ms:g} ms{jitter}")
+        if self.bandwidth_mbit:
+            parts.append(f"{self.bandwidth_mbit:g} Mbit/s")
+        if self.loss_pct:
+            parts.append(f"{self.loss_pct:g} % loss")
+        return ", ".join(parts) or "perfect"
+
+
+def shapes(plan: Scenario, overrides: dict[str, Shape]) -> dict[str, Shape]:
+    """Every node's link now: its last ``links`` entry, or its ``slow-link`` override."""
+    out = {node: Shape() for node in plan.nodes("all")}
+    for link in plan.links:
+        for node in plan.nodes(link.nodes):
+            out[node] = Shape.of(link)
+    out.update(overrides)
+    return out
+
+
+@dataclass(frozen=True)
+class Peer:
+    ip: str
+    shape: Shape
+    cut: bool
+    """On the other side of a partition from this node."""
+
+
+def node_script(
+    shape: Shape, peers: list[Peer], gateway: str, proxy: bool, reset: bool = False
+) -> str:
+    """The shell script that gives one node ``shape`` towards ``peers``; it first undoes
+    what an earlier run of it did, so it can be run again whenever anything changes
+    (a fault, a node back with another address).
+
+    ``proxy``: the node's delay proxy runs, and every new TCP connection passes it
+    (at the delay ``shape`` sets, which may be none). ``reset``: its connections to
+    other nodes, opened before they could pass it, are closed (``ss -K``), and the
+    nodes open them again through it."""
+    lines = [
+        "set -e",
+        "DEV=$(ip -o route show default | awk '{print $5; exit}')",
+        '[ -n "$DEV" ] || { echo "no default route" >&2; exit 1; }',
+    ]
+    lines += _chains()
+    for peer in peers:
+        if peer.cut:
+            lines.append(f"iptables -A PAVM-IN -s {peer.ip} -j DROP")
+            lines.append(f"iptables -A PAVM-OUT -d {peer.ip} -j DROP")
+    if shape.loss_pct:
+        chance = f"{shape.loss_pct / 100:.6f}"
+        lines.append(
+            f"iptables -A PAVM-IN -i $DEV ! -s {gateway} "
+            f"-m statistic --mode random --probability {chance} -j DROP"
+        )
+        lines.append(
+            f"iptables -A PAVM-OUT -o $DEV ! -d {gateway} "
+            f"-m statistic --mode random --probability {chance} -j DROP"
+        )
+    if shape.latency_ms and not proxy:
+        raise ValueError("latency needs the delay proxy")
+    if proxy:
+        lines.append(
+            f'printf \'%s\' \'{{"latency_ms": {shape.latency_ms}, "jitter_ms": '
+            f"{shape.jitter_ms}}}' > {SETTINGS}.new && mv {SETTINGS}.new {SETTINGS}"
+        )
+        lines += [
+            f"iptables -t nat -A PAVM-REDIRECT-OUT -m mark --mark {MARK:#x} -j RETURN",
+            "iptables -t nat -A PAVM-REDIRECT-OUT -d 127.0.0.0/8 -j RETURN",
+            f"iptables -t nat -A PAVM-REDIRECT-OUT -d {gateway} -j RETURN",
+            f"iptables -t nat -A PAVM-REDIRECT-OUT -p tcp -j REDIRECT --to-ports {PROXY_PORT}",
+            f"iptables -t nat -A PAVM-REDIRECT-IN -s {gateway} -j RETURN",
+            f"iptables -t nat -A PAVM-REDIRECT-IN -p tcp -j REDIRECT --to-ports {PROXY_PORT}",
+        ]
+    if reset:
+        lines.append(
+            "ss -K -t state established "
+            f"'( ! dst 127.0.0.0/8 and ! src 127.0.0.0/8 and ! dst {gateway} )' "
+            ">/dev/null 2>&1 || true"
+        )
+    lines.append("tc qdisc del dev $DEV root 2>/dev/null || true")
+    lines += _bandwidth(shape, peers, gateway)
+    return "\n".join(lines) + "\n"
+
+
+def _chains() -> list[str]:
+    """This module's own chains, hooked once and emptied on every run."""
+    lines = []
+    for table, chain, hook in (
+        ("filter", "PAVM-IN", "INPUT"),
+        ("filter", "PAVM-OUT", "OUTPUT"),
+        ("nat", "PAVM-REDIRECT-OUT", "OUTPUT"),
+        ("nat", "PAVM-REDIRECT-IN", "PREROUTING"),
+    ):
+        ipt = f"iptables -t {table}"
+        lines += [
+            f"{ipt} -N {chain} 2>/dev/null || true",
+            f"{ipt} -F {chain}",
+            f"{ipt} -C {hook} -j {chain} 2>/dev/null || {ipt} -A {hook} -j {chain}",
+        ]
+    return lines
+
+
+def _bandwidth(shape: Shape, peers: list[Peer], gateway: str) -> list[str]:
+    limited = [p for p in peers if p.shape.bandwidth_mbit and not p.cut]
+    if not shape.bandwidth_mbit and not limited:
+        return []
+    own = f"{shape.bandwidth_mbit:g}mbit" if shape.bandwidth_mbit else UNLIMITED
+    lines = [
+        "tc qdisc add dev $DEV root handle 1: htb default 1 r2q 100",
+        f"tc class add dev $DEV parent 1: classid 1:1 htb rate {own} ceil {own}",
+        f"tc class add dev $DEV parent 1: classid 1:2 htb rate {UNLIMITED}",
+        f"tc filter add dev $DEV parent 1: protocol ip prio 1 u32 match ip dst {gateway}/32 "
+        "flowid 1:2",
+    ]
+    for index, peer in enumerate(limited, start=10):
+        rate = min(peer.shape.bandwidth_mbit or 0, shape.bandwidth_mbit or float("inf"))
+        lines += [
+            f"tc class add dev $DEV parent 1: classid 1:{index:x} htb rate {rate:g}mbit "
+            f"ceil {rate:g}mbit",
+            f"tc filter add dev $DEV parent 1: protocol ip prio 2 u32 match ip dst "
+            f"{peer.ip}/32 flowid 1:{index:x}",
+        ]
+    return lines
+
+
+def proxy_command() -> list[str]:
+    """The transparent delay proxy as a node runs it, following :data:`SETTINGS`; one
+    an earlier run left behind is stopped first."""
+    return [
+        "sh",
+        "-c",
+        f"mkdir -p {STATE_DIR} && rm -f {READY} && "
+        f"{{ [ ! -f {PID} ] || kill $(cat {PID}) 2>/dev/null; sleep 0.2; }}; "
+        f"echo $$ > {PID} && exec python -m "
+        f"loadtest.scenario.delay_proxy --listen 0.0.0.0:{PROXY_PORT} --transparent "
+        f"--settings {SETTINGS} --ready-file {READY} > {STATE_DIR}/proxy.log 2>&1",
+    ]
+
+
+def wait_ready_script() -> str:
+    """Waits (up to 10 s) until the delay proxy listens."""
+    return (
+        f"for i in $(seq 100); do [ -f {READY} ] && exit 0; sleep 0.1; done; "
+        f"echo 'the delay proxy did not start:' >&2; tail -5 {STATE_DIR}/proxy.log >&2; exit 1"
+    )
