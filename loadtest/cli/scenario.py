@@ -1,11 +1,13 @@
-"""``pavm scenario``: scenario files (``scenarios/*.yml``) checked and, later, played."""
+"""``pavm scenario``: scenario files (``scenarios/*.yml``) checked, and played on the
+compose testnet with a report."""
 
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from loadtest.scenario.spec import Link, Scenario, ScenarioError, load_scenario
+from loadtest.scenario.run import RunOptions, run_scenario
+from loadtest.scenario.spec import Scenario, ScenarioError, describe, load_scenario
 
 scenario = typer.Typer(
     help="Network conditions, scheduled faults and load in one YAML file (scenarios/).",
@@ -13,51 +15,63 @@ scenario = typer.Typer(
 )
 
 
+FILE = Annotated[Path, typer.Argument(help="The scenario file (YAML).")]
+
+
 @scenario.command("check")
-def check(
-    file: Annotated[Path, typer.Argument(help="The scenario file (YAML).")],
-) -> None:
+def check(file: FILE) -> None:
     """Check FILE whole and print what it would do; exit 2 listing every problem, each
     with its line and field, when it cannot be run."""
-    try:
-        plan = load_scenario(file)
-    except ScenarioError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-    for line in describe(plan):
+    for line in describe(_load(file)):
         typer.echo(line)
 
 
-def describe(plan: Scenario) -> list[str]:
-    """The scenario in words: network, links, load and the timeline."""
-    net, load = plan.network, plan.load
-    lines = [
-        f"{plan.name}: {plan.description}".rstrip(": "),
-        f"network: {net.validators} validators x {net.workers} workers, "
-        f"{net.transport} transport, {net.strategy} strategy"
-        + (f", {net.cores:g} cores each" if net.cores else ""),
-    ]
-    lines += [f"link {', '.join(plan.nodes(link.nodes))}: {_link(link)}" for link in plan.links]
-    intensity = f"{load.rate:g} tx/s" if load.rate else f"{load.users or 1} users"
-    lines.append(
-        f"load: {load.workload}, conflict rate {load.conflict_rate:g}, {intensity}, "
-        f"{load.duration_s:g} s"
-    )
-    for fault in plan.timeline:
-        whom = f" {', '.join(plan.nodes(fault.nodes))}" if fault.nodes is not None else ""
-        how = f" to {_link(fault.link)}" if fault.link is not None else ""
-        lines.append(f"  {fault.at:g} s: {fault.action}{whom}{how}")
-    return lines
-
-
-def _link(link: Link) -> str:
-    parts = []
-    if link.latency_ms:
-        parts.append(
-            f"{link.latency_ms:g} ms" + (f" ± {link.jitter_ms:g}" if link.jitter_ms else "")
+@scenario.command("run")
+def run(
+    file: FILE,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for report.md, the PNGs and results.json (default: results/scenario-NAME)."
+        ),
+    ] = None,
+    project: Annotated[
+        str, typer.Option(help="Compose project of the testnet: a running one is reused.")
+    ] = "pavmscenario",
+    down: Annotated[
+        bool, typer.Option(help="Take the testnet and its volumes down afterwards.")
+    ] = False,
+) -> None:
+    """Play FILE on the compose testnet: bring it up (or reuse the project's running
+    one, changing only what the file sets otherwise), shape every node's link, run
+    the load, play the timeline of faults, mend what is left broken, and write
+    report.md, PNGs and results.json. Progress goes to the terminal. Exit 1 when
+    an acknowledged transaction was not mined or the nodes' state roots differ at
+    the end; exit 2 when the file cannot be run."""
+    plan = _load(file)
+    for line in describe(plan):
+        typer.echo(f"[scenario] {line}", err=True)
+    try:
+        summary = run_scenario(
+            plan, file, RunOptions(out or Path("results") / f"scenario-{plan.name}", project, down)
         )
-    if link.bandwidth_mbit:
-        parts.append(f"{link.bandwidth_mbit:g} Mbit/s")
-    if link.loss_pct:
-        parts.append(f"{link.loss_pct:g} % loss")
-    return ", ".join(parts) or "perfect"
+    except ScenarioError as exc:
+        typer.echo(f"pavm scenario run: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    checks = summary["checks"]
+    mined, roots = checks["acknowledged_mined"], checks["state_roots_equal"]
+    typer.echo(
+        f"acknowledged mined: {mined['mined']}/{mined['sent']} "
+        f"({'ok' if mined['ok'] else 'LOST ' + str(mined['sent'] - mined['mined'])}); "
+        f"state roots at block {roots['height']}: {'equal' if roots['ok'] else 'DIFFER'}"
+    )
+    if not (mined["ok"] and roots["ok"]):
+        raise typer.Exit(1)
+
+
+def _load(file: Path) -> Scenario:
+    try:
+        return load_scenario(file)
+    except ScenarioError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc

@@ -22,7 +22,7 @@ network's own links, not the path to its probes.
 from dataclasses import dataclass
 
 from loadtest.scenario.delay_proxy import MARK
-from loadtest.scenario.spec import Link, Scenario
+from loadtest.scenario.spec import Behaviour, Scenario
 
 PROXY_PORT = 15001
 STATE_DIR = "/run/pavm-link"
@@ -32,33 +32,8 @@ PID = f"{STATE_DIR}/proxy.pid"
 UNLIMITED = "10gbit"
 
 
-@dataclass(frozen=True)
-class Shape:
-    """One node's link."""
-
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
-    loss_pct: float = 0.0
-    bandwidth_mbit: float | None = None
-
-    @property
-    def perfect(self) -> bool:
-        return self == Shape()
-
-    @classmethod
-    def of(cls, link: Link) -> "Shape":
-        return cls(link.latency_ms, link.jitter_ms, link.loss_pct, link.bandwidth_mbit)
-
-    def describe(self) -> str:
-        parts = []
-        if self.latency_ms:
-            jitter = f" ± {self.jitter_ms:g}" if self.jitter_ms else ""
-            parts.append(f"{self.latency_ms:g} ms{jitter}")
-        if self.bandwidth_mbit:
-            parts.append(f"{self.bandwidth_mbit:g} Mbit/s")
-        if self.loss_pct:
-            parts.append(f"{self.loss_pct:g} % loss")
-        return ", ".join(parts) or "perfect"
+Shape = Behaviour
+"""One node's link now."""
 
 
 def shapes(plan: Scenario, overrides: dict[str, Shape]) -> dict[str, Shape]:
@@ -66,7 +41,7 @@ def shapes(plan: Scenario, overrides: dict[str, Shape]) -> dict[str, Shape]:
     out = {node: Shape() for node in plan.nodes("all")}
     for link in plan.links:
         for node in plan.nodes(link.nodes):
-            out[node] = Shape.of(link)
+            out[node] = link.behaviour()
     out.update(overrides)
     return out
 

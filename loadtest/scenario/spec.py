@@ -52,20 +52,41 @@ Nodes = list[str] | Literal["all", "validators"]
 or every node / every validator."""
 
 
-class Link(_Strict):
-    """How the links of ``nodes`` behave, both ways."""
+class Behaviour(_Strict):
+    """What a link does to the packets and bytes crossing it (both ways)."""
 
-    nodes: Nodes = "all"
     latency_ms: Annotated[float, Field(ge=0, le=10_000)] = 0
     jitter_ms: Annotated[float, Field(ge=0, le=10_000)] = 0
     bandwidth_mbit: Annotated[float | None, Field(gt=0, le=100_000)] = None
     loss_pct: Annotated[float, Field(ge=0, le=100)] = 0
 
     @model_validator(mode="after")
-    def _jitter_within_latency(self) -> "Link":
+    def _jitter_within_latency(self) -> "Behaviour":
         if self.jitter_ms > self.latency_ms:
             raise ValueError("jitter_ms may not exceed latency_ms")
         return self
+
+    def behaviour(self) -> "Behaviour":
+        """Just the behaviour, without whom it applies to."""
+        return Behaviour(**self.model_dump(include=set(Behaviour.model_fields)))
+
+    def describe(self) -> str:
+        """``100 ms ± 10, 20 Mbit/s, 1 % loss``, or ``perfect``."""
+        parts = []
+        if self.latency_ms:
+            jitter = f" ± {self.jitter_ms:g}" if self.jitter_ms else ""
+            parts.append(f"{self.latency_ms:g} ms{jitter}")
+        if self.bandwidth_mbit:
+            parts.append(f"{self.bandwidth_mbit:g} Mbit/s")
+        if self.loss_pct:
+            parts.append(f"{self.loss_pct:g} % loss")
+        return ", ".join(parts) or "perfect"
+
+
+class Link(Behaviour):
+    """How the links of ``nodes`` behave."""
+
+    nodes: Nodes = "all"
 
 
 class Load(_Strict):
@@ -249,3 +270,25 @@ def _line(node: Any, loc: tuple[Any, ...]) -> int:
             continue
         node, line = child, child.start_mark.line + 1
     return line
+
+
+def describe(plan: Scenario) -> list[str]:
+    """The scenario in words: network, links, load and the timeline."""
+    net, load = plan.network, plan.load
+    lines = [
+        f"{plan.name}: {plan.description}".rstrip(": "),
+        f"network: {net.validators} validators x {net.workers} workers, "
+        f"{net.transport} transport, {net.strategy} strategy"
+        + (f", {net.cores:g} cores each" if net.cores else ""),
+    ]
+    lines += [f"link {', '.join(plan.nodes(link.nodes))}: {link.describe()}" for link in plan.links]
+    intensity = f"{load.rate:g} tx/s" if load.rate else f"{load.users or 1} users"
+    lines.append(
+        f"load: {load.workload}, conflict rate {load.conflict_rate:g}, {intensity}, "
+        f"{load.duration_s:g} s"
+    )
+    for fault in plan.timeline:
+        whom = f" {', '.join(plan.nodes(fault.nodes))}" if fault.nodes is not None else ""
+        how = f" to {fault.link.describe()}" if fault.link is not None else ""
+        lines.append(f"  {fault.at:g} s: {fault.action}{whom}{how}")
+    return lines

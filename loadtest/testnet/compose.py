@@ -7,6 +7,7 @@ publish their port 8546 on an ephemeral host port, read from the container.
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -14,6 +15,8 @@ import docker
 from loadtest.testnet.probe import probe_health, recent_verdicts
 
 DEFAULT_PROJECT = "pavm"
+REPOSITORY = Path(__file__).resolve().parents[2]
+"""The checkout holding docker-compose.yml and scripts/ (compose needs a checkout)."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ and port, sampled through the Docker API, removed afterwards whatever happens.""
 
 import os
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -11,7 +10,6 @@ import docker
 from loadtest.testnet import compose
 from loadtest.testnet import process as testnet
 
-ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "pavmbench"
 
 
@@ -36,7 +34,10 @@ class ComposeStack:
     def __enter__(self) -> "ComposeStack":
         try:
             subprocess.run(
-                [str(ROOT / "scripts/testnet-up")], env=self.env, check=True, timeout=1800
+                [str(compose.REPOSITORY / "scripts/testnet-up")],
+                env=self.env,
+                check=True,
+                timeout=1800,
             )
         except BaseException:
             self.__exit__()
@@ -45,7 +46,7 @@ class ComposeStack:
 
     def __exit__(self, *_: object) -> None:
         subprocess.run(
-            [str(ROOT / "scripts/testnet-down"), "-v", "--remove-orphans"],
+            [str(compose.REPOSITORY / "scripts/testnet-down"), "-v", "--remove-orphans"],
             env=self.env,
             check=False,
             capture_output=True,
