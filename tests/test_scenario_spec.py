@@ -22,6 +22,8 @@ def test_the_shipped_scenarios_load():
         "rolling-restart",
         "partition-third",
         "redis-outage",
+        "ci-wan-lossy",
+        "ci-partition-restart",
     }
     partition = load_scenario(ROOT / "scenarios/partition-third.yml")
     assert partition.nodes(partition.timeline[0].nodes) == ["validator-5", "validator-6"]
