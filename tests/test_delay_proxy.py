@@ -2,6 +2,7 @@
 earlier than the latency allows, jitter never reorders, and connections are bounded."""
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -95,3 +96,27 @@ def test_bad_delays_are_refused():
         Delay(0.01, 0.02)
     with pytest.raises(SystemExit):
         delay_proxy.main(["--listen", "nohost", "--upstream", "a:1", "--latency-ms", "5"])
+
+
+def test_a_changed_settings_file_changes_the_delay_and_a_bad_one_keeps_it(tmp_path):
+    settings = tmp_path / "delay.json"
+    settings.write_text('{"latency_ms": 40, "jitter_ms": 4}')
+
+    async def follow() -> list[Delay]:
+        proxy = DelayProxy(None, Delay(0.0))
+        task = asyncio.create_task(delay_proxy._follow(proxy, settings))
+        seen = []
+        await asyncio.sleep(0.2)
+        seen.append(proxy.delay)
+        settings.write_text('{"latency_ms": 5}')
+        os.utime(settings, ns=(1, 10**18))  # a new mtime even within one clock tick
+        await asyncio.sleep(1.2)
+        seen.append(proxy.delay)
+        settings.write_text('{"latency_ms": 1, "jitter_ms": 9}')  # jitter above latency
+        os.utime(settings, ns=(1, 2 * 10**18))
+        await asyncio.sleep(1.2)
+        seen.append(proxy.delay)
+        task.cancel()
+        return seen
+
+    assert asyncio.run(follow()) == [Delay(0.04, 0.004), Delay(0.005), Delay(0.005)]

@@ -75,3 +75,17 @@ def test_every_script_first_empties_its_own_chains_and_qdisc():
         assert f" -F {chain}" in script
     assert "tc qdisc del dev $DEV root" in script
     assert script.splitlines()[0] == "set -e"
+
+
+def test_with_netem_a_peer_class_carries_both_ends_latency_and_no_proxy_is_needed():
+    peers = [
+        Peer("172.30.0.5", Shape(latency_ms=30, jitter_ms=5), False),
+        Peer("172.30.0.6", Shape(), False),
+        Peer("172.30.0.7", Shape(latency_ms=99), True),  # cut off: nothing to delay
+    ]
+    script = node_script(Shape(latency_ms=20), peers, GATEWAY, proxy=False, netem=True)
+    assert "netem delay 50ms 5ms" in script  # 20 here + 30 there, each way
+    assert "netem delay 20ms" in script  # towards a perfect peer: this end's own
+    assert "172.30.0.7/32" not in script and "99ms" not in script
+    assert "REDIRECT --to-ports" not in script
+    assert f"match ip dst {GATEWAY}/32 flowid 1:2" in script  # the host is not delayed

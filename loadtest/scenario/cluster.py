@@ -14,7 +14,14 @@ from typing import Any
 
 import docker
 
-from loadtest.scenario.links import Peer, Shape, node_script, proxy_command, wait_ready_script
+from loadtest.scenario.links import (
+    NETEM_PROBE,
+    Peer,
+    Shape,
+    node_script,
+    proxy_command,
+    wait_ready_script,
+)
 from loadtest.scenario.spec import ScenarioError
 
 EXEC_TIMEOUT = 30
@@ -40,6 +47,8 @@ class Cluster:
     members: dict[str, Member] = field(default_factory=dict)
     gateway: str = ""
     _applied: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    netem: bool | None = None
+    """Whether the kernel has the netem qdisc (asked once, in a node's container)."""
     _proxied: dict[str, str] = field(default_factory=dict)
     """Nodes whose delay proxy runs, with the start time of the container it runs in."""
 
@@ -89,6 +98,9 @@ class Cluster:
         so a later ``slow-link`` changes its delay without cutting connections).
         The nodes shaped anew."""
         self.refresh()
+        netem = self.has_netem()
+        if netem:
+            proxied = set()
         touched = []
         for name, member in self.members.items():
             if not self.running(name) or member.ip is None:
@@ -106,23 +118,35 @@ class Cluster:
             key = (shape, tuple(peers), self.gateway, member.started, proxy)
             if self._applied.get(name) == key:
                 continue
-            self._exec(member, node_script(shape, peers, self.gateway, proxy, reset=fresh))
+            script = node_script(shape, peers, self.gateway, proxy, reset=fresh, netem=netem)
+            self._exec(member, script)
             self._applied[name] = key
             touched.append(name)
         return touched
+
+    def has_netem(self) -> bool:
+        """Whether latency can be the kernel's (netem) rather than the delay proxy's."""
+        if self.netem is None:
+            running = [m for n, m in sorted(self.members.items()) if self.running(n)]
+            if not running:
+                return False
+            self.netem = self._exec(running[0], NETEM_PROBE).strip() == "netem"
+        return self.netem
 
     def _start_proxy(self, member: Member) -> None:
         member.container.exec_run(proxy_command(), user="0", detach=True)
         self._exec(member, wait_ready_script())
         self._proxied[member.name] = member.started
 
-    def _exec(self, member: Member, script: str) -> None:
+    def _exec(self, member: Member, script: str) -> str:
         code, output = member.container.exec_run(
             ["timeout", str(EXEC_TIMEOUT), "sh", "-c", script], user="0"
         )
+        text = str(output.decode(errors="replace"))
         if code != 0:
-            text = output.decode(errors="replace").strip()[-800:]
-            raise ScenarioError(f"shaping {member.name}'s link failed (exit {code}): {text}")
+            tail = text.strip()[-800:]
+            raise ScenarioError(f"shaping {member.name}'s link failed (exit {code}): {tail}")
+        return text
 
     # -- faults ----------------------------------------------------------------------------
 

@@ -9,10 +9,13 @@ has since given it another. The kernel shapes what it can:
 - **bandwidth**: an ``htb`` class per destination on the node's interface, at the
   lower of its own and the destination's rate, so a limit holds both ways;
 - **partition**: iptables drops everything between the cut-off nodes and the rest;
-- **latency and jitter**: the transparent delay proxy (``delay_proxy.py``), to which
-  iptables REDIRECTs the node's TCP connections both ways, adds them once per
-  direction; where the kernel has ``netem`` it is not needed, but this project's CI
-  kernels lack it, so the proxy is the one way, measured the same everywhere.
+- **latency and jitter**: where the kernel has the ``netem`` qdisc (detected, see
+  :data:`NETEM_PROBE`), a netem leaf under each destination's htb class delays what
+  the node sends there by both ends' latency, so each direction of a link between
+  two nodes carries the sum of theirs. Kernels without netem (this project's CI
+  machines) get the transparent delay proxy (``delay_proxy.py``) instead: iptables
+  REDIRECTs the node's TCP connections both ways to it, and it adds the node's
+  latency once per direction, the same sum end to end.
 
 Traffic to and from the Docker network's gateway (the host: the scenario runner's
 probes and the load generator) is never shaped: what the runner measures is the
@@ -30,6 +33,11 @@ SETTINGS = f"{STATE_DIR}/delay.json"
 READY = f"{STATE_DIR}/ready"
 PID = f"{STATE_DIR}/proxy.pid"
 UNLIMITED = "10gbit"
+NETEM_PROBE = (
+    "tc qdisc add dev lo root netem delay 1ms 2>/dev/null && tc qdisc del dev lo root "
+    "&& echo netem || echo none"
+)
+"""Prints ``netem`` where the kernel has the qdisc (tried on the loopback, undone)."""
 
 
 Shape = Behaviour
@@ -55,7 +63,12 @@ class Peer:
 
 
 def node_script(
-    shape: Shape, peers: list[Peer], gateway: str, proxy: bool, reset: bool = False
+    shape: Shape,
+    peers: list[Peer],
+    gateway: str,
+    proxy: bool,
+    reset: bool = False,
+    netem: bool = False,
 ) -> str:
     """The shell script that gives one node ``shape`` towards ``peers``; it first undoes
     what an earlier run of it did, so it can be run again whenever anything changes
@@ -64,7 +77,8 @@ def node_script(
     ``proxy``: the node's delay proxy runs, and every new TCP connection passes it
     (at the delay ``shape`` sets, which may be none). ``reset``: its connections to
     other nodes, opened before they could pass it, are closed (``ss -K``), and the
-    nodes open them again through it."""
+    nodes open them again through it. ``netem``: latency is the kernel's, per
+    destination, and no proxy is used."""
     lines = [
         "set -e",
         "DEV=$(ip -o route show default | awk '{print $5; exit}')",
@@ -85,8 +99,8 @@ def node_script(
             f"iptables -A PAVM-OUT -o $DEV ! -d {gateway} "
             f"-m statistic --mode random --probability {chance} -j DROP"
         )
-    if shape.latency_ms and not proxy:
-        raise ValueError("latency needs the delay proxy")
+    if shape.latency_ms and not (proxy or netem):
+        raise ValueError("latency needs the delay proxy or netem")
     if proxy:
         lines.append(
             f'printf \'%s\' \'{{"latency_ms": {shape.latency_ms}, "jitter_ms": '
@@ -107,7 +121,7 @@ def node_script(
             ">/dev/null 2>&1 || true"
         )
     lines.append("tc qdisc del dev $DEV root 2>/dev/null || true")
-    lines += _bandwidth(shape, peers, gateway)
+    lines += _egress(shape, peers, gateway, netem)
     return "\n".join(lines) + "\n"
 
 
@@ -129,8 +143,14 @@ def _chains() -> list[str]:
     return lines
 
 
-def _bandwidth(shape: Shape, peers: list[Peer], gateway: str) -> list[str]:
-    limited = [p for p in peers if p.shape.bandwidth_mbit and not p.cut]
+def _egress(shape: Shape, peers: list[Peer], gateway: str, netem: bool) -> list[str]:
+    """htb on the node's interface: its own rate by default, the host unlimited, and
+    a class per peer that has a rate (or, with ``netem``, a delay) of its own."""
+
+    def delayed(peer: Peer) -> bool:
+        return netem and bool(peer.shape.latency_ms or shape.latency_ms)
+
+    limited = [p for p in peers if not p.cut and (p.shape.bandwidth_mbit or delayed(p))]
     if not shape.bandwidth_mbit and not limited:
         return []
     own = f"{shape.bandwidth_mbit:g}mbit" if shape.bandwidth_mbit else UNLIMITED
@@ -142,13 +162,20 @@ def _bandwidth(shape: Shape, peers: list[Peer], gateway: str) -> list[str]:
         "flowid 1:2",
     ]
     for index, peer in enumerate(limited, start=10):
-        rate = min(peer.shape.bandwidth_mbit or 0, shape.bandwidth_mbit or float("inf"))
+        rates = [r for r in (peer.shape.bandwidth_mbit, shape.bandwidth_mbit) if r]
+        rate = f"{min(rates):g}mbit" if rates else UNLIMITED
         lines += [
-            f"tc class add dev $DEV parent 1: classid 1:{index:x} htb rate {rate:g}mbit "
-            f"ceil {rate:g}mbit",
+            f"tc class add dev $DEV parent 1: classid 1:{index:x} htb rate {rate} ceil {rate}",
             f"tc filter add dev $DEV parent 1: protocol ip prio 2 u32 match ip dst "
             f"{peer.ip}/32 flowid 1:{index:x}",
         ]
+        if delayed(peer):
+            delay = shape.latency_ms + peer.shape.latency_ms
+            jitter = shape.jitter_ms + peer.shape.jitter_ms
+            lines.append(
+                f"tc qdisc add dev $DEV parent 1:{index:x} handle {index:x}: netem "
+                f"delay {delay:g}ms" + (f" {jitter:g}ms" if jitter else "")
+            )
     return lines
 
 

@@ -37,7 +37,8 @@ def markdown(summary: dict[str, Any]) -> str:
         s["description"],
         "",
         f"From `{s['file']}`, started {s['started']} on the compose testnet "
-        f"`{s['project']}`: " + "; ".join(s["plan"]) + ".",
+        f"`{s['project']}`: " + "; ".join(s["plan"]) + f". Link latency by the "
+        f"{s['latency_by']}.",
         "",
         "## Checks",
         "",

@@ -76,6 +76,7 @@ class Runner:
         self.events: list[dict[str, Any]] = []
         self.origin = time.time()
         self.observer: Observer | None = None
+        self.latency_by = ""
 
     # -- phases ----------------------------------------------------------------------------
 
@@ -118,6 +119,7 @@ class Runner:
                 "started": started,
                 "plan": describe(self.plan)[1:],
                 "locust_exit_code": code,
+                "latency_by": self.latency_by,
             },
             **results(data),
         }
@@ -186,7 +188,10 @@ class Runner:
         for link in self.plan.links:
             nodes = ", ".join(self.plan.nodes(link.nodes))
             self.say(f"[scenario] links: {nodes}: {link.describe()}")
-        self.say(f"[scenario] links shaped on {len(touched)} nodes")
+        self.latency_by = "netem" if self.cluster.has_netem() else "delay proxy"
+        self.say(
+            f"[scenario] links shaped on {len(touched)} nodes (latency by the {self.latency_by})"
+        )
 
     def load_and_timeline(self, out: Path) -> int:
         load = self.plan.load
