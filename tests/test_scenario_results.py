@@ -112,3 +112,5 @@ def test_the_checks_fail_on_a_lost_transaction_or_a_differing_root():
     assert not results(forked)["checks"]["state_roots_equal"]["ok"]
     unanswered = _data(roots={"miner": (3, "0xr"), "validator-1": (None, None)})
     assert not results(unanswered)["checks"]["state_roots_equal"]["ok"]
+    stuck = _data(roots={"miner": (5, "0xr"), "validator-1": (3, "0xr"), "validator-2": (5, "0xr")})
+    assert not results(stuck)["checks"]["state_roots_equal"]["ok"]  # one node behind

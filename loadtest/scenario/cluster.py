@@ -176,7 +176,12 @@ class Cluster:
     def unpause(self, name: str) -> None:
         self.get(name).container.unpause()
 
-    def limit_cpus(self, name: str, cores: float) -> None:
-        """At most ``cores`` CPUs for the node's container (CFS quota)."""
+    def limit_cpus(self, name: str, cores: float | None) -> None:
+        """At most ``cores`` CPUs for the node's container (CFS quota); ``None`` lifts
+        a limit an earlier scenario set on a testnet reused since."""
+        container = self.get(name).container
         period = 100_000
-        self.get(name).container.update(cpu_period=period, cpu_quota=int(cores * period))
+        if cores is not None:
+            container.update(cpu_period=period, cpu_quota=int(cores * period))
+        elif (container.attrs["HostConfig"].get("CpuQuota") or 0) > 0:
+            container.update(cpu_period=period, cpu_quota=-1)

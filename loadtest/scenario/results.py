@@ -248,7 +248,12 @@ def checks(data: Collected) -> dict[str, Any]:
             "height": data.height,
             "roots": roots,
             "heads": {name: head for name, (head, _) in data.roots.items()},
-            "ok": data.height is not None and len(distinct) == 1 and None not in distinct,
+            # Equal roots at one height, and every node at that height: a node stuck
+            # behind the others would otherwise pass at its own, lower head.
+            "ok": data.height is not None
+            and len(distinct) == 1
+            and None not in distinct
+            and all(head == data.height for head, _ in data.roots.values()),
         },
         "verdicts": {
             "expected": expected,

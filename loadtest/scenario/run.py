@@ -49,6 +49,7 @@ UP_TIMEOUT_S = 1800
 LOCUST_GRACE_S = 120.0
 """Beyond the load's duration: locust's setup and its wait for the last inclusions."""
 RANGE = 256
+RECONCILE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Runner:
         self.origin = time.time()
         self.observer: Observer | None = None
         self.latency_by = ""
+        self._reconciled = 0.0
 
     # -- phases ----------------------------------------------------------------------------
 
@@ -178,9 +180,8 @@ class Runner:
         )
 
     def shape(self) -> None:
-        if self.plan.network.cores:
-            for name in self.plan.nodes("validators"):
-                self.cluster.limit_cpus(name, self.plan.network.cores)
+        for name in self.plan.nodes("validators"):
+            self.cluster.limit_cpus(name, self.plan.network.cores)
         now = shapes(self.plan, self.overrides)
         for name in self.plan.nodes("validators"):
             self.history[name] = [(-math.inf, now[name])]
@@ -233,8 +234,10 @@ class Runner:
         return locust.returncode
 
     def _tick(self) -> None:
-        """Shape any container that came back since the last look."""
-        if self.phase in ("load", "settle"):
+        """Shape any container that came back since the last look (every
+        :data:`RECONCILE_S` seconds: each look reads every container)."""
+        if time.monotonic() - self._reconciled >= RECONCILE_S:
+            self._reconciled = time.monotonic()
             self.cluster.apply(shapes(self.plan, self.overrides), self.cut, self.proxied)
 
     def play(self, fault: Fault) -> None:
