@@ -545,24 +545,16 @@ def loadtest(
     Exits 1 if any request or transaction failed. For locust's web UI instead:
     locust -f loadtest/locust/locustfile.py --host URL --workload NAME.
     """
-    from loadtest.locust.headless import as_dict, run_loadtest, write_summary
+    from loadtest.locust.headless import LocustLoad, as_dict, run_loadtest, write_summary
 
     if workload not in WORKLOADS:
         raise typer.BadParameter(f"workload must be one of {', '.join(WORKLOADS)}")
     folder = out or Path("loadtest-results") / time.strftime("%Y%m%d-%H%M%S")
     try:
-        summary = run_loadtest(
-            target,
-            users,
-            spawn_rate,
-            run_time,
-            workload,
-            conflict_rate,
-            scale,
-            folder,
-            accounts_per_user,
-            tx_wait,
+        load = LocustLoad(
+            users, spawn_rate, run_time, workload, conflict_rate, scale, accounts_per_user, tx_wait
         )
+        summary = run_loadtest(target, load, folder)
     except RuntimeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

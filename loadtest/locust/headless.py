@@ -88,67 +88,48 @@ def _count_blocks(url: str, start: int, end: int, sent: set[str]) -> tuple[dict[
     return per_block, reverted
 
 
-def locust_command(
-    url: str,
-    users: int,
-    spawn_rate: float,
-    run_time: str,
-    workload: str,
-    conflict_rate: float,
-    scale: int,
-    out: Path,
-    accounts_per_user: int = 2,
-    tx_wait: float = 0.05,
-) -> list[str]:
+@dataclass(frozen=True)
+class LocustLoad:
+    """What locust sends: how many users, for how long, of which workload."""
+
+    users: int
+    spawn_rate: float
+    run_time: str
+    """Locust's ``--run-time`` (``60s``, ``2m``)."""
+    workload: str
+    conflict_rate: float
+    scale: int = -1
+    """The workload's scale (-1: its default)."""
+    accounts_per_user: int = 2
+    tx_wait: float = 0.05
+    """Seconds each user waits between sends."""
+
+
+def locust_command(url: str, load: LocustLoad, out: Path) -> list[str]:
     """Locust headless on the workload locustfile, its CSV and HTML reports in ``out``
     and the acknowledged hashes, with their send times, in ``out/sent.json``."""
-    return [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
-        "--headless",
-        "--users",
-        str(users),
-        "--spawn-rate",
-        str(spawn_rate),
-        "--run-time",
-        run_time,
-        "--host",
-        url,
-        "--csv",
-        str(out / "locust"),
-        "--csv-full-history",
-        "--html",
-        str(out / "locust.html"),
-        "--workload",
-        workload,
-        "--conflict-rate",
-        str(conflict_rate),
-        "--scale",
-        str(scale),
-        "--accounts-per-user",
-        str(accounts_per_user),
-        "--tx-wait",
-        str(tx_wait),
-        "--sent-file",
-        str(out / "sent.json"),
-    ]
+    options = {
+        "--users": load.users,
+        "--spawn-rate": load.spawn_rate,
+        "--run-time": load.run_time,
+        "--host": url,
+        "--csv": out / "locust",
+        "--html": out / "locust.html",
+        "--workload": load.workload,
+        "--conflict-rate": load.conflict_rate,
+        "--scale": load.scale,
+        "--accounts-per-user": load.accounts_per_user,
+        "--tx-wait": load.tx_wait,
+        "--sent-file": out / "sent.json",
+    }
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless"]
+    command.append("--csv-full-history")
+    for option, value in options.items():
+        command += [option, str(value)]
+    return command
 
 
-def run_loadtest(
-    target: str,
-    users: int,
-    spawn_rate: float,
-    run_time: str,
-    workload: str,
-    conflict_rate: float,
-    scale: int,
-    out: Path,
-    accounts_per_user: int = 2,
-    tx_wait: float = 0.05,
-) -> LoadSummary:
+def run_loadtest(target: str, load: LocustLoad, out: Path) -> LoadSummary:
     """Run locust headless against ``target``, then summarise from the mined blocks."""
     url = target.rstrip("/")
     try:
@@ -158,18 +139,7 @@ def run_loadtest(
     out.mkdir(parents=True, exist_ok=True)
     sent_file = out / "sent.json"
     sent_file.unlink(missing_ok=True)
-    command = locust_command(
-        url,
-        users,
-        spawn_rate,
-        run_time,
-        workload,
-        conflict_rate,
-        scale,
-        out,
-        accounts_per_user,
-        tx_wait,
-    )
+    command = locust_command(url, load, out)
     print(f"[loadtest] {' '.join(command[2:])}", file=sys.stderr, flush=True)
     code = subprocess.run(command, check=False).returncode
     if not sent_file.exists():
@@ -197,8 +167,8 @@ def run_loadtest(
         workload=record["workload"],
         scale=record["scale"],
         conflict_rate=record["conflict_rate"],
-        users=users,
-        run_time=run_time,
+        users=load.users,
+        run_time=load.run_time,
         sent=len(sent),
         mined=mined,
         reverted=reverted,

@@ -33,7 +33,7 @@ import httpx
 
 from common.errors import PavmError
 from common.rpc.client import RpcClient, call
-from loadtest.locust.headless import locust_command
+from loadtest.locust.headless import LocustLoad, locust_command
 from loadtest.scenario.cluster import Cluster
 from loadtest.scenario.links import Shape, shapes
 from loadtest.scenario.observe import Observer
@@ -197,17 +197,15 @@ class Runner:
     def load_and_timeline(self, out: Path) -> int:
         load = self.plan.load
         users, wait = _intensity(load.users, load.rate)
-        command = locust_command(
-            self.miner_url(),
+        plan = LocustLoad(
             users,
             max(1.0, users / 5),
             f"{load.duration_s:g}s",
             load.workload,
             load.conflict_rate,
-            -1,
-            out,
             tx_wait=wait,
         )
+        command = locust_command(self.miner_url(), plan, out)
         (out / "sent.json").unlink(missing_ok=True)
         self.say(
             f"[scenario] load: {load.workload}, {users} users, {wait:g} s apart, "
