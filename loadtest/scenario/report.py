@@ -12,6 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen first
 
 from loadtest.scenario.results import ENDS  # noqa: E402
 
+ENDINGS = {"heal": "partition", "start-redis": "stop-redis", "unpause": "pause", "restart": "kill"}
+"""A fault's end -> its start: the time between is shaded on the throughput plot."""
+
 
 def write_report(out: Path, summary: dict[str, Any]) -> Path:
     """Write the three kinds of file into ``out``; the path of ``report.md``."""
@@ -68,6 +71,9 @@ def markdown(summary: dict[str, Any]) -> str:
         for name, stats in summary["inclusion_to_verdict_ms"].items()
     ]
     lines += [
+        "",
+        "Validators keep block times in memory: one restarted during the run counts "
+        "only the blocks since.",
         "",
         "![latency](latency.png)",
         "",
@@ -138,10 +144,9 @@ def _throughput_plot(path: Path, summary: dict[str, Any]) -> None:
             fontsize=7,
             color="tab:red",
         )
-        ends = {"heal": "partition", "start-redis": "stop-redis", "unpause": "pause"}
-        if fault["action"] in ends.values() or fault["action"] == "kill":
+        if fault["action"] in ENDINGS.values():
             starts.setdefault(fault["action"], fault["t"])
-        begun = ends.get(fault["action"])
+        begun = ENDINGS.get(fault["action"])
         if begun in starts:
             ax.axvspan(starts.pop(begun), fault["t"], color="tab:red", alpha=0.08)
     ax.set_xlabel("seconds since the load started")
