@@ -41,6 +41,7 @@ def test_a_partition_drops_both_ways_and_only_the_cut_peers():
     )
     assert "iptables -A PAVM-IN -s 172.30.0.5 -j DROP" in script
     assert "iptables -A PAVM-OUT -d 172.30.0.5 -j DROP" in script
+    assert "--ctorigdst 172.30.0.5 -j DROP" in script  # also past the delay proxy
     assert "172.30.0.6" not in script
     assert "REDIRECT --to-ports" not in script and "htb" not in script
 

@@ -114,3 +114,9 @@ def test_the_checks_fail_on_a_lost_transaction_or_a_differing_root():
     assert not results(unanswered)["checks"]["state_roots_equal"]["ok"]
     stuck = _data(roots={"miner": (5, "0xr"), "validator-1": (3, "0xr"), "validator-2": (5, "0xr")})
     assert not results(stuck)["checks"]["state_roots_equal"]["ok"]  # one node behind
+
+
+def test_a_sent_file_without_send_times_still_gives_the_rest():
+    out = results(_data(sent_at=[]))
+    assert out["send_to_inclusion_ms"]["count"] == 0
+    assert out["checks"]["acknowledged_mined"]["ok"]

@@ -4,6 +4,7 @@ compose testnet with a report."""
 from pathlib import Path
 from typing import Annotated
 
+import docker
 import typer
 
 from loadtest.scenario.run import RunOptions, run_scenario
@@ -55,7 +56,7 @@ def run(
         summary = run_scenario(
             plan, file, RunOptions(out or Path("results") / f"scenario-{plan.name}", project, down)
         )
-    except ScenarioError as exc:
+    except (ScenarioError, docker.errors.DockerException) as exc:
         typer.echo(f"pavm scenario run: {exc}", err=True)
         raise typer.Exit(2) from exc
     checks = summary["checks"]

@@ -116,9 +116,13 @@ class Cluster:
             if fresh:
                 self._start_proxy(member)
             key = (shape, tuple(peers), self.gateway, member.started, proxy)
-            if self._applied.get(name) == key:
+            previous = self._applied.get(name)
+            if previous == key:
                 continue
-            script = node_script(shape, peers, self.gateway, proxy, reset=fresh, netem=netem)
+            # The first shaping of a container: close the connections it opened before
+            # (past no proxy, or past an earlier scenario's proxy and its delay).
+            first = previous is None or previous[3] != member.started
+            script = node_script(shape, peers, self.gateway, proxy, reset=first, netem=netem)
             self._exec(member, script)
             self._applied[name] = key
             touched.append(name)
@@ -159,6 +163,7 @@ class Cluster:
         container.reload()
         if container.status == "paused":
             container.unpause()
+            container.reload()
         if container.status == "running":
             container.restart(timeout=10)
         else:

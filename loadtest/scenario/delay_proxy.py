@@ -35,6 +35,9 @@ MAX_CONNECTIONS = 512
 MAX_IN_FLIGHT = 4 * 1024 * 1024
 """Bytes one direction of one connection holds while they wait out the delay."""
 CHUNK = 64 * 1024
+CONNECT_TIMEOUT_S = 5.0
+"""A destination that does not answer (cut off, gone) fails the connection this soon
+instead of holding a slot for the kernel's two minutes of SYN retries."""
 MARK = 0x70A
 """The firewall mark of the transparent proxy's own connections."""
 SO_ORIGINAL_DST = 80
@@ -108,15 +111,18 @@ class DelayProxy:
         self, accepted: socket.socket
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self.upstream is not None:
-            return await asyncio.open_connection(*self.upstream)
+            return await asyncio.wait_for(
+                asyncio.open_connection(*self.upstream), CONNECT_TIMEOUT_S
+            )
         target = original_destination(accepted)
-        if self.listening is not None and target[1] == self.listening[1]:
+        if target == accepted.getsockname()[:2]:
             raise OSError(f"{target[0]}:{target[1]} is this proxy: not redirected")
         upstream = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             upstream.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, MARK)
             upstream.setblocking(False)
-            await asyncio.get_running_loop().sock_connect(upstream, target)
+            connect = asyncio.get_running_loop().sock_connect(upstream, target)
+            await asyncio.wait_for(connect, CONNECT_TIMEOUT_S)
         except BaseException:
             upstream.close()
             raise

@@ -76,9 +76,9 @@ def node_script(
 
     ``proxy``: the node's delay proxy runs, and every new TCP connection passes it
     (at the delay ``shape`` sets, which may be none). ``reset``: its connections to
-    other nodes, opened before they could pass it, are closed (``ss -K``), and the
-    nodes open them again through it. ``netem``: latency is the kernel's, per
-    destination, and no proxy is used."""
+    other nodes, opened before these rules (past no proxy, or an earlier one), are
+    closed (``ss -K``), and the nodes open them again under them. ``netem``: latency
+    is the kernel's, per destination, and no proxy is used."""
     lines = [
         "set -e",
         "DEV=$(ip -o route show default | awk '{print $5; exit}')",
@@ -89,6 +89,9 @@ def node_script(
         if peer.cut:
             lines.append(f"iptables -A PAVM-IN -s {peer.ip} -j DROP")
             lines.append(f"iptables -A PAVM-OUT -d {peer.ip} -j DROP")
+            # A connection REDIRECTed to the delay proxy is addressed to 127.0.0.1 by
+            # now: its original destination says where it was going.
+            lines.append(f"iptables -A PAVM-OUT -m conntrack --ctorigdst {peer.ip} -j DROP")
     if shape.loss_pct:
         chance = f"{shape.loss_pct / 100:.6f}"
         lines.append(
@@ -174,7 +177,7 @@ def _egress(shape: Shape, peers: list[Peer], gateway: str, netem: bool) -> list[
             jitter = shape.jitter_ms + peer.shape.jitter_ms
             lines.append(
                 f"tc qdisc add dev $DEV parent 1:{index:x} handle {index:x}: netem "
-                f"delay {delay:g}ms" + (f" {jitter:g}ms" if jitter else "")
+                f"delay {delay:g}ms" + (f" {jitter:g}ms" if jitter else "") + " limit 100000"
             )
     return lines
 
@@ -186,7 +189,10 @@ def proxy_command() -> list[str]:
         "sh",
         "-c",
         f"mkdir -p {STATE_DIR} && rm -f {READY} && "
-        f"{{ [ ! -f {PID} ] || kill $(cat {PID}) 2>/dev/null; sleep 0.2; }}; "
+        # Only a process that is the proxy: a PID from before a restart may be another.
+        f"{{ tr '\\0' ' ' < /proc/$(cat {PID} 2>/dev/null)/cmdline 2>/dev/null "
+        "| grep -q '^python -m loadtest.scenario.delay_proxy' "
+        f"&& kill $(cat {PID}) && sleep 0.2; }}; "
         f"echo $$ > {PID} && exec python -m "
         f"loadtest.scenario.delay_proxy --listen 0.0.0.0:{PROXY_PORT} --transparent "
         f"--settings {SETTINGS} --ready-file {READY} > {STATE_DIR}/proxy.log 2>&1",

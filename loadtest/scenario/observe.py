@@ -30,6 +30,8 @@ class Sample:
     miner: int | None
     validators: dict[str, int | None]
     """Each validator's head, ``None`` when it did not answer."""
+    epoch: float = 0.0
+    """When it was taken (epoch seconds)."""
 
     def at_head(self) -> int:
         """Validators at (or past, for a moment) the miner's head."""
@@ -50,7 +52,7 @@ class Observer:
 
     def __init__(
         self,
-        miner_url: Callable[[], str],
+        miner_url: Callable[[], str | None],
         validator_urls: Callable[[], dict[str, str | None]],
         origin: float,
         say: Callable[[str], None],
@@ -83,28 +85,34 @@ class Observer:
     def _loop(self) -> None:
         last_progress = 0.0
         while not self._stop.is_set():
-            sample = self.sample()
-            self.samples.append(sample)
-            if sample.miner is not None:
-                self._count_transactions(sample.miner)
-            now = time.monotonic()
-            if now - last_progress >= PROGRESS_EVERY:
-                last_progress = now
-                self.say(self.progress(sample))
+            try:
+                sample = self.sample()
+                self.samples.append(sample)
+                if sample.miner is not None:
+                    self._count_transactions(sample.miner)
+                now = time.monotonic()
+                if now - last_progress >= PROGRESS_EVERY:
+                    last_progress = now
+                    self.say(self.progress(sample))
+            except Exception as exc:  # noqa: BLE001 - the samples must go on through faults
+                self.say(f"[scenario] sampling failed once: {exc}")
             self._stop.wait(PERIOD)
 
     def sample(self) -> Sample:
         urls = self.validator_urls()
         heads = dict(zip(urls, self._pool.map(_head, urls.values()), strict=True))
-        return Sample(time.time() - self.origin, _head(self.miner_url()), heads)
+        miner = _head(self.miner_url())
+        now = time.time()
+        return Sample(now - self.origin, miner, heads, now)
 
     def _count_transactions(self, head: int) -> None:
         start = max(self.block_txs, default=head - 1) + 1
+        url = self.miner_url()
         for number in range(max(1, start), head + 1):
+            if url is None:
+                return
             try:
-                count = call(
-                    self.miner_url(), "eth_getBlockTransactionCountByNumber", [hex(number)]
-                )
+                count = call(url, "eth_getBlockTransactionCountByNumber", [hex(number)])
             except (httpx.HTTPError, PavmError):
                 return
             self.block_txs[number] = int(count, 16) if count else 0

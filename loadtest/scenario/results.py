@@ -114,6 +114,8 @@ def throughput(data: Collected) -> dict[str, Any]:
 def send_to_inclusion(data: Collected) -> list[float]:
     block_of = {h: n for n, hashes in data.transactions.items() for h in hashes}
     out = []
+    if len(data.sent_at) != len(data.sent):
+        return []  # a sent.json without send times (an older locustfile)
     for tx_hash, at in zip(data.sent, data.sent_at, strict=True):
         number = block_of.get(tx_hash)
         if number is not None and number in data.sealed:
@@ -203,7 +205,7 @@ def faults(data: Collected) -> list[dict[str, Any]]:
             1
             for entries in data.arrivals.values()
             for e in entries
-            if e["via"] == "fetch" and t <= e["at"] - data.origin <= until + 1
+            if e["via"] == "fetch" and t <= e["at"] - data.origin <= until
         )
         missing = sum(
             1

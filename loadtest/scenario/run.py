@@ -24,11 +24,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import docker
 import httpx
 
 from common.errors import PavmError
@@ -94,7 +95,11 @@ class Runner:
             start_head = testnet_head(miner)
             self.origin = time.time()
             self.observer = Observer(
-                self.miner_url, self.validator_urls, self.origin, self.say, lambda: self.phase
+                self.miner_url_if_up,
+                self.validator_urls,
+                self.origin,
+                self.say,
+                lambda: self.phase,
             )
             self.observer.start()
             self.wait_at_head("before the load")
@@ -107,6 +112,9 @@ class Runner:
             self.phase = "collect"
             self.observer.stop()
             data = self.collect(out, start_head)
+        except BaseException:
+            self.mend(quiet=True)
+            raise
         finally:
             if self.observer is not None:
                 self.observer.stop()
@@ -215,9 +223,11 @@ class Runner:
             locust = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             try:
                 for fault in self.plan.timeline:
-                    while time.time() - self.origin < fault.at:
+                    while time.time() - self.origin < fault.at and locust.poll() is None:
                         self._tick()
                         time.sleep(0.2)
+                    if locust.poll() is not None:
+                        break  # the load ended early: its exit code is in the report
                     self.play(fault)
                 deadline = self.origin + load.duration_s + LOCUST_GRACE_S
                 while locust.poll() is None and time.time() < deadline:
@@ -226,7 +236,11 @@ class Runner:
             finally:
                 if locust.poll() is None:
                     locust.terminate()
-                    locust.wait(30)
+                    try:
+                        locust.wait(30)
+                    except subprocess.TimeoutExpired:
+                        locust.kill()
+                        locust.wait()
         if not (out / "sent.json").exists():
             raise ScenarioError(f"locust stopped before the run ended (see {out / 'locust.log'})")
         return locust.returncode
@@ -262,17 +276,30 @@ class Runner:
 
     def settle(self) -> None:
         """Mend what the timeline left broken; wait until every validator is at the head."""
-        self.cluster.refresh()
-        self.cut = set()
-        for name, member in self.cluster.members.items():
-            member.container.reload()
-            if member.container.status == "paused":
-                self.cluster.unpause(name)
-            elif member.container.status != "running":
-                self.say(f"[scenario] settle: starting {name} again")
-                self.cluster.start(name)
+        self.mend()
         self.cluster.apply(shapes(self.plan, self.overrides), self.cut, self.proxied)
         self.wait_at_head("after the load")
+
+    def mend(self, quiet: bool = False) -> None:
+        """Heal the partition, start every stopped or killed node, unpause the paused:
+        also after a failed run (``quiet``: best effort), so that a testnet reused next
+        starts whole."""
+        self.cut = set()
+        try:
+            self.cluster.refresh()
+            for name, member in self.cluster.members.items():
+                member.container.reload()
+                if member.container.status == "paused":
+                    self.cluster.unpause(name)
+                elif member.container.status != "running":
+                    self.say(f"[scenario] settle: starting {name} again")
+                    self.cluster.start(name)
+            if quiet:
+                self.cluster.apply(shapes(self.plan, self.overrides), self.cut, self.proxied)
+        except (docker.errors.DockerException, ScenarioError) as exc:
+            if not quiet:
+                raise
+            self.say(f"[scenario] could not mend the testnet: {exc}")
 
     def wait_at_head(self, when: str) -> None:
         assert self.observer is not None
@@ -314,7 +341,12 @@ class Runner:
             plan=self.plan,
             origin=self.origin,
             events=self.events,
-            samples=list(self.observer.samples),
+            # Samples taken before the load started are not the load's.
+            samples=[
+                replace(s, t=s.epoch - self.origin)
+                for s in self.observer.samples
+                if s.epoch >= self.origin
+            ],
             sealed=sealed,
             transactions=transactions,
             sent=record["sent"],
@@ -330,7 +362,7 @@ class Runner:
         """Every node's head, and its state root at the lowest of those heads (each
         validator accepted the block there only after computing that root itself)."""
         urls = {"miner": self.miner_url(), **{n: self.cluster.get(n).url for n in names}}
-        heads = {name: testnet_head(url) if url else None for name, url in urls.items()}
+        heads = {name: _head_or_none(url) for name, url in urls.items()}
         known = [h for h in heads.values() if h is not None]
         height = min(known) if known else None
         roots: dict[str, tuple[int | None, str | None]] = {}
@@ -345,6 +377,10 @@ class Runner:
         return height, roots
 
     # -- where the nodes are ---------------------------------------------------------------
+
+    def miner_url_if_up(self) -> str | None:
+        member = self.cluster.members.get("miner")
+        return member.url if member is not None else None
 
     def miner_url(self) -> str:
         url = self.cluster.get("miner").url
@@ -391,6 +427,15 @@ def _port(url: str) -> int:
 
 def testnet_head(url: str) -> int:
     return int(call(url, "eth_blockNumber", timeout=10), 16)
+
+
+def _head_or_none(url: str | None) -> int | None:
+    if url is None:
+        return None
+    try:
+        return testnet_head(url)
+    except (httpx.HTTPError, PavmError, ValueError, TypeError):
+        return None
 
 
 def _times(url: str, start: int, end: int) -> list[dict[str, Any]]:
