@@ -19,10 +19,8 @@ from typing import Self
 
 from eth.constants import BLANK_ROOT_HASH, EMPTY_UNCLE_HASH
 from eth_hash.auto import keccak
-from eth_keys import keys
-from eth_keys.exceptions import BadSignature, ValidationError
 
-from common import codec
+from common import codec, signatures
 from common.codec import uint
 from common.grouping import groups_rlp
 from common.rwset import TxRWSet, rwsets_from_rlp
@@ -155,18 +153,18 @@ class Header:
     def signed_by(self, private_key: bytes) -> Self:
         """This header sealed by the miner."""
         unsealed = replace(self, seal=b"")
-        signature = keys.PrivateKey(private_key).sign_msg_hash(unsealed.seal_hash)
-        return replace(self, seal=signature.to_bytes())
+        return replace(self, seal=signatures.sign(unsealed.seal_hash, private_key))
 
     def signer(self) -> bytes | None:
-        """Address that sealed this header, or ``None`` when the seal is invalid."""
-        if len(self.seal) != SEAL:
-            return None
-        try:
-            public = keys.Signature(self.seal).recover_public_key_from_msg_hash(self.seal_hash)
-        except (BadSignature, ValidationError):
-            return None
-        return bytes(public.to_canonical_address())
+        """Address that sealed this header, or ``None`` when the seal is invalid or
+        not canonical (a high-s twin of a real seal recovers the same address but
+        makes another block hash: :mod:`common.signatures`)."""
+        return signatures.recover(self.seal_hash, self.seal)
+
+    def seal_problem(self) -> str:
+        """Why the seal is not a canonical signature, ``""`` when its form is right
+        (whether the right key made it is :meth:`signer`'s question)."""
+        return signatures.problem(self.seal) if self.seal else "the header is not sealed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,13 @@ class BlockTimes:
             if entry is not None and entry.verdict_at is None:
                 del self._times[number]
 
+    def rewound(self, number: int) -> None:
+        """Blocks above ``number`` were taken off the chain: the blocks that take
+        their heights next are new arrivals."""
+        with self._lock:
+            for height in [n for n in self._times if n > number]:
+                del self._times[height]
+
     def rpc(self, params: list[Any]) -> list[dict[str, Any]]:
         """``pavm_getBlockTimes(start, end)``: the times known of blocks start..end
         (at most :data:`MAX_RANGE`), oldest first; blocks not remembered are left out."""

@@ -8,7 +8,7 @@ sends is signed by that key, and the miner keeps a verdict only when its signer 
 the member registered under the verdict's name::
 
     validator key ──▶ Registration(name, address, url, HMAC(token)) ──▶ miner: member
-    Verdict(name, number, hash, agree, reason) signed by the key ──▶ miner: kept only
+    Verdict(name, number, hash, agree, reason, ms) signed by the key ──▶ miner: kept only
                                                      if signer == member's address
 
 Replaying a registration someone overheard changes nothing: it names the same
@@ -18,16 +18,15 @@ address and URL, and without the token no other can be made.
 import hashlib
 import hmac
 import re
+import struct
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from eth_hash.auto import keccak
 from eth_keys import keys
-from eth_keys.exceptions import BadSignature
-from eth_utils import ValidationError
 
-from common import codec
+from common import codec, signatures
 from common.errors import PavmError
 
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -43,19 +42,24 @@ class NotAMember(PavmError):
     signed by the member registered under its name."""
 
 
+class AlreadyRecorded(PavmError):
+    """Thrown when a verdict arrives again for a block its validator already judged:
+    a verdict counts once, however often it is sent."""
+
+
 def sign_hash(digest: bytes, key: bytes) -> str:
-    """0x-hex of the 65-byte recoverable secp256k1 signature of ``digest``."""
-    return "0x" + keys.PrivateKey(key).sign_msg_hash(digest).to_bytes().hex()
+    """0x-hex of the canonical 65-byte secp256k1 signature of ``digest``."""
+    return "0x" + signatures.sign(digest, key).hex()
 
 
 def recover_signer(digest: bytes, signature: str) -> bytes | None:
-    """The address that signed ``digest``, or ``None`` for no valid signature."""
+    """The address that signed ``digest``, or ``None`` for no valid canonical
+    signature (a high-s twin is refused: :mod:`common.signatures`)."""
     try:
         raw = bytes.fromhex(signature.removeprefix("0x"))
-        public = keys.Signature(raw).recover_public_key_from_msg_hash(digest)
-    except (ValueError, BadSignature, ValidationError):
+    except ValueError:
         return None
-    return bytes(public.to_canonical_address())
+    return signatures.recover(digest, raw)
 
 
 def normal_url(url: str) -> str:
@@ -142,8 +146,11 @@ def _hex(value: Any, size: int, field: str) -> bytes:
     return raw
 
 
-def verdict_hash(name: str, number: int, block_hash: str, agree: bool, reason: str) -> bytes:
-    """What a validator signs for a verdict: every field that says something."""
+def verdict_hash(
+    name: str, number: int, block_hash: str, agree: bool, reason: str, validation_ms: float
+) -> bytes:
+    """What a validator signs for a verdict: every field the miner keeps from it, so
+    nobody can replay a verdict with any of them changed."""
     return bytes(
         keccak(
             codec.encode(
@@ -154,6 +161,7 @@ def verdict_hash(name: str, number: int, block_hash: str, agree: bool, reason: s
                     bytes.fromhex(block_hash.removeprefix("0x")),
                     b"\x01" if agree else b"",
                     reason.encode(),
+                    struct.pack(">d", float(validation_ms)),
                 ]
             )
         )

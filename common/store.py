@@ -15,6 +15,9 @@ two cannot collide::
     pavm/pool/<hash>           a transaction acknowledged to a client, not yet mined
     pavm/verdict/<n>/<name>    a validator's verdict on block n (miner only, JSON)
     pavm/member/<name>         a validator's registration (miner only, JSON)
+    pavm/orphan/<hash>         a block a rewind took off the chain (validator only)
+    pavm/equivocation/<n>/<hash a><hash b>
+                               two blocks at height n both sealed by the miner (JSON)
 
 A block and its records are written in one transaction, the head pointer with them,
 so a node killed at any point restarts at a block it fully stored.
@@ -61,6 +64,8 @@ def _tx_key(tx_hash: bytes) -> bytes:
 
 _POOL = b"pavm/pool/"
 _MEMBER = b"pavm/member/"
+_ORPHAN = b"pavm/orphan/"
+_EQUIVOCATION = b"pavm/equivocation/"
 
 
 def _verdict_prefix(number: int) -> bytes:
@@ -142,6 +147,64 @@ class ChainStore:
             )
         batch[_HEAD] = number.to_bytes(8, "big")
 
+    def rewind(self, number: int) -> list[Block]:
+        """Make block ``number`` the head again (its state is still in ``db``: trie
+        nodes are never deleted) and return the blocks taken off above it, newest
+        first. They stay readable by hash under ``pavm/orphan/``, the evidence of what
+        this node once held; everything else about them goes, in one transaction."""
+        head = self.head_number()
+        if not 0 <= number <= head:
+            raise PavmError(f"cannot rewind to block {number}: the head is {head}")
+        removed = []
+        with self.db.atomic_batch() as batch:
+            for height in range(head, number, -1):
+                data = self.block_bytes(height)
+                if data is None:
+                    raise StoreCorrupted(f"block {height} is missing below the head")
+                block = Block.decode(data)
+                batch[_ORPHAN + block.hash] = data
+                for key in (_block_key(height), _checksum_key(height), _receipts_key(height)):
+                    if key in batch:
+                        del batch[key]
+                if _hash_key(block.hash) in batch:
+                    del batch[_hash_key(block.hash)]
+                for raw in block.transactions:
+                    key = _tx_key(bytes(keccak(raw)))
+                    if key in batch and int.from_bytes(batch[key][:8], "big") == height:
+                        del batch[key]
+                removed.append(block)
+            batch[_HEAD] = number.to_bytes(8, "big")
+        return removed
+
+    def orphan(self, block_hash: bytes) -> Block | None:
+        """A block :meth:`rewind` took off the chain, by its hash."""
+        try:
+            return Block.decode(bytes(self.db[_ORPHAN + block_hash]))
+        except KeyError:
+            return None
+
+    def put_equivocation(self, held: Header, other: Header, seen_at: float) -> bool:
+        """Keep the evidence that the miner sealed two blocks at one height: both
+        headers (anyone can check both seals). ``False`` when it was kept already."""
+        first, second = sorted((held.hash, other.hash))
+        key = _EQUIVOCATION + held.number.to_bytes(8, "big") + b"/" + first + second
+        if key in self.db:
+            return False
+        record = {
+            "number": held.number,
+            "held": "0x" + codec.encode(held.to_rlp()).hex(),
+            "other": "0x" + codec.encode(other.to_rlp()).hex(),
+            "seenAt": seen_at,
+        }
+        with self.db.atomic_batch() as batch:
+            batch[key] = json.dumps(record).encode()
+        return True
+
+    def equivocations(self) -> list[dict[str, Any]]:
+        """Every equivocation kept, by height: ``number``, the RLP of the header this
+        node held (``held``) and of the other one (``other``), and when it was seen."""
+        return [json.loads(v) for _, v in self.db.items_with_prefix(_EQUIVOCATION)]
+
     def journal_transaction(self, tx_hash: bytes, raw: bytes) -> None:
         """Keep an acknowledged transaction until a block includes it (invariant 7,
         docs/architecture.md)."""
@@ -162,6 +225,13 @@ class ChainStore:
     def put_verdict(self, number: int, validator: str, verdict: dict[str, Any]) -> None:
         with self.db.atomic_batch() as batch:
             batch[_verdict_prefix(number) + validator.encode()] = json.dumps(verdict).encode()
+
+    def verdict(self, number: int, validator: str) -> dict[str, Any] | None:
+        """``validator``'s verdict on block ``number``, ``None`` when none is kept."""
+        try:
+            return dict(json.loads(self.db[_verdict_prefix(number) + validator.encode()]))
+        except KeyError:
+            return None
 
     def verdicts(self, number: int) -> list[dict[str, Any]]:
         """Verdicts received for block ``number``, by validator name."""

@@ -51,7 +51,14 @@ class Verdict:
         return asdict(self)
 
     def signing_hash(self) -> bytes:
-        return verdict_hash(self.validator, self.number, self.block_hash, self.agree, self.reason)
+        return verdict_hash(
+            self.validator,
+            self.number,
+            self.block_hash,
+            self.agree,
+            self.reason,
+            self.validation_ms,
+        )
 
     def signed_by(self, key: bytes) -> "Verdict":
         return replace(self, signature=sign_hash(self.signing_hash(), key))

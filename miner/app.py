@@ -8,7 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from common import codec
 from common.errors import StoreCorrupted
-from common.membership import NotAMember, Registration
+from common.membership import AlreadyRecorded, NotAMember, Registration
 from common.rpc.dispatch import Dispatcher, Handler, expect_params
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import parse_block_tag, to_data
@@ -125,6 +125,8 @@ def create_app(node: MinerNode) -> FastAPI:
         """A validator reports its verdict on a block."""
         try:
             node.record_verdict(Verdict.from_json(await read_json(request, MAX_MESSAGE)))
+        except AlreadyRecorded as exc:
+            raise HTTPException(409, str(exc)) from exc
         except NotAMember as exc:
             raise HTTPException(403, str(exc)) from exc
         except ValueError as exc:

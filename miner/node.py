@@ -20,7 +20,7 @@ from common.block import Block
 from common.block_times import BlockTimes
 from common.genesis import GenesisSpec
 from common.kv import LmdbDB
-from common.membership import NotAMember
+from common.membership import AlreadyRecorded, NotAMember
 from common.store import ChainStore
 from common.transport import HttpFanout, Verdict, redis_channels
 from common.untrusted import load_json
@@ -248,7 +248,9 @@ class MinerNode:
     def record_verdict(self, verdict: Verdict) -> None:
         """Keep a member's signed verdict on a block this miner mined; ``NotAMember``
         when no member of that name signed it, ``ValueError`` for a verdict about any
-        other block (not mined yet, or with another hash)."""
+        other block (not mined yet, or with another hash), ``AlreadyRecorded`` for one
+        kept already (one verdict per validator and block hash: a replay, even signed,
+        changes nothing; a verdict on a block mined again at that height replaces it)."""
         member = self.members.get(verdict.validator)
         if member is None or verdict.signer() != member.address:
             raise NotAMember(f"verdict not signed by a member named {verdict.validator}")
@@ -257,11 +259,19 @@ class MinerNode:
                 f"verdict on block {verdict.number} {verdict.block_hash}: "
                 "this miner mined no such block"
             )
+        kept = self.store.verdict(verdict.number, verdict.validator)
+        if kept is not None and kept.get("block_hash") == verdict.block_hash:
+            raise AlreadyRecorded(
+                f"{verdict.validator}'s verdict on block {verdict.number} "
+                f"{verdict.block_hash} is already recorded (a verdict counts once)"
+            )
         self.members.heard_from(verdict.validator)
         self.store.put_verdict(verdict.number, verdict.validator, verdict.to_json())
 
     def _verdict_message(self, payload: bytes) -> None:
         try:
             self.record_verdict(Verdict.from_json(load_json(payload)))
+        except AlreadyRecorded:
+            pass  # the same verdict came over HTTP too (transport "both")
         except (ValueError, NotAMember) as exc:
             log.warning("ignored verdict: %s", exc)

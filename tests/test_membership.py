@@ -1,11 +1,14 @@
 """Membership: registrations prove the join token over every field they carry, verdict
 signatures cover every field that says something, push URLs are scheme://host:port."""
 
+from dataclasses import replace
+
 import pytest
 
 from common.accounts import address_of
 from common.membership import Registration, normal_url
 from common.transport import Verdict
+from tests.signing import high_s_twin
 
 TOKEN = b"t" * 32
 KEY = b"\x03" * 32
@@ -23,7 +26,7 @@ def test_a_registration_proves_the_token_over_its_own_fields():
         assert not forged.proves(TOKEN)
 
 
-def test_a_verdict_signature_covers_every_field_that_says_something():
+def test_a_verdict_signature_covers_every_field_the_miner_keeps():
     verdict = Verdict("validator-1", 7, "0x" + "ab" * 32, False, "state_root_mismatch", 12.5)
     signed = verdict.signed_by(KEY)
     assert signed.signer() == address_of(KEY)
@@ -34,11 +37,19 @@ def test_a_verdict_signature_covers_every_field_that_says_something():
         ("block_hash", "0x" + "cd" * 32),
         ("agree", True),
         ("reason", ""),
+        ("validation_ms", 99.0),
     ):
         changed = Verdict.from_json({**signed.to_json(), field: other})
         assert changed.signer() != address_of(KEY)
-    slower = Verdict.from_json({**signed.to_json(), "validation_ms": 99.0})
-    assert slower.signer() == address_of(KEY)
+    same = Verdict.from_json({**signed.to_json(), "validation_ms": 12.5})
+    assert same.signer() == address_of(KEY)
+
+
+def test_a_high_s_twin_of_a_verdict_signature_is_refused():
+    signed = Verdict("validator-1", 7, "0x" + "ab" * 32, True, "", 3.0).signed_by(KEY)
+    twin = replace(signed, signature="0x" + high_s_twin(bytes.fromhex(signed.signature[2:])).hex())
+    assert twin.signature != signed.signature
+    assert twin.signer() is None
 
 
 @pytest.mark.parametrize(

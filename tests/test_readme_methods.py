@@ -12,7 +12,7 @@ def test_readme_lists_exactly_the_served_methods():
 
 def test_validators_serve_no_pool_and_no_verdicts():
     dev, miner, validator = served()
-    assert set(validator) - set(miner) == {"pavm_getValidationReport"}
+    assert set(validator) - set(miner) == {"pavm_getValidationReport", "pavm_getEquivocations"}
     assert set(miner) < set(dev)
     assert set(dev) - set(miner) >= {"eth_sendTransaction", "evm_mine"}
     assert set(miner) - set(validator) == {

@@ -4,6 +4,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from eth_hash.auto import keccak
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -95,6 +96,16 @@ class _ValidatorCollector:
                 )
             yield cpu
         yield GaugeMetricFamily("pavm_peers", "Miners this validator follows", value=1)
+        yield CounterMetricFamily(
+            "pavm_equivocations",
+            "Heights at which the miner was seen to seal two different blocks",
+            value=node.equivocations,
+        )
+        yield CounterMetricFamily(
+            "pavm_rewinds",
+            "Times this validator went back to follow the miner's chain",
+            value=node.rewinds,
+        )
 
 
 def rpc_methods(
@@ -111,7 +122,29 @@ def rpc_methods(
     methods = eth.methods()
     methods["pavm_getValidationReport"] = lambda params: _report(reports(), params)
     methods["pavm_getBlockTimes"] = (times or BlockTimes()).rpc
+    methods["pavm_getEquivocations"] = lambda params: _equivocations(store, params)
     return eth, methods
+
+
+def _equivocations(store: ChainStore, params: list[Any]) -> list[dict[str, Any]]:
+    """Every equivocation this validator saw: two headers at one height, both sealed
+    by the miner (each checks with ``ecrecover`` of its seal), the one held here when
+    the other arrived first."""
+    expect_params(params, 0)
+    out = []
+    for record in store.equivocations():
+        held, other = (bytes.fromhex(record[k][2:]) for k in ("held", "other"))
+        out.append(
+            {
+                "number": to_quantity(record["number"]),
+                "heldHash": to_data(keccak(held)),
+                "otherHash": to_data(keccak(other)),
+                "heldHeader": record["held"],
+                "otherHeader": record["other"],
+                "seenAt": record["seenAt"],
+            }
+        )
+    return out
 
 
 def speedup_estimate(report: ValidationReport) -> float:
@@ -229,4 +262,6 @@ def _info(node: ValidatorNode) -> dict[str, Any]:
         "rejected": dict(node.rejected),
         "dropped": dict(node.dropped),
         "arrived": dict(node.arrivals),
+        "equivocations": node.equivocations,
+        "rewinds": node.rewinds,
     }

@@ -5,11 +5,21 @@
     head poll ─────┘             over GET /blocks from the miner ─▶ Validator.validate
                                  ─▶ verdict to the miner (HTTP) and on pavm:verdicts
 
-Blocks not signed by the configured miner are dropped and counted, whatever
-transport brought them (invariant 6, docs/architecture.md); a gap in block numbers (a dropped
-pub/sub message, a restart) is filled over HTTP before anything newer is validated
-(invariant 7, docs/architecture.md). The store commits each accepted block, so a restart
-resumes at the head.
+Blocks not signed by the configured miner, or sealed with a non-canonical signature,
+are dropped and counted, whatever transport brought them (invariant 6,
+docs/architecture.md); a gap in block numbers (a dropped pub/sub message, a restart)
+is filled over HTTP before anything newer is validated (invariant 7,
+docs/architecture.md). The store commits each accepted block, so a restart resumes at
+the head.
+
+Two different blocks at one height, both sealed by the miner, are an equivocation:
+the node keeps both headers as evidence (``pavm_getEquivocations``) and follows the
+chain the miner serves. When that chain is not the one validated here, it rewinds to
+the last block both share and validates the miner's blocks from there::
+
+    held N ≠ other N, both sealed ──▶ evidence ──▶ miner's blocks ≤ head over GET /blocks
+         ──▶ last common block A ──▶ rewind to A (what is above stays as orphans)
+         ──▶ catch up from A + 1
 """
 
 import contextlib
@@ -26,7 +36,7 @@ from pathlib import Path
 import httpx
 
 from common import codec
-from common.block import Block
+from common.block import Block, Header
 from common.block_times import BlockTimes, Via
 from common.errors import InvalidBlock, PavmError
 from common.genesis import GenesisSpec
@@ -43,9 +53,12 @@ CATCH_UP_BATCH = 256
 BAD_BLOCKS = 16
 """Rejected blocks kept for debug_getBadBlocks."""
 INBOX = 64
+"""Pushed blocks waiting for validation at most."""
 GENESIS_ATTEMPTS = 8
 """Tries (backing off up to 2 s) to reach the miner and compare block 0 at start."""
-"""Pushed blocks waiting for validation at most."""
+MAX_REWIND = 4096
+"""Blocks a validator goes back at most to find the chain the miner continues; a fork
+deeper than that is logged and left for an operator (start on an empty data dir)."""
 
 
 class _Signal(Enum):
@@ -130,6 +143,10 @@ class ValidatorNode:
         self.dropped: Counter[str] = Counter()
         self.arrivals: Counter[str] = Counter()
         """Blocks validated, by how they came (push, redis, fetch)."""
+        self.equivocations = len(self.store.equivocations())
+        """Equivocations seen (both headers kept in the store as evidence)."""
+        self.rewinds = 0
+        """Times this node went back to follow the chain the miner continues."""
         self.times = BlockTimes()
         """When the recent blocks arrived and were judged (``pavm_getBlockTimes``)."""
         self._unknown_to_miner = threading.Event()
@@ -271,8 +288,9 @@ class ValidatorNode:
                 log.exception("block handling failed")
 
     def _handle(self, arrival: _Arrival) -> None:
-        """Cheap checks first: the header alone, and its signature, before the body is
-        decoded; a block at or below the head is not decoded at all."""
+        """Cheap checks first: the header alone, and its seal, before the body is
+        decoded; a block at or below the head is not decoded at all, but one that is
+        not the block held at its height is evidence of an equivocation."""
         data = arrival.data
         try:
             header = Block.header_of(data)
@@ -280,13 +298,16 @@ class ValidatorNode:
             self.dropped["malformed"] += 1
             log.warning("dropped a malformed block: %s", exc)
             return
-        if header.signer() != self.settings.miner_address:
-            self.dropped["signature"] += 1
-            log.warning("dropped block %d: not signed by the miner", header.number)
+        if not self._sealed_by_miner(header):
             return
         number = header.number
         self.known_head = max(self.known_head, number)
         if number <= self.head:
+            if self.store.number_of(header.hash) != number:
+                held = self.store.block(number)
+                if held is not None and self._equivocation(held.header, header):
+                    if self._follow_miner():
+                        self._catch_up(self.known_head)
             return
         try:
             block = Block.decode(data)
@@ -298,30 +319,122 @@ class ValidatorNode:
             self._catch_up(number - 1)
             if number != self.head + 1:
                 return
+        if header.parent_hash != self.validator.state.head.hash and self._follow_miner():
+            self._catch_up(number)
+            return
         self._validate(block, arrival.via, arrival.at)
 
+    def _sealed_by_miner(self, header: Header) -> bool:
+        """Whether the miner sealed ``header`` with a canonical signature; a drop of
+        either kind is counted by its cause and logged."""
+        problem = header.seal_problem()
+        if problem:
+            self.dropped["non_canonical_seal"] += 1
+            log.warning("dropped block %d: its seal is not canonical: %s", header.number, problem)
+            return False
+        if header.signer() != self.settings.miner_address:
+            self.dropped["signature"] += 1
+            log.warning("dropped block %d: not signed by the miner", header.number)
+            return False
+        return True
+
+    def _fetch(self, start: int, end: int) -> list[Block] | None:
+        """The miner's blocks ``start..end`` (fewer when it has fewer), each sealed by
+        it; ``None`` when it cannot be asked or answers something else."""
+        try:
+            answer = self.http.get("/blocks", params={"start": start, "end": end})
+            answer.raise_for_status()
+            blocks = [Block.decode(data) for data in codec.decode(answer.content)]
+        except (httpx.HTTPError, ValueError, TypeError) as exc:
+            log.warning("fetching blocks %d..%d from the miner failed: %s", start, end, exc)
+            return None
+        if not all(self._sealed_by_miner(block.header) for block in blocks):
+            return None
+        return blocks
+
     def _catch_up(self, target: int) -> None:
-        """Fetch and validate, in order, every block up to ``target`` from the miner."""
+        """Fetch and validate, in order, every block up to ``target`` from the miner;
+        one that does not extend the head sends the node after the miner's chain."""
         while self.head < target and not self._stop.is_set():
             start, end = self.head + 1, min(target, self.head + CATCH_UP_BATCH)
-            try:
-                answer = self.http.get("/blocks", params={"start": start, "end": end})
-                answer.raise_for_status()
-                encoded = codec.decode(answer.content)
-            except (httpx.HTTPError, ValueError) as exc:
-                log.warning("catch-up from the miner failed: %s", exc)
-                return
-            if not encoded:
-                return
-            log.info("catching up blocks %d..%d", start, start + len(encoded) - 1)
             fetched = time.time()
-            for data in encoded:
-                block = Block.decode(data)
-                if block.header.signer() != self.settings.miner_address:
-                    self.dropped["signature"] += 1
-                    return
+            blocks = self._fetch(start, end)
+            if not blocks:
+                return
+            log.info("catching up blocks %d..%d", start, start + len(blocks) - 1)
+            for block in blocks:
+                if block.header.parent_hash != self.validator.state.head.hash:
+                    if not self._follow_miner():
+                        return
+                    break  # rewound: go on from the new head
                 if not self._validate(block, "fetch", fetched):
                     return
+
+    # -- equivocation ----------------------------------------------------------------------
+
+    def _equivocation(self, held: Header, other: Header) -> bool:
+        """Keep the evidence that the miner sealed both ``held`` and ``other`` at one
+        height; ``False`` when this pair was seen before."""
+        if not self.store.put_equivocation(held, other, time.time()):
+            return False
+        self.equivocations += 1
+        log.warning(
+            "equivocation: the miner sealed two blocks at height %d: 0x%s (held here) "
+            "and 0x%s; following the chain the miner continues",
+            held.number,
+            held.hash.hex(),
+            other.hash.hex(),
+        )
+        return True
+
+    def _follow_miner(self) -> bool:
+        """Compare the chain held here with the one the miner serves, from the head
+        down; where they differ, keep the evidence and rewind to the last block both
+        hold. ``True`` when the node rewound (the caller catches up from there)."""
+        top = self.head
+        while top > 0 and self.head - top < MAX_REWIND:
+            start = max(1, top - CATCH_UP_BATCH + 1)
+            theirs = self._fetch(start, top)
+            if theirs is None:
+                return False
+            for number in range(top, start - 1, -1):
+                held = self.store.block(number)
+                other = theirs[number - start] if number - start < len(theirs) else None
+                if held is None:
+                    return False
+                if other is not None and other.hash == held.hash:
+                    return self._rewind(number, theirs)
+            top = start - 1
+        if top == 0:
+            return self._rewind(0, [])
+        log.error(
+            "the miner's chain and this validator's differ for more than %d blocks: not "
+            "following it; start this validator on an empty data directory",
+            MAX_REWIND,
+        )
+        return False
+
+    def _rewind(self, ancestor: int, theirs: list[Block]) -> bool:
+        """Go back to block ``ancestor``, the last one shared with the miner's chain
+        (``theirs`` holds the miner's blocks above it, as far as fetched)."""
+        if ancestor == self.head:
+            return False
+        fork = next((b for b in theirs if b.header.number == ancestor + 1), None)
+        with self.lock:
+            held = self.store.block(ancestor + 1)
+            if held is not None and fork is not None:
+                self._equivocation(held.header, fork.header)
+            removed = self.store.rewind(ancestor)
+            self.validator.rewind(self.store.state_at(ancestor))
+        self.times.rewound(ancestor)
+        self.reports = [r for r in self.reports if r.number <= ancestor]
+        self.rewinds += 1
+        log.warning(
+            "rewound %d block(s) to block %d to follow the miner's chain (kept as orphans)",
+            len(removed),
+            ancestor,
+        )
+        return True
 
     def _validate(self, block: Block, via: Via, arrived: float) -> bool:
         """Validate the block after the head and report the verdict; its arrival and

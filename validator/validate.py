@@ -152,6 +152,12 @@ class Validator:
     def close(self) -> None:
         self.workers.close()
 
+    def rewind(self, state: ChainState) -> None:
+        """Go on from ``state``, an ancestor of the head (the miner continued another
+        chain than the one validated): the workers are forked afresh from it."""
+        self.state = state
+        self.workers.respawn_all()
+
     def __enter__(self) -> "Validator":
         return self
 
@@ -236,6 +242,9 @@ class Validator:
     def _check_signature(self, header: Header) -> None:
         """SIGNATURE: a validator follows one miner, so a block that miner did not sign is
         refused before any work is spent on it (``bad_signature``)."""
+        problem = header.seal_problem()
+        if problem:
+            raise InvalidBlock("bad_signature", f"non-canonical seal: {problem}")
         signer = header.signer()
         if signer != self.miner:
             who = "invalid signature" if signer is None else f"signed by 0x{signer.hex()}"

@@ -58,7 +58,7 @@ def markdown() -> str:
     lines += [
         "",
         "\\* the miner only (validators have no pool and take no verdicts);",
-        "‡ validators only (how they validated each of their last 100 blocks);",
+        "‡ validators only (how they validated their recent blocks, what equivocations they saw);",
         "† only on a dev network (`--dev`), where `eth_accounts` also lists the",
         "development accounts (elsewhere it is empty).",
         "",

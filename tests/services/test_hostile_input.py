@@ -24,6 +24,7 @@ from common.state import ChainConfig
 from common.transport import Verdict
 from loadtest.testnet import process as testnet
 from tests.services.helpers import all_agree, metric, start_testnet, wait_for
+from tests.signing import high_s_twin
 
 NESTED_JSON = b"[" * 100_000
 NESTED_RLP = b"\xc0"
@@ -210,6 +211,7 @@ def _recorded(net: testnet.Testnet, number: int) -> set[str]:
         ({"reason": "r" * 5000}, 400, "reason must be a string of at most 1024"),
         ({"signature": ""}, 400, "signature must be 0x and 130 hex digits"),
         ({"agree": False}, 403, "not signed by a member named probe"),
+        ({"validation_ms": 99.0}, 403, "not signed by a member named probe"),
         ({"validator": "validator-1"}, 403, "not signed by a member named validator-1"),
         ({"validator": "stranger"}, 403, "not signed by a member named stranger"),
     ],
@@ -273,3 +275,11 @@ def test_bad_verdicts_on_the_redis_channel_are_skipped_and_the_listener_goes_on(
     with redis.Redis.from_url(net.redis_url, password=net.redis_password()) as client:
         client.publish("pavm:verdicts", json.dumps(good))
     wait_for(lambda: "probe" in _recorded(net, number), what="the listener still listening")
+    # Recorded once: the same verdict again, or its high-s twin, changes nothing.
+    answer = httpx.post(net.miner.url + "/verdicts", json=good, timeout=10)
+    assert answer.status_code == 409 and "already recorded" in answer.json()["detail"]
+    twin = "0x" + high_s_twin(bytes.fromhex(str(good["signature"])[2:])).hex()
+    answer = httpx.post(net.miner.url + "/verdicts", json={**good, "signature": twin}, timeout=10)
+    assert answer.status_code == 403
+    verdicts = call(net.miner.url, "pavm_getVerdicts", [hex(number)])
+    assert [v for v in verdicts if v["validator"] == "probe"] == [good]
