@@ -1,0 +1,98 @@
+"""One client cannot take every slot of a node (issue #23): a client at its maximum of
+HTTP connections leaves room for the next client.
+
+The node is a real miner served by uvicorn on 127.0.0.1, exactly as ``common.service``
+serves it, in this process. Loopback address 127.0.0.2 is a distinct source on Linux:
+the greedy client connects from it, the well-behaved one from 127.0.0.1.
+"""
+
+import resource
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from common.accounts import genesis_alloc, wallets
+from common.genesis import GenesisSpec
+from common.service import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, server_config
+from common.state import ChainConfig
+from loadtest.testnet import process as testnet
+from miner.app import create_app
+from miner.node import MinerNode, MinerSettings
+
+GREEDY = "127.0.0.2"
+HALF_SENT = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{"
+CHAIN_ID = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    """A miner's URL and port; this process may open the sockets the tests hold."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+    settings = MinerSettings(
+        data_dir=tmp_path_factory.mktemp("client-limits"),
+        key=b"\x07" * 32,
+        genesis=GenesisSpec(ChainConfig(), genesis_alloc(wallets(1))),
+        block_interval=3600,
+        subcall_helpers=0,
+    )
+    port = testnet.free_base_port(span=1)
+    app = create_app(MinerNode(settings))
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port, "warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the node did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _from(source: str, port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+
+
+def _closed_by_node(sock: socket.socket) -> bool:
+    """Whether the node closed ``sock`` (answering first or not) within its timeout."""
+    try:
+        while sock.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass  # closed with our half-sent request unread: a reset
+    except TimeoutError:
+        return False
+    return True
+
+
+def test_one_client_at_its_http_maximum_leaves_room_for_another(node):
+    url, port = node
+    held: list[socket.socket] = []
+    try:
+        # Half-sent requests for every slot of the node and one more, as in the attack.
+        for _ in range(MAX_CONNECTIONS + 1):
+            held.append(_from(GREEDY, port))
+            held[-1].sendall(HALF_SENT)
+        reply = httpx.post(url, json=CHAIN_ID, timeout=5)
+        assert reply.status_code == 200 and reply.json()["result"] == "0x7a69"
+        kept, refused = held[:MAX_CONNECTIONS_PER_CLIENT], held[MAX_CONNECTIONS_PER_CLIENT:]
+        assert all(_closed_by_node(sock) for sock in refused)
+        for sock in kept:  # the greedy client keeps what it holds
+            sock.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                sock.recv(1)
+        with _from(GREEDY, port) as silent:  # nothing unread: the answer arrives whole
+            answer = silent.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 503 ")
+        assert answer.endswith(f"too many connections from {GREEDY}: at most 256".encode())
+    finally:
+        for sock in held:
+            sock.close()
