@@ -1,9 +1,10 @@
 """One client cannot take every slot of a node (issue #23): a client at its maximum of
-HTTP connections leaves room for the next client.
+HTTP connections or of filters leaves room for the next client.
 
 The node is a real miner served by uvicorn on 127.0.0.1, exactly as ``common.service``
-serves it, in this process. Loopback address 127.0.0.2 is a distinct source on Linux:
-the greedy client connects from it, the well-behaved one from 127.0.0.1.
+serves it, in this process. Loopback addresses 127.0.0.2 and 127.0.0.3 are distinct
+sources on Linux: the greedy client connects from one of them, the well-behaved one
+from 127.0.0.1.
 """
 
 import resource
@@ -17,6 +18,7 @@ import uvicorn
 
 from common.accounts import genesis_alloc, wallets
 from common.genesis import GenesisSpec
+from common.rpc import filters
 from common.service import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, server_config
 from common.state import ChainConfig
 from loadtest.testnet import process as testnet
@@ -24,6 +26,7 @@ from miner.app import create_app
 from miner.node import MinerNode, MinerSettings
 
 GREEDY = "127.0.0.2"
+FILTERING = "127.0.0.3"
 HALF_SENT = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{"
 CHAIN_ID = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}
 
@@ -96,3 +99,16 @@ def test_one_client_at_its_http_maximum_leaves_room_for_another(node):
     finally:
         for sock in held:
             sock.close()
+
+
+def test_one_client_at_its_filter_maximum_leaves_room_for_another(node):
+    url, _ = node
+    new_filter = {"jsonrpc": "2.0", "method": "eth_newBlockFilter", "params": []}
+    batch = [{**new_filter, "id": i} for i in range(filters.MAX_FILTERS_PER_CLIENT + 1)]
+    refusal = {"code": -32000, "message": f"too many filters from {FILTERING}: at most 100"}
+    transport = httpx.HTTPTransport(local_address=FILTERING)
+    with httpx.Client(transport=transport, timeout=10) as greedy:
+        answers = greedy.post(url, json=batch).json()
+    assert all("result" in a for a in answers[:-1]) and answers[-1]["error"] == refusal
+    other = httpx.post(url, json={**new_filter, "id": 1}, timeout=5).json()
+    assert other["result"].startswith("0x")
