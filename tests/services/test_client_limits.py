@@ -1,12 +1,15 @@
 """One client cannot take every slot of a node (issue #23): a client at its maximum of
-HTTP connections or of filters leaves room for the next client.
+HTTP connections, of WebSocket sockets or of filters leaves room for the next client,
+and a socket kept open for nothing is closed after the idle timeout.
 
 The node is a real miner served by uvicorn on 127.0.0.1, exactly as ``common.service``
-serves it, in this process. Loopback addresses 127.0.0.2 and 127.0.0.3 are distinct
-sources on Linux: the greedy client connects from one of them, the well-behaved one
-from 127.0.0.1.
+serves it, in this process so the WebSocket idle timeout can be shortened. Loopback
+addresses 127.0.0.2 and 127.0.0.3 are distinct sources on Linux: the greedy client
+connects from one of them, the well-behaved one from 127.0.0.1.
 """
 
+import asyncio
+import json
 import resource
 import socket
 import threading
@@ -15,10 +18,12 @@ import time
 import httpx
 import pytest
 import uvicorn
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from common.accounts import genesis_alloc, wallets
 from common.genesis import GenesisSpec
-from common.rpc import filters
+from common.rpc import filters, ws
 from common.service import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, server_config
 from common.state import ChainConfig
 from loadtest.testnet import process as testnet
@@ -101,8 +106,56 @@ def test_one_client_at_its_http_maximum_leaves_room_for_another(node):
             sock.close()
 
 
+def test_one_client_at_its_websocket_maximum_leaves_room_for_another(node):
+    _, port = node
+
+    async def run() -> None:
+        url = f"ws://127.0.0.1:{port}"
+        greedy = [await connect(url, local_addr=(GREEDY, 0)) for _ in range(ws.MAX_CONNECTIONS)]
+        try:
+            kept = greedy[: ws.MAX_CONNECTIONS_PER_CLIENT]
+            refused = greedy[ws.MAX_CONNECTIONS_PER_CLIENT :]
+            for socket_ in refused:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(socket_.recv(), 5)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+                assert closed.value.rcvd.reason == f"too many connections from {GREEDY}: at most 16"
+            async with connect(url) as other:
+                await other.send(json.dumps(CHAIN_ID))
+                assert json.loads(await asyncio.wait_for(other.recv(), 5))["result"] == "0x7a69"
+            await kept[-1].send(json.dumps(CHAIN_ID))
+            assert json.loads(await asyncio.wait_for(kept[-1].recv(), 5))["result"] == "0x7a69"
+        finally:
+            await asyncio.gather(*(s.close() for s in greedy))
+
+    asyncio.run(run())
+
+
+def test_an_idle_websocket_is_closed_and_a_subscribed_one_kept(node, monkeypatch):
+    _, port = node
+    monkeypatch.setattr(ws, "IDLE_TIMEOUT", 1.0)
+
+    async def run() -> None:
+        url = f"ws://127.0.0.1:{port}"
+        start = time.monotonic()
+        async with connect(url) as idle, connect(url) as subscribed:
+            subscribe = {"jsonrpc": "2.0", "id": 2, "method": "eth_subscribe"}
+            await subscribed.send(json.dumps({**subscribe, "params": ["newHeads"]}))
+            assert "result" in json.loads(await asyncio.wait_for(subscribed.recv(), 5))
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(idle.recv(), 10)
+            assert time.monotonic() - start >= 1.0
+            assert closed.value.rcvd is not None
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "idle for 1 s")
+            await asyncio.sleep(1.5)  # past the timeout again, silent but subscribed
+            await subscribed.send(json.dumps(CHAIN_ID))
+            assert json.loads(await asyncio.wait_for(subscribed.recv(), 5))["result"] == "0x7a69"
+
+    asyncio.run(run())
+
+
 def test_one_client_at_its_filter_maximum_leaves_room_for_another(node):
-    url, _ = node
+    url, port = node
     new_filter = {"jsonrpc": "2.0", "method": "eth_newBlockFilter", "params": []}
     batch = [{**new_filter, "id": i} for i in range(filters.MAX_FILTERS_PER_CLIENT + 1)]
     refusal = {"code": -32000, "message": f"too many filters from {FILTERING}: at most 100"}
@@ -110,5 +163,12 @@ def test_one_client_at_its_filter_maximum_leaves_room_for_another(node):
     with httpx.Client(transport=transport, timeout=10) as greedy:
         answers = greedy.post(url, json=batch).json()
     assert all("result" in a for a in answers[:-1]) and answers[-1]["error"] == refusal
+
+    async def over_websocket() -> dict:
+        async with connect(f"ws://127.0.0.1:{port}", local_addr=(FILTERING, 0)) as socket_:
+            await socket_.send(json.dumps({**new_filter, "id": 1}))
+            return json.loads(await asyncio.wait_for(socket_.recv(), 5))
+
+    assert asyncio.run(over_websocket())["error"] == refusal
     other = httpx.post(url, json={**new_filter, "id": 1}, timeout=5).json()
     assert other["result"].startswith("0x")
