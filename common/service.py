@@ -9,6 +9,7 @@ what is the same for both.
 import asyncio
 import ipaddress
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from common.clients import client_key
 from common.errors import PavmError
 
 HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
@@ -57,24 +59,54 @@ AllowedHostsOption = Annotated[
 MAX_CONNECTIONS = 1024
 """Connections and requests a node serves at once; more get 503 (never an exhausted
 file table)."""
+MAX_CONNECTIONS_PER_CLIENT = 256
+"""HTTP connections one client (``common.clients.client_key``) may hold open at once,
+a quarter of ``MAX_CONNECTIONS``: one more is answered 503 and closed at once, so one
+client never takes every slot."""
+KEEP_ALIVE_TIMEOUT = 5
+"""Seconds an idle keep-alive connection stays open after its last answer (uvicorn's
+default, made explicit): shorter than go-ethereum's 120 s, since every idle connection
+holds one of its client's slots."""
 MAX_WS_MESSAGE = 1024 * 1024
 """Largest WebSocket message a client may send (JSON-RPC over WebSocket)."""
+_TOO_MANY = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+)
 
 
-class _ReadDeadline(HttpToolsProtocol):
-    """uvicorn's HTTP protocol with a deadline for reading each request.
+class _BoundedHttp(HttpToolsProtocol):
+    """uvicorn's HTTP protocol with a deadline for reading each request and a cap on the
+    connections of each client.
 
     uvicorn times out idle keep-alive connections only, so a client that opens a
     connection and never finishes its request (slow loris) would hold it for ever.
     Here each request must arrive whole within ``read_timeout`` seconds of the
-    connection (or of its first byte); otherwise the connection is closed.
+    connection (or of its first byte); otherwise the connection is closed. And
+    uvicorn's ``limit_concurrency`` counts all clients together, so one client holding
+    that many half-sent requests would leave every other client a 503: here a client's
+    connection beyond ``MAX_CONNECTIONS_PER_CLIENT`` is refused before it is read.
+    ``per_client`` counts the open connections of each client, shared by a server's
+    connections (:func:`server_config` gives each server its own).
     """
 
     read_timeout = 30.0
+    per_client: Counter[str] = Counter()
     _read_timer: asyncio.TimerHandle | None = None
+    _counted: str | None = None
+    """The client this connection is counted for, until it closes or upgrades."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        client = client_key(self.client[0] if self.client else None)
+        if client is not None and self.per_client[client] >= MAX_CONNECTIONS_PER_CLIENT:
+            reason = f"too many connections from {client}: at most {MAX_CONNECTIONS_PER_CLIENT}"
+            transport.write(_TOO_MANY % (len(reason), reason.encode()))
+            transport.close()
+            return
+        if client is not None:
+            self.per_client[client] += 1
+            self._counted = client
         self._arm()
 
     def on_message_begin(self) -> None:
@@ -85,9 +117,24 @@ class _ReadDeadline(HttpToolsProtocol):
         super().on_message_complete()
         self._disarm()
 
+    def handle_websocket_upgrade(self) -> None:
+        """The socket is the WebSocket layer's from here: its own per-client cap and idle
+        timeout apply (``common.rpc.ws``), and this protocol hears no more of it."""
+        self._disarm()
+        self._uncount()
+        super().handle_websocket_upgrade()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._uncount()
         super().connection_lost(exc)
+
+    def _uncount(self) -> None:
+        if self._counted is not None:
+            self.per_client[self._counted] -= 1
+            if not self.per_client[self._counted]:
+                del self.per_client[self._counted]
+            self._counted = None
 
     def _arm(self) -> None:
         self._disarm()
@@ -165,6 +212,36 @@ def node_lifespan(*nodes: Node) -> Callable[[FastAPI], AbstractAsyncContextManag
     return lifespan
 
 
+def server_config(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    log_level: LogLevel,
+    read_timeout: float = 30.0,
+    allowed_hosts: str = "",
+) -> uvicorn.Config:
+    """uvicorn's configuration for serving ``app`` with the HTTP limits every port needs
+    (invariant 9, docs/architecture.md); one place, so tests serve as the nodes do.
+
+    ``X-Forwarded-For`` is not believed, not even from loopback (uvicorn's default): no
+    proxy stands before a node, and a client naming itself anew in every request would
+    escape its per-client caps."""
+    protocol = type(
+        "BoundedHttp", (_BoundedHttp,), {"read_timeout": read_timeout, "per_client": Counter()}
+    )
+    return uvicorn.Config(
+        HostCheck(app, allowed_hosts),
+        host=host,
+        port=port,
+        log_level=log_level,
+        http=protocol,
+        limit_concurrency=MAX_CONNECTIONS,
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+        ws_max_size=MAX_WS_MESSAGE,
+        proxy_headers=False,
+    )
+
+
 def serve(
     make_node: Callable[[], N],
     create_app: Callable[[N], FastAPI],
@@ -181,13 +258,8 @@ def serve(
         node = make_node()
     except (PavmError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from exc
-    protocol = type("ReadDeadline", (_ReadDeadline,), {"read_timeout": read_timeout})
-    uvicorn.run(
-        HostCheck(create_app(node), allowed_hosts),
-        host=host,
-        port=port,
-        log_level=log_level,
-        http=protocol,
-        limit_concurrency=MAX_CONNECTIONS,
-        ws_max_size=MAX_WS_MESSAGE,
-    )
+    config = server_config(create_app(node), host, port, log_level, read_timeout, allowed_hosts)
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:  # the port was taken, say
+        raise SystemExit(3)  # uvicorn.run's status for a server that never started

@@ -1,9 +1,13 @@
 """A WebSocket's outgoing side is bounded in bytes: a client that does not read is
-dropped once too much waits for it, and nothing more is kept for it."""
+dropped once too much waits for it, and nothing more is kept for it. One client's
+sockets together cannot take every ``logs`` subscription of the node."""
 
 import asyncio
 
+import pytest
+
 from common.rpc import ws
+from common.rpc.errors import RpcError
 
 
 def test_a_socket_with_too_much_waiting_is_dropped(monkeypatch):
@@ -20,3 +24,17 @@ def test_a_socket_with_too_much_waiting_is_dropped(monkeypatch):
 
     connection = asyncio.run(run())
     assert connection.dropped.is_set() and not connection.outbox
+
+
+def test_one_client_cannot_take_every_logs_subscription():
+    subscriptions = ws.Subscriptions(None, 31337, pending=False)  # subscribing reads no store
+    greedy = [ws._Connection("10.0.0.1") for _ in range(3)]
+    other = ws._Connection("10.0.0.2")
+    subscriptions.connections.update([*greedy, other])
+    for connection in greedy[:2]:
+        for _ in range(ws.MAX_LOG_SUBSCRIPTIONS_PER_CLIENT // 2):
+            subscriptions.subscribe(connection, ["logs", {}])
+    with pytest.raises(RpcError, match="too many logs subscriptions from 10.0.0.1: at most 64"):
+        subscriptions.subscribe(greedy[2], ["logs", {}])
+    assert subscriptions.subscribe(greedy[2], ["newHeads"])  # other kinds still allowed
+    assert subscriptions.subscribe(other, ["logs", {}])

@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from common.errors import InvalidTransaction
@@ -27,6 +28,11 @@ from common.untrusted import load_json
 
 Handler = Callable[[list[Any]], Any]
 log = logging.getLogger("pavm.rpc")
+
+client_address: ContextVar[str | None] = ContextVar("client_address", default=None)
+"""The client (``common.clients.client_key``) whose request the running handler serves,
+``None`` for a caller in process: handlers keep per-client limits by it (filters), and
+their signature stays the spec's parameter list."""
 
 MAX_BATCH = 1000
 MAX_BATCH_RESPONSE = 25_000_000
@@ -62,8 +68,16 @@ class Dispatcher:
         """(method, exception type) whose traceback was logged: later ones get a line,
         so a batch of a thousand failing calls cannot flood the log."""
 
-    def handle(self, body: bytes) -> bytes | None:
-        """Response body for ``body``, or ``None`` when it held only notifications."""
+    def handle(self, body: bytes, client: str | None = None) -> bytes | None:
+        """Response body for ``body``, or ``None`` when it held only notifications.
+        ``client`` is whom the handlers see in :data:`client_address` meanwhile."""
+        token = client_address.set(client)
+        try:
+            return self._handle(body)
+        finally:
+            client_address.reset(token)
+
+    def _handle(self, body: bytes) -> bytes | None:
         try:
             request = load_json(body)
         except ValueError:

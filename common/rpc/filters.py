@@ -7,7 +7,9 @@ when polled, so the node keeps nothing per block for it. Pending-transaction
 filters collect hashes as the pool accepts them, at most ``MAX_PENDING`` each. As in
 go-ethereum a filter not polled for ``FILTER_TIMEOUT`` seconds is removed, and an
 unknown id is -32000 "filter not found". At most ``MAX_FILTERS`` exist at once, so
-strangers cannot fill memory with them.
+strangers cannot fill memory with them, and at most ``MAX_FILTERS_PER_CLIENT`` of
+them belong to one client, so one client cannot take them all (invariant 9,
+docs/architecture.md).
 """
 
 import secrets
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.rpc.dispatch import Handler, expect_params
+from common.rpc.dispatch import Handler, client_address, expect_params
 from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 from common.rpc.hexcodec import to_data
 from common.rpc.logs import MAX_LOG_RANGE, LogCriteria, block_range, log_criteria, scan
@@ -28,6 +30,8 @@ FILTER_TIMEOUT = 300.0
 """Seconds an unpolled filter lives (go-ethereum's five minutes)."""
 MAX_FILTERS = 1_000
 """Filters installed at once, over all clients."""
+MAX_FILTERS_PER_CLIENT = 100
+"""Filters one client (``common.clients.client_key``) may have installed at once."""
 MAX_PENDING = 10_000
 """Pending-transaction hashes one filter holds between polls; older ones are dropped."""
 MAX_ID_LENGTH = 66
@@ -42,6 +46,8 @@ class _Filter:
     criteria: LogCriteria | None = None
     pending: deque[bytes] = field(default_factory=lambda: deque(maxlen=MAX_PENDING))
     polled: float = field(default_factory=time.monotonic)
+    client: str | None = None
+    """Who installed it (``None`` in process): counted against that client's cap."""
 
 
 class Filters:
@@ -81,13 +87,22 @@ class Filters:
             del self._filters[key]
 
     def _add(self, entry: _Filter) -> str:
+        entry.client = client_address.get()
         with self._lock:
             self._expire()
+            if entry.client is not None and self._count(entry.client) >= MAX_FILTERS_PER_CLIENT:
+                raise RpcError(
+                    SERVER_ERROR,
+                    f"too many filters from {entry.client}: at most {MAX_FILTERS_PER_CLIENT}",
+                )
             if len(self._filters) >= MAX_FILTERS:
                 raise RpcError(SERVER_ERROR, f"too many filters: at most {MAX_FILTERS}")
             key = hex(secrets.randbits(128) | 1 << 127)  # a quantity, as the spec types it
             self._filters[key] = entry
         return key
+
+    def _count(self, client: str) -> int:
+        return sum(1 for f in self._filters.values() if f.client == client)
 
     def _install(self, params: list[Any], kind: str) -> str:
         expect_params(params, 0)

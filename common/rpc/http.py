@@ -1,11 +1,14 @@
 """The JSON-RPC endpoint (``POST /``) both services mount, with go-ethereum's HTTP limits:
-bodies over 5 MiB get 413, a content type other than JSON gets 415, other verbs 405."""
+bodies over 5 MiB get 413, a content type other than JSON gets 415, other verbs 405.
+Handlers learn the calling client from ``dispatch.client_address``."""
 
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
+from common.clients import client_key
 from common.rpc.dispatch import Dispatcher
 from common.untrusted import load_json
 
@@ -29,15 +32,20 @@ async def read_json(request: Request, limit: int) -> Any:
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """The request body, refused with 413 as soon as it is known to exceed ``limit``
-    bytes (from its declared length, or while it streams in): never held whole."""
+    bytes (from its declared length, or while it streams in): never held whole. A
+    client gone before its body was whole (or cut off by the read timeout) ends the
+    request with 400, not with a traceback in the log for each such connection."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, "request body too large")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, "request body too large")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise HTTPException(413, "request body too large")
+    except ClientDisconnect:
+        raise HTTPException(400, "request body cut short") from None
     return bytes(body)
 
 
@@ -51,7 +59,8 @@ def jsonrpc_router(dispatcher: Dispatcher) -> APIRouter:
         if not is_json(request):
             return Response(status_code=415, content=b"content type must be application/json")
         body = await read_body(request)
-        answer = await run_in_threadpool(dispatcher.handle, body)
+        client = client_key(request.client.host if request.client else None)
+        answer = await run_in_threadpool(dispatcher.handle, body, client)
         if answer is None:
             return Response(status_code=200)
         return Response(content=answer, media_type="application/json")

@@ -5,11 +5,15 @@ with ``eth_subscribe``/``eth_unsubscribe``: ``newHeads``, ``logs`` and
 Every other method goes through the same dispatcher as HTTP. One task per app
 watches the store's head and fans new blocks out to the subscriptions; pending
 transactions arrive from the RPC layer as the pool accepts them. Strangers are
-bounded: ``MAX_CONNECTIONS`` sockets, ``MAX_SUBSCRIPTIONS`` per socket and
-``MAX_LOG_SUBSCRIPTIONS`` in all, messages of at most
-``common.service.MAX_WS_MESSAGE`` bytes (the server's limit), and a socket with more
-than ``MAX_PENDING_BYTES`` waiting, or whose client stops reading for
-``SEND_TIMEOUT`` seconds, is dropped rather than buffered for.
+bounded (invariant 9, docs/architecture.md): ``MAX_CONNECTIONS`` sockets, at most
+``MAX_CONNECTIONS_PER_CLIENT`` of them from one client, so one client cannot take
+them all; ``MAX_SUBSCRIPTIONS`` per socket and ``MAX_LOG_SUBSCRIPTIONS`` in all, at
+most ``MAX_LOG_SUBSCRIPTIONS_PER_CLIENT`` of them one client's; messages of at most
+``common.service.MAX_WS_MESSAGE`` bytes (the server's limit). A socket beyond a cap is
+closed with 1008 and the reason; one that holds no subscription and sends nothing for
+``IDLE_TIMEOUT`` seconds is closed with 1001; and a socket with more than
+``MAX_PENDING_BYTES`` waiting, or whose client stops reading for ``SEND_TIMEOUT``
+seconds, is dropped rather than buffered for.
 A handshake from a web page of another origin is refused (a browser lets any page
 open a WebSocket to 127.0.0.1).
 """
@@ -27,6 +31,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 
+from common.clients import client_key
 from common.rpc.dispatch import Dispatcher, expect_params
 from common.rpc.errors import INVALID_REQUEST, SERVER_ERROR, RpcError, invalid_params
 from common.rpc.logs import LogCriteria, block_logs, log_criteria
@@ -35,17 +40,29 @@ from common.store import ChainStore
 from common.untrusted import load_json
 
 MAX_CONNECTIONS = 100
+"""Sockets open at once, over all clients."""
+MAX_CONNECTIONS_PER_CLIENT = 16
+"""Sockets one client (``common.clients.client_key``) may hold open at once."""
+IDLE_TIMEOUT = 120.0
+"""Seconds a socket without subscriptions may stay silent before it is closed: a socket
+kept open for nothing holds one of the node's slots."""
 MAX_SUBSCRIPTIONS = 32
 """Subscriptions one socket may hold."""
 MAX_LOG_SUBSCRIPTIONS = 256
 """``logs`` subscriptions of all sockets together: each is matched against every log
 of every block."""
+MAX_LOG_SUBSCRIPTIONS_PER_CLIENT = 64
+"""``logs`` subscriptions of one client's sockets together (its sockets could hold
+twice ``MAX_LOG_SUBSCRIPTIONS`` otherwise)."""
 MAX_PENDING_BYTES = 16 * 1024 * 1024
 """Bytes of answers and notifications one socket may have waiting to be sent."""
 SEND_TIMEOUT = 10.0
 """Seconds one message may take to go out before its socket is dropped."""
 HEAD_POLL = 0.1
 """Seconds between looks at the store's head."""
+POLICY_VIOLATION = 1008
+GOING_AWAY = 1001
+"""Close codes (RFC 6455): a cap or a stalled client; the idle timeout."""
 LOCAL_ORIGINS = frozenset({"localhost", "127.0.0.1", "::1"})
 _HEADER_DROPS = ("transactions", "uncles", "size", "withdrawals")
 log = logging.getLogger("pavm.ws")
@@ -58,16 +75,27 @@ class _Subscription:
 
 
 class _Connection:
-    """One socket: its subscriptions and what waits to be sent (event loop only)."""
+    """One socket: its client, its subscriptions and what waits to be sent (event loop
+    only)."""
 
-    def __init__(self) -> None:
+    def __init__(self, client: str | None = None) -> None:
+        self.client = client
+        """Whose socket it is (``common.clients.client_key``), for per-client caps."""
         self.subscriptions: dict[str, _Subscription] = {}
         self.outbox: deque[str] = deque()
         self.pending = 0
         """Bytes in the outbox."""
         self.ready = asyncio.Event()
         self.dropped = asyncio.Event()
-        """Set when the socket must go: too much waiting, or a send that stalled."""
+        """Set when the socket must go: too much waiting, a send that stalled, or idle."""
+        self.close_reason = (POLICY_VIOLATION, "")
+        """The close code and reason the client gets once the socket is dropped."""
+
+    def drop(self, code: int, reason: str) -> None:
+        """Make the socket go, closed with ``code`` and ``reason``."""
+        if not self.dropped.is_set():
+            self.close_reason = (code, reason)
+            self.dropped.set()
 
     def push(self, message: str) -> None:
         if self.dropped.is_set():
@@ -75,7 +103,7 @@ class _Connection:
         self.pending += len(message)
         if self.pending > MAX_PENDING_BYTES:
             self.outbox.clear()
-            self.dropped.set()
+            self.drop(POLICY_VIOLATION, "subscriber too slow")
             return
         self.outbox.append(message)
         self.ready.set()
@@ -183,6 +211,13 @@ class Subscriptions:
             raise invalid_params(f"invalid argument 1: {kind} takes no options")
         if len(connection.subscriptions) >= MAX_SUBSCRIPTIONS:
             raise RpcError(SERVER_ERROR, f"too many subscriptions: at most {MAX_SUBSCRIPTIONS}")
+        if kind == "logs" and connection.client is not None:
+            if self._log_subscriptions(connection.client) >= MAX_LOG_SUBSCRIPTIONS_PER_CLIENT:
+                raise RpcError(
+                    SERVER_ERROR,
+                    f"too many logs subscriptions from {connection.client}: "
+                    f"at most {MAX_LOG_SUBSCRIPTIONS_PER_CLIENT}",
+                )
         if kind == "logs" and self._log_subscriptions() >= MAX_LOG_SUBSCRIPTIONS:
             raise RpcError(
                 SERVER_ERROR, f"too many logs subscriptions on this node: {MAX_LOG_SUBSCRIPTIONS}"
@@ -198,10 +233,25 @@ class Subscriptions:
             raise invalid_params("invalid argument 0: subscription id expected")
         return connection.subscriptions.pop(key, None) is not None
 
-    def _log_subscriptions(self) -> int:
+    def _log_subscriptions(self, client: str | None = None) -> int:
+        """``logs`` subscriptions of every socket, or of ``client``'s sockets."""
         return sum(
-            1 for c in self.connections for s in c.subscriptions.values() if s.kind == "logs"
+            1
+            for c in self.connections
+            if client is None or c.client == client
+            for s in c.subscriptions.values()
+            if s.kind == "logs"
         )
+
+    def refusal(self, client: str | None) -> str | None:
+        """Why a new socket of ``client`` cannot be taken now, or ``None`` if it can."""
+        if client is not None:
+            held = sum(1 for c in self.connections if c.client == client)
+            if held >= MAX_CONNECTIONS_PER_CLIENT:
+                return f"too many connections from {client}: at most {MAX_CONNECTIONS_PER_CLIENT}"
+        if len(self.connections) >= MAX_CONNECTIONS:
+            return f"too many connections: at most {MAX_CONNECTIONS}"
+        return None
 
     def _open(self, connection: _Connection) -> None:
         self._loop = asyncio.get_running_loop()
@@ -227,18 +277,26 @@ def websocket_router(dispatcher: Dispatcher, subscriptions: Subscriptions) -> AP
 
     @router.websocket("/")
     async def socket(websocket: WebSocket) -> None:
-        if _foreign_origin(websocket) or len(subscriptions.connections) >= MAX_CONNECTIONS:
-            await websocket.close(code=1008)
+        if _foreign_origin(websocket):
+            await websocket.close(code=POLICY_VIOLATION)
             return
-        await websocket.accept()
-        connection = _Connection()
-        subscriptions._open(connection)
-        tasks = [
-            asyncio.create_task(_receive(websocket, dispatcher, subscriptions, connection)),
-            asyncio.create_task(_send(websocket, connection)),
-            asyncio.create_task(connection.dropped.wait()),
-        ]
+        client = client_key(websocket.client.host if websocket.client else None)
+        refusal = subscriptions.refusal(client)
+        if refusal is not None:
+            # Accepted to be closed with the reason: a refused handshake says only 403.
+            await websocket.accept()
+            await websocket.close(code=POLICY_VIOLATION, reason=refusal)
+            return
+        connection = _Connection(client)
+        subscriptions._open(connection)  # counted before the next await: no overshoot
+        tasks: list[asyncio.Task[Any]] = []
         try:
+            await websocket.accept()
+            tasks = [
+                asyncio.create_task(_receive(websocket, dispatcher, subscriptions, connection)),
+                asyncio.create_task(_send(websocket, connection)),
+                asyncio.create_task(connection.dropped.wait()),
+            ]
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             subscriptions.connections.discard(connection)
@@ -246,11 +304,10 @@ def websocket_router(dispatcher: Dispatcher, subscriptions: Subscriptions) -> AP
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             if connection.dropped.is_set():
-                log.info("dropped a WebSocket client that stopped reading")
+                code, reason = connection.close_reason
+                log.info("closed the WebSocket of %s: %s", client, reason)
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(
-                        websocket.close(code=1008, reason="subscriber too slow"), 2.0
-                    )
+                    await asyncio.wait_for(websocket.close(code=code, reason=reason), 2.0)
 
     return router
 
@@ -261,10 +318,17 @@ async def _receive(
     subscriptions: Subscriptions,
     connection: _Connection,
 ) -> None:
-    """Answer each message in turn until the client goes."""
+    """Answer each message in turn until the client goes, or until it has stayed silent
+    for ``IDLE_TIMEOUT`` seconds with no subscription to keep the socket for."""
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while True:
-            message = await websocket.receive()
+            try:
+                message = await asyncio.wait_for(websocket.receive(), IDLE_TIMEOUT)
+            except TimeoutError:
+                if connection.subscriptions:
+                    continue
+                connection.drop(GOING_AWAY, f"idle for {IDLE_TIMEOUT:g} s")
+                return
             if message["type"] == "websocket.disconnect":
                 return
             # Text or binary frames alike (web3.py sends binary).
@@ -286,7 +350,7 @@ async def _send(websocket: WebSocket, connection: _Connection) -> None:
                 connection.pending -= len(message)
                 await asyncio.wait_for(websocket.send_text(message), SEND_TIMEOUT)
     except (TimeoutError, WebSocketDisconnect, RuntimeError):
-        connection.dropped.set()
+        connection.drop(POLICY_VIOLATION, "subscriber too slow")
 
 
 async def _answer(
@@ -315,7 +379,7 @@ async def _answer(
         except RpcError as exc:
             return _dump({"jsonrpc": "2.0", "id": request.get("id"), "error": exc.to_json()})
         return _dump({"jsonrpc": "2.0", "id": request.get("id"), "result": result})
-    body = await run_in_threadpool(dispatcher.handle, data)
+    body = await run_in_threadpool(dispatcher.handle, data, connection.client)
     return None if body is None else body.decode()
 
 
