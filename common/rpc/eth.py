@@ -466,9 +466,15 @@ class EthApi:
         return [_rwset_json(r) for r in block.rwsets]
 
     def operation_receipt(self, params: list[Any]) -> Any:
+        """The transaction's recorded operations, replayed as eth_call runs: in a call
+        slot, within the call deadline, outside the node's lock (invariant 9,
+        docs/architecture.md), so it never holds up mining or validation. Unlocked
+        reads are safe: what a replay reads (a stored block, its ancestors' headers,
+        trie nodes, content-addressed) is written once and never changed, and an LMDB
+        read sees only committed data."""
         (value,) = expect_params(params, 1)
         tx_hash = parse_hash(value, "hash")
-        with self.lock:
+        with self.calls.bounded():
             replayed = replay(self.store, tx_hash)
         if replayed is None:
             return None
