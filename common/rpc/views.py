@@ -3,6 +3,7 @@ execution-apis schemas define them (``Block``, ``TransactionInfo``, ``ReceiptInf
 ``Log``): nothing outside the schema, so strict clients and validators of the spec
 accept them. pavm's own commitments are served by ``pavm_*`` methods instead."""
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 from eth.abc import SignedTransactionAPI
@@ -115,8 +116,9 @@ def receipt_json(block: Block, index: int, receipts: list[OpReceipt]) -> dict[st
     receipt = receipts[index]
     cumulative = sum(r.gas_used for r in receipts[: index + 1])
     first_log = sum(len(r.logs) for r in receipts[:index])
+    place = block_place(block)
     logs = [
-        log_json(block, index, tx.hash, first_log + i, log) for i, log in enumerate(receipt.logs)
+        log_json(place, index, tx.hash, first_log + i, log) for i, log in enumerate(receipt.logs)
     ]
     created = contract_address(tx.sender, tx.nonce) if receipt.status and not tx.to else None
     return {
@@ -137,16 +139,36 @@ def receipt_json(block: Block, index: int, receipts: list[OpReceipt]) -> dict[st
     }
 
 
-def log_json(block: Block, index: int, tx_hash: bytes, log_index: int, log: Log) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class BlockPlace:
+    """A block's fields as each of its log objects repeats them, spelled once: its hash
+    is a keccak of its header, too dear to redo for each of ~80,000 logs."""
+
+    number: str
+    hash: str
+    timestamp: str
+
+
+def block_place(block: Block) -> BlockPlace:
+    """What :func:`log_json` repeats of ``block``, made once per block or receipt."""
+    header = block.header
+    return BlockPlace(
+        to_quantity(header.number), to_data(block.hash), to_quantity(header.timestamp)
+    )
+
+
+def log_json(
+    place: BlockPlace, index: int, tx_hash: bytes, log_index: int, log: Log
+) -> dict[str, Any]:
     """One log of transaction ``index``, numbered ``log_index`` within the block."""
     address, topics, data = log
     return {
         "address": to_data(address),
         "topics": [to_data(t) for t in topics],
         "data": to_data(data),
-        "blockNumber": to_quantity(block.header.number),
-        "blockHash": to_data(block.hash),
-        "blockTimestamp": to_quantity(block.header.timestamp),
+        "blockNumber": place.number,
+        "blockHash": place.hash,
+        "blockTimestamp": place.timestamp,
         "transactionHash": to_data(tx_hash),
         "transactionIndex": to_quantity(index),
         "logIndex": to_quantity(log_index),
