@@ -74,7 +74,7 @@ def create_app(node: MinerNode) -> FastAPI:
     dashboard = Dashboard(node, methods)
     app = FastAPI(title="pavm-net miner", lifespan=node_lifespan(node, dashboard))
     app.include_router(dashboard_router(dashboard))
-    dispatcher = Dispatcher(methods, refused=REFUSED)
+    dispatcher = Dispatcher(methods, refused=REFUSED, limits=eth.response_limits())
     app.include_router(jsonrpc_router(dispatcher))
     app.include_router(websocket_router(dispatcher, eth.subscriptions))
     registry = CollectorRegistry()

@@ -15,6 +15,19 @@ from common.evm import decode_transaction
 from common.receipts import Log, OpReceipt, logs_bloom
 from common.rpc.hexcodec import to_data, to_quantity
 
+LOG_GAS = 375
+"""The least gas a log costs (LOG0's own cost): a block holds at most
+``gas_limit // LOG_GAS`` logs."""
+LOG_JSON = 420
+"""Bytes one log object takes at most with no topic and no data, every quantity at
+64 bits, its comma included (410). A topic adds 69 bytes for 375 gas more, a data
+byte 2 bytes for 8 gas more, so no log takes more bytes per gas than an empty one."""
+TX_GAS = 21_000
+"""The least gas a transaction costs: a block holds at most ``gas_limit // TX_GAS``."""
+RECEIPT_JSON = 1_200
+"""Bytes one receipt object takes at most without its logs (1,168, the bloom's 514
+characters the most of it)."""
+
 
 def block_json(block: Block, full: bool, chain_id: int) -> dict[str, Any]:
     """A block object, every header field as keccak(rlp(header)) hashes it; ``full``
@@ -137,6 +150,14 @@ def receipt_json(block: Block, index: int, receipts: list[OpReceipt]) -> dict[st
         "type": to_quantity(getattr(tx, "type_id", None) or 0),
         "status": to_quantity(receipt.status),
     }
+
+
+def receipts_json_bytes(gas_limit: int) -> int:
+    """The most bytes a block's receipts take as JSON, all together, when its gas is
+    at most ``gas_limit``: every log costs gas, so the gas limit bounds them. What
+    ``eth_getBlockReceipts`` may answer, and so one receipt too (invariant 9,
+    docs/architecture.md)."""
+    return gas_limit // LOG_GAS * LOG_JSON + gas_limit // TX_GAS * RECEIPT_JSON
 
 
 @dataclass(frozen=True, slots=True)
