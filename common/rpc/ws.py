@@ -8,7 +8,7 @@ transactions arrive from the RPC layer as the pool accepts them. Strangers are
 bounded: ``MAX_CONNECTIONS`` sockets, ``MAX_SUBSCRIPTIONS`` per socket and
 ``MAX_LOG_SUBSCRIPTIONS`` in all, messages of at most
 ``common.service.MAX_WS_MESSAGE`` bytes (the server's limit), and a socket with more
-than ``MAX_PENDING_BYTES`` waiting, or whose client stops reading for
+than ``MAX_PENDING_BYTES`` waiting (beyond one answer), or whose client stops reading for
 ``SEND_TIMEOUT`` seconds, is dropped rather than buffered for.
 A handshake from a web page of another origin is refused (a browser lets any page
 open a WebSocket to 127.0.0.1).
@@ -70,10 +70,14 @@ class _Connection:
         """Set when the socket must go: too much waiting, or a send that stalled."""
 
     def push(self, message: str) -> None:
+        """Queue ``message``, dropping the socket once too much waits. A message that
+        finds nothing waiting is taken whatever its size: the dispatcher bounds each
+        answer, and one it lets past ``MAX_PENDING_BYTES`` (a block's receipts) must
+        still be readable (invariant 9, docs/architecture.md)."""
         if self.dropped.is_set():
             return
         self.pending += len(message)
-        if self.pending > MAX_PENDING_BYTES:
+        if self.outbox and self.pending > MAX_PENDING_BYTES:
             self.outbox.clear()
             self.dropped.set()
             return
