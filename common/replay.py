@@ -4,6 +4,10 @@ Operations are not stored (a 300-transaction block records ~9,000); they are
 reproduced on demand by re-executing, on the block's parent state, the group the
 transaction belongs to up to that transaction, exactly as a validation worker does.
 The replay's operation hashes must equal the stored receipt's, which is checked.
+
+It runs on the timed recording state (``common/timed_call.py``): a caller asked for
+it, so it keeps to the caller's deadline like any call (invariant 9,
+docs/architecture.md), where a block's own execution is bounded by its gas alone.
 """
 
 from dataclasses import dataclass
@@ -12,6 +16,7 @@ from common.errors import PavmError
 from common.evm import decode_transaction
 from common.execute import TxOutcome, execute_transaction
 from common.store import ChainStore
+from common.timed_call import timed_recording_state
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,8 @@ class Replayed:
 
 
 def replay(store: ChainStore, tx_hash: bytes) -> Replayed | None:
-    """Re-execute the mined transaction ``tx_hash``; ``None`` when it is not mined."""
+    """Re-execute the mined transaction ``tx_hash``; ``None`` when it is not mined.
+    ``CallTimeout`` once the caller's :func:`common.timed_call.deadline` passes."""
     location = store.transaction_location(tx_hash)
     if location is None:
         return None
@@ -33,7 +39,7 @@ def replay(store: ChainStore, tx_hash: bytes) -> Replayed | None:
         return None
     group = next(g for g, members in enumerate(block.groups) if index in members)
     parent = store.state_at(number - 1)
-    state = parent.recording_state(parent.env_of(block.header))
+    state = timed_recording_state(parent.env_of(block.header), parent.db, parent.head.state_root)
     state.recording_db.begin_group()
     outcome = None
     for member in block.groups[group]:

@@ -1,11 +1,12 @@
-"""The EVM that answers ``eth_call``, ``eth_estimateGas`` and the tracers: py-evm's
-own, with a deadline (go-ethereum's ``--rpc.evmtimeout``, 5 s by default) and a hook
-through which the opcode logger sees every step (:func:`observed`).
+"""The EVM that answers ``eth_call``, ``eth_estimateGas``, the tracers and operation
+receipts: py-evm's own, with a deadline (go-ethereum's ``--rpc.evmtimeout``, 5 s by
+default) and a hook through which the opcode logger sees every step (:func:`observed`).
 
 Gas alone does not bound a call's time: 50M gas of a tight loop runs for many seconds
 in py-evm. Every opcode of this EVM first checks the deadline of the call it runs in
-and aborts it with :class:`CallTimeout` once it has passed. Only calls use it; the
-miner and the validators execute blocks on the unchanged engine (``common/evm.py``).
+and aborts it with :class:`CallTimeout` once it has passed. Only calls and replays use
+it; the miner and the validators execute blocks on the unchanged engine
+(``common/evm.py``), whose time the block's gas limit bounds.
 """
 
 import time
@@ -73,12 +74,18 @@ class _Timed:
         return getattr(self.__wrapped__, name)
 
 
-def _timed(fork: Fork) -> Any:
+def _timed(fork: Fork) -> tuple[Any, Any]:
+    """``fork``'s plain Prague state and its recording state, both with a computation
+    whose every opcode honours :func:`deadline`."""
     computation = fork.computation.configure(
         __name__=f"Timed{fork.computation.__name__}",
         opcodes={op: _Timed(fn) for op, fn in fork.computation.opcodes.items()},
     )
-    return PragueState.configure(__name__="TimedState", computation_class=computation)
+    plain = PragueState.configure(__name__="TimedState", computation_class=computation)
+    recording = fork.recording.configure(
+        __name__=f"Timed{fork.recording.__name__}", computation_class=computation
+    )
+    return plain, recording
 
 
 _TIMED = {name: _timed(fork) for name, fork in FORKS.items()}
@@ -97,4 +104,12 @@ def observed(observer: StepObserver) -> Iterator[None]:
 def timed_state(env: BlockEnv, db: Any, state_root: bytes) -> Any:
     """py-evm's Prague state with the computation of ``env``'s fork, every opcode of
     which honours :func:`deadline` (sub-calls run in their serial definition)."""
-    return _TIMED[env.fork](db, env.execution_context(), Hash32(state_root))
+    return _TIMED[env.fork][0](db, env.execution_context(), Hash32(state_root))
+
+
+def timed_recording_state(env: BlockEnv, db: Any, state_root: bytes) -> Any:
+    """The recording state of ``env``'s fork, as the miner and validators execute on,
+    but every opcode honouring :func:`deadline`: what replays a mined transaction's
+    operations for a caller without letting it run unbounded (invariant 9,
+    docs/architecture.md)."""
+    return _TIMED[env.fork][1](db, env.execution_context(), Hash32(state_root))

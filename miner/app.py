@@ -12,7 +12,7 @@ from common.membership import AlreadyRecorded, NotAMember, Registration
 from common.rpc.dispatch import Dispatcher, Handler, expect_params
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import parse_block_tag, to_data
-from common.rpc.http import jsonrpc_router, read_json
+from common.rpc.http import block_number, jsonrpc_router, read_json
 from common.rpc.txpool import TxpoolApi
 from common.rpc.ws import websocket_router
 from common.service import node_lifespan
@@ -74,7 +74,7 @@ def create_app(node: MinerNode) -> FastAPI:
     dashboard = Dashboard(node, methods)
     app = FastAPI(title="pavm-net miner", lifespan=node_lifespan(node, dashboard))
     app.include_router(dashboard_router(dashboard))
-    dispatcher = Dispatcher(methods, refused=REFUSED)
+    dispatcher = Dispatcher(methods, refused=REFUSED, limits=eth.response_limits())
     app.include_router(jsonrpc_router(dispatcher))
     app.include_router(websocket_router(dispatcher, eth.subscriptions))
     registry = CollectorRegistry()
@@ -97,7 +97,7 @@ def create_app(node: MinerNode) -> FastAPI:
     def block(number: int) -> Response:
         """One block in its wire encoding."""
         try:
-            data = node.store.block_bytes(number) if 0 <= number < 2**63 else None
+            data = node.store.block_bytes(block_number(number, "number"))
         except StoreCorrupted as exc:
             raise HTTPException(500, str(exc)) from exc
         if data is None:
@@ -107,7 +107,9 @@ def create_app(node: MinerNode) -> FastAPI:
     @app.get("/blocks")
     def blocks(start: int, end: int) -> Response:
         """Blocks start..end (inclusive, at most 256) as an RLP list of wire encodings."""
-        if start < 0 or end < start or end - start + 1 > MAX_RANGE:
+        block_number(start, "start")
+        block_number(end, "end")
+        if end < start or end - start + 1 > MAX_RANGE:
             raise HTTPException(400, f"need 0 <= start <= end and at most {MAX_RANGE} blocks")
         found = []
         for number in range(start, end + 1):

@@ -9,6 +9,12 @@ from common.instructions import BYTES
 MNEMONICS = {
     "STOP": 0x00,
     "ADD": 0x01,
+    "SUB": 0x03,
+    "DUP1": 0x80,
+    "SWAP1": 0x90,
+    "JUMPI": 0x57,
+    "JUMPDEST": 0x5B,
+    "LOG0": 0xA0,
     "POP": 0x50,
     "MLOAD": 0x51,
     "MSTORE": 0x52,

@@ -65,3 +65,19 @@ def test_a_single_answer_is_capped_too(monkeypatch):
     }
     request["method"] = "small"
     assert json.loads(dispatcher.handle(json.dumps(request).encode()) or b"")["result"] == "x"
+
+
+def test_a_method_with_a_limit_of_its_own_may_answer_more_alone(monkeypatch):
+    """A block's receipts may pass the cap alone; in a batch they count toward it."""
+    monkeypatch.setattr(dispatch, "MAX_BATCH_RESPONSE", 1000)
+    methods = {"receipts": lambda params: "x" * 2000, "other": lambda params: "x" * 2000}
+    dispatcher = Dispatcher(methods, limits={"receipts": 3000})
+    request = {"jsonrpc": "2.0", "id": 7, "method": "receipts"}
+    answer = json.loads(dispatcher.handle(json.dumps(request).encode()) or b"")
+    assert answer["result"] == "x" * 2000
+    request["method"] = "other"
+    answer = json.loads(dispatcher.handle(json.dumps(request).encode()) or b"")
+    assert answer["error"]["message"] == "response too large"
+    batch = [{"jsonrpc": "2.0", "id": 1, "method": "receipts"}]
+    answers = json.loads(dispatcher.handle(json.dumps(batch).encode()) or b"")
+    assert answers[0]["error"]["message"] == "response too large"

@@ -38,3 +38,19 @@ def test_one_client_cannot_take_every_logs_subscription():
         subscriptions.subscribe(greedy[2], ["logs", {}])
     assert subscriptions.subscribe(greedy[2], ["newHeads"])  # other kinds still allowed
     assert subscriptions.subscribe(other, ["logs", {}])
+
+
+def test_one_answer_larger_than_the_limit_is_still_sent(monkeypatch):
+    """A block's receipts may pass the limit alone: the answer is kept, and only what
+    piles up behind it drops the socket."""
+    monkeypatch.setattr(ws, "MAX_PENDING_BYTES", 10_000)
+
+    async def run() -> ws._Connection:
+        connection = ws._Connection("10.0.0.1")
+        connection.push("r" * 30_000)
+        assert not connection.dropped.is_set() and len(connection.outbox) == 1
+        connection.push("y")
+        return connection
+
+    connection = asyncio.run(run())
+    assert connection.dropped.is_set() and not connection.outbox

@@ -215,7 +215,7 @@ def create_app(node: ValidatorNode) -> FastAPI:
         lambda: list(node.reports),
         node.times,
     )
-    dispatcher = Dispatcher(methods)
+    dispatcher = Dispatcher(methods, limits=eth.response_limits())
     app.include_router(jsonrpc_router(dispatcher))
     app.include_router(websocket_router(dispatcher, eth.subscriptions))
     registry = CollectorRegistry()

@@ -1,8 +1,10 @@
 """``eth_call``, ``eth_estimateGas`` and ``eth_createAccessList``: a call run on a
 snapshot of a block's state, outside the node's lock (so it never holds up mining or
 validation), in the timed EVM (``common/timed_call.py``): at most ``MAX_CALLS`` at
-once, each within ``CALL_TIMEOUT`` seconds and ``RPC_GAS_CAP`` gas. Tracing and
-simulation take their slots and deadline from here too (:meth:`Calls.bounded`).
+once, each within ``CALL_TIMEOUT`` seconds and ``RPC_GAS_CAP`` gas. Tracing,
+simulation and operation receipts take their slots and deadline from here too
+(:meth:`Calls.bounded`), as every method that executes code must (invariant 9,
+docs/architecture.md).
 """
 
 import threading

@@ -3,7 +3,9 @@
 The dispatcher turns a request body into a response body and never raises: malformed
 JSON, invalid requests, unknown methods, bad parameters and handler failures all
 become JSON-RPC error objects (limits follow go-ethereum: 1000 requests per batch,
-25 MB per batch response).
+25 MB per batch response). A single answer is held to 25 MB too, unless its method
+has a limit of its own: one whose answers are bounded otherwise and must be readable
+whole, such as a block's receipts.
 """
 
 import json
@@ -57,10 +59,14 @@ class Dispatcher:
         methods: dict[str, Handler],
         max_batch: int = MAX_BATCH,
         refused: dict[str, str] | None = None,
+        limits: dict[str, int] | None = None,
     ) -> None:
         self.methods = methods
         self.refused = refused or {}
         """Methods deliberately not offered, with why: their -32601 says so."""
+        self.limits = limits or {}
+        """Bytes one answer of these methods may take, alone, instead of
+        ``MAX_BATCH_RESPONSE``; in a batch every answer counts toward its 25 MB."""
         self.max_batch = max_batch
         self.calls: dict[str, int] = {}
         """Calls served per method name (for metrics)."""
@@ -88,9 +94,16 @@ class Dispatcher:
         if response is None:
             return None
         body = self._dump(response)
-        if len(body) > MAX_BATCH_RESPONSE:
+        if len(body) > self._limit(request):
             return self._dump(_error(response.get("id"), _TOO_LARGE))
         return body
+
+    def _limit(self, request: Any) -> int:
+        """Bytes the answer to the single ``request`` may take."""
+        method = request.get("method") if isinstance(request, dict) else None
+        if isinstance(method, str):
+            return self.limits.get(method, MAX_BATCH_RESPONSE)
+        return MAX_BATCH_RESPONSE
 
     def _batch(self, requests: list[Any]) -> bytes | None:
         if not requests:

@@ -20,7 +20,7 @@ from common.recording import OpKind
 from common.replay import replay
 from common.rpc.calls import Calls
 from common.rpc.config import fork_config
-from common.rpc.dispatch import Handler, expect_params
+from common.rpc.dispatch import MAX_BATCH_RESPONSE, Handler, expect_params
 from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 from common.rpc.fill import SUGGESTED_TIP, filled, unsigned_json
 from common.rpc.filters import Filters
@@ -40,7 +40,7 @@ from common.rpc.proofs import MAX_PROOF_KEYS, account_proof
 from common.rpc.raw import RawApi, raw_block
 from common.rpc.simulate import Simulator
 from common.rpc.tracing import TraceApi
-from common.rpc.views import block_json, receipt_json, tx_json
+from common.rpc.views import block_json, receipt_json, receipts_json_bytes, tx_json
 from common.rpc.ws import Subscriptions
 from common.state import next_base_fee
 from common.store import ChainStore
@@ -50,6 +50,8 @@ MAX_FEE_HISTORY = 1024
 MAX_PERCENTILES = 100
 """Reward percentiles one eth_feeHistory takes at most (go-ethereum's limit)."""
 CLIENT_VERSION = "pavm-net/0.1.0/python3.11"
+ENVELOPE = 1_000
+"""Bytes of a JSON-RPC answer around its result (an id of up to ~950 characters)."""
 
 
 class Pool(Protocol):
@@ -138,6 +140,14 @@ class EthApi:
         if self.pool is not None:
             table["eth_sendRawTransaction"] = self.send_raw_transaction
         return table
+
+    def response_limits(self) -> dict[str, int]:
+        """Answers that may pass the dispatcher's 25 MB: a block's receipts. A block
+        can hold ~80,000 logs (~33 MB of JSON) under a 30M gas limit, and a receipt too
+        large to send would stay unreadable for good; their size is bounded by the gas
+        limit instead (``receipts_json_bytes``; invariant 9, docs/architecture.md)."""
+        most = max(MAX_BATCH_RESPONSE, receipts_json_bytes(self.config.gas_limit) + ENVELOPE)
+        return dict.fromkeys(("eth_getTransactionReceipt", "eth_getBlockReceipts"), most)
 
     # -- blocks ------------------------------------------------------------------------
 
@@ -466,9 +476,15 @@ class EthApi:
         return [_rwset_json(r) for r in block.rwsets]
 
     def operation_receipt(self, params: list[Any]) -> Any:
+        """The transaction's recorded operations, replayed as eth_call runs: in a call
+        slot, within the call deadline, outside the node's lock (invariant 9,
+        docs/architecture.md), so it never holds up mining or validation. Unlocked
+        reads are safe: what a replay reads (a stored block, its ancestors' headers,
+        trie nodes, content-addressed) is written once and never changed, and an LMDB
+        read sees only committed data."""
         (value,) = expect_params(params, 1)
         tx_hash = parse_hash(value, "hash")
-        with self.lock:
+        with self.calls.bounded():
             replayed = replay(self.store, tx_hash)
         if replayed is None:
             return None

@@ -13,6 +13,8 @@ from common.rpc.dispatch import Dispatcher
 from common.untrusted import load_json
 
 MAX_BODY = 5 * 1024 * 1024
+MAX_BLOCK_NUMBER = 2**63 - 1
+"""The largest block number a node keeps (the store's keys, a verdict's field)."""
 
 
 def is_json(request: Request) -> bool:
@@ -47,6 +49,15 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     except ClientDisconnect:
         raise HTTPException(400, "request body cut short") from None
     return bytes(body)
+
+
+def block_number(value: int, name: str) -> int:
+    """``value``, a block number taken from a URL, when it is one a node can keep; else
+    400 saying so. A stranger's 2^64 must get a reason, not reach the store and come
+    back as a 500 (invariant 9, docs/architecture.md)."""
+    if not 0 <= value <= MAX_BLOCK_NUMBER:
+        raise HTTPException(400, f"{name} must be a block number in [0, 2^63)")
+    return value
 
 
 def jsonrpc_router(dispatcher: Dispatcher) -> APIRouter:

@@ -15,7 +15,7 @@ from common.block import Block
 from common.receipts import Log
 from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 from common.rpc.hexcodec import parse_address, parse_block_tag, parse_hash
-from common.rpc.views import log_json
+from common.rpc.views import BlockPlace, block_place, log_json
 from common.store import ChainStore
 
 MAX_LOG_RANGE = 100_000
@@ -111,11 +111,13 @@ def block_logs(
 ) -> Iterator[dict[str, Any]]:
     """The logs of one block that match, in block order."""
     log_index = 0
+    place: BlockPlace | None = None
     for index, receipt in enumerate(receipts):
         for log in receipt.logs:
             if criteria.matches(log):
+                place = place or block_place(block)
                 tx_hash = bytes(keccak(block.transactions[index]))
-                yield log_json(block, index, tx_hash, log_index, log)
+                yield log_json(place, index, tx_hash, log_index, log)
             log_index += 1
 
 

@@ -30,7 +30,7 @@ from common.roots import receipt_commitments, transactions_root
 from common.rpc.dispatch import expect_params
 from common.rpc.errors import RpcError, invalid_params
 from common.rpc.hexcodec import parse_address, parse_data, parse_hash, parse_quantity, to_data
-from common.rpc.views import block_json, log_json, tx_json
+from common.rpc.views import block_json, block_place, log_json, tx_json
 from common.state import next_base_fee
 from common.store import ChainStore
 from common.timed_call import timed_state
@@ -184,6 +184,7 @@ class Simulator:
         block = Block(header, tuple(raws), (), (), ())
         results = []
         first_log = 0
+        place = block_place(block)
         for index, ((computation, raw), receipt) in enumerate(zip(outcomes, receipts, strict=True)):
             tx_hash = bytes(keccak(raw))
             result: dict[str, Any] = {
@@ -191,7 +192,7 @@ class Simulator:
                 "returnData": to_data(bytes(computation.output)),
                 "gasUsed": hex(receipt.gas_used),
                 "logs": [
-                    log_json(block, index, tx_hash, first_log + i, log)
+                    log_json(place, index, tx_hash, first_log + i, log)
                     for i, log in enumerate(receipt.logs)
                 ],
             }

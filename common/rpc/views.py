@@ -3,6 +3,7 @@ execution-apis schemas define them (``Block``, ``TransactionInfo``, ``ReceiptInf
 ``Log``): nothing outside the schema, so strict clients and validators of the spec
 accept them. pavm's own commitments are served by ``pavm_*`` methods instead."""
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 from eth.abc import SignedTransactionAPI
@@ -13,6 +14,19 @@ from common.block import FIXED, Block
 from common.evm import decode_transaction
 from common.receipts import Log, OpReceipt, logs_bloom
 from common.rpc.hexcodec import to_data, to_quantity
+
+LOG_GAS = 375
+"""The least gas a log costs (LOG0's own cost): a block holds at most
+``gas_limit // LOG_GAS`` logs."""
+LOG_JSON = 420
+"""Bytes one log object takes at most with no topic and no data, every quantity at
+64 bits, its comma included (410). A topic adds 69 bytes for 375 gas more, a data
+byte 2 bytes for 8 gas more, so no log takes more bytes per gas than an empty one."""
+TX_GAS = 21_000
+"""The least gas a transaction costs: a block holds at most ``gas_limit // TX_GAS``."""
+RECEIPT_JSON = 1_200
+"""Bytes one receipt object takes at most without its logs (1,168, the bloom's 514
+characters the most of it)."""
 
 
 def block_json(block: Block, full: bool, chain_id: int) -> dict[str, Any]:
@@ -115,8 +129,9 @@ def receipt_json(block: Block, index: int, receipts: list[OpReceipt]) -> dict[st
     receipt = receipts[index]
     cumulative = sum(r.gas_used for r in receipts[: index + 1])
     first_log = sum(len(r.logs) for r in receipts[:index])
+    place = block_place(block)
     logs = [
-        log_json(block, index, tx.hash, first_log + i, log) for i, log in enumerate(receipt.logs)
+        log_json(place, index, tx.hash, first_log + i, log) for i, log in enumerate(receipt.logs)
     ]
     created = contract_address(tx.sender, tx.nonce) if receipt.status and not tx.to else None
     return {
@@ -137,16 +152,44 @@ def receipt_json(block: Block, index: int, receipts: list[OpReceipt]) -> dict[st
     }
 
 
-def log_json(block: Block, index: int, tx_hash: bytes, log_index: int, log: Log) -> dict[str, Any]:
+def receipts_json_bytes(gas_limit: int) -> int:
+    """The most bytes a block's receipts take as JSON, all together, when its gas is
+    at most ``gas_limit``: every log costs gas, so the gas limit bounds them. What
+    ``eth_getBlockReceipts`` may answer, and so one receipt too (invariant 9,
+    docs/architecture.md)."""
+    return gas_limit // LOG_GAS * LOG_JSON + gas_limit // TX_GAS * RECEIPT_JSON
+
+
+@dataclass(frozen=True, slots=True)
+class BlockPlace:
+    """A block's fields as each of its log objects repeats them, spelled once: its hash
+    is a keccak of its header, too dear to redo for each of ~80,000 logs."""
+
+    number: str
+    hash: str
+    timestamp: str
+
+
+def block_place(block: Block) -> BlockPlace:
+    """What :func:`log_json` repeats of ``block``, made once per block or receipt."""
+    header = block.header
+    return BlockPlace(
+        to_quantity(header.number), to_data(block.hash), to_quantity(header.timestamp)
+    )
+
+
+def log_json(
+    place: BlockPlace, index: int, tx_hash: bytes, log_index: int, log: Log
+) -> dict[str, Any]:
     """One log of transaction ``index``, numbered ``log_index`` within the block."""
     address, topics, data = log
     return {
         "address": to_data(address),
         "topics": [to_data(t) for t in topics],
         "data": to_data(data),
-        "blockNumber": to_quantity(block.header.number),
-        "blockHash": to_data(block.hash),
-        "blockTimestamp": to_quantity(block.header.timestamp),
+        "blockNumber": place.number,
+        "blockHash": place.hash,
+        "blockTimestamp": place.timestamp,
         "transactionHash": to_data(tx_hash),
         "transactionIndex": to_quantity(index),
         "logIndex": to_quantity(log_index),

@@ -12,8 +12,8 @@ most ``MAX_LOG_SUBSCRIPTIONS_PER_CLIENT`` of them one client's; messages of at m
 ``common.service.MAX_WS_MESSAGE`` bytes (the server's limit). A socket beyond a cap is
 closed with 1008 and the reason; one that holds no subscription and sends nothing for
 ``IDLE_TIMEOUT`` seconds is closed with 1001; and a socket with more than
-``MAX_PENDING_BYTES`` waiting, or whose client stops reading for ``SEND_TIMEOUT``
-seconds, is dropped rather than buffered for.
+``MAX_PENDING_BYTES`` waiting (beyond one answer), or whose client stops reading
+for ``SEND_TIMEOUT`` seconds, is dropped rather than buffered for.
 A handshake from a web page of another origin is refused (a browser lets any page
 open a WebSocket to 127.0.0.1).
 """
@@ -98,10 +98,14 @@ class _Connection:
             self.dropped.set()
 
     def push(self, message: str) -> None:
+        """Queue ``message``, dropping the socket once too much waits. A message that
+        finds nothing waiting is taken whatever its size: the dispatcher bounds each
+        answer, and one it lets past ``MAX_PENDING_BYTES`` (a block's receipts) must
+        still be readable (invariant 9, docs/architecture.md)."""
         if self.dropped.is_set():
             return
         self.pending += len(message)
-        if self.pending > MAX_PENDING_BYTES:
+        if self.outbox and self.pending > MAX_PENDING_BYTES:
             self.outbox.clear()
             self.drop(POLICY_VIOLATION, "subscriber too slow")
             return

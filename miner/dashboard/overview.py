@@ -12,6 +12,7 @@ from collections import OrderedDict, deque
 from typing import Any
 
 from common.rpc.dispatch import Handler
+from common.rpc.errors import RpcError
 from common.rwset import block_rwset_encoding
 from miner.dashboard.watch import Seen, ValidatorWatch
 from miner.node import MinerNode
@@ -25,6 +26,10 @@ SUMMARIES = 512
 FRESH_FOR = 0.5
 """Seconds one overview serves every stream and request that asks (16 streams cost
 no more than one)."""
+SHOWN = 1_000
+"""Logs, and operations, a transaction's page shows at most: a transaction may have
+~80,000 logs, whose JSON no page should be sent whole (invariant 9,
+docs/architecture.md); the page says how many more there are."""
 
 
 class Dashboard:
@@ -169,17 +174,33 @@ class Dashboard:
 
     def transaction(self, tx_hash: str) -> dict[str, Any] | None:
         """A mined transaction: itself, its receipt, its operation receipt (group and
-        every recorded operation) and its R/W set; ``None`` when not mined."""
+        recorded operations) and its R/W set, with the first ``SHOWN`` logs and
+        operations and how many there are; ``None`` when not mined. An operation
+        receipt the node cannot replay now (busy, or past the call deadline) is left
+        out with the reason, and the rest is still shown."""
         receipt = self._call("eth_getTransactionReceipt", [tx_hash])
         if receipt is None:
             return None
         index = int(receipt["transactionIndex"], 16)
-        return {
+        logs = receipt["logs"]
+        found: dict[str, Any] = {
             "transaction": self._call("eth_getTransactionByHash", [tx_hash]),
-            "receipt": receipt,
-            "operationReceipt": self._call("pavm_getOperationReceipt", [tx_hash]),
+            "receipt": {**receipt, "logs": logs[:SHOWN]},
+            "logCount": len(logs),
+            "operationReceipt": None,
+            "operationCount": 0,
+            "operationError": None,
             "rwset": self._call("pavm_getBlockRWSet", [receipt["blockNumber"]])[index],
         }
+        try:
+            replayed = self._call("pavm_getOperationReceipt", [tx_hash])
+        except RpcError as exc:
+            found["operationError"] = exc.message
+        else:
+            operations = replayed["operations"]
+            found["operationReceipt"] = {**replayed, "operations": operations[:SHOWN]}
+            found["operationCount"] = len(operations)
+        return found
 
     def _call(self, method: str, params: list[Any]) -> Any:
         """A JSON-RPC method of this miner, in process (``RpcError`` on bad input)."""

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from common.rpc.errors import RpcError
 from common.rpc.hexcodec import parse_hash
+from common.rpc.http import block_number
 from miner.dashboard.overview import Dashboard
 
 STATIC = files("miner.dashboard") / "static"
@@ -59,7 +60,7 @@ def dashboard_router(dashboard: Dashboard) -> APIRouter:
     @router.get("/dashboard/api/block/{number}")
     def block(number: int) -> dict[str, Any]:
         """One block, its groups and R/W sets, verdicts and validators' reports."""
-        found = dashboard.block(number) if 0 <= number < 2**63 else None
+        found = dashboard.block(block_number(number, "number"))
         if found is None:
             raise HTTPException(404, f"no block {number}")
         return found

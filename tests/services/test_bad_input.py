@@ -186,10 +186,29 @@ def test_bad_call_gets_its_error(client, pending, method, params, code, fragment
     assert fragment in answer["error"]["message"], answer
 
 
-@pytest.mark.parametrize("number", ["-1", str(2**64)])
-def test_a_block_number_out_of_range_is_not_found(client, number):
-    answer = client.get(f"/blocks/{number}")
-    assert answer.status_code == 404 and f"no block {number}" in answer.json()["detail"]
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/blocks/{2**64}",
+        f"/blocks/{2**63}",
+        "/blocks/-1",
+        f"/blocks?start={2**64}&end={2**64 + 1}",
+        f"/blocks?start=0&end={2**64}",
+        "/blocks?start=-1&end=0",
+        f"/dashboard/api/block/{2**64}",
+    ],
+)
+def test_a_block_number_out_of_range_gets_a_reason(client, path):
+    """A number that no block can have is refused before it reaches the store."""
+    answer = client.get(path)
+    assert answer.status_code == 400, answer.text
+    assert "must be a block number in [0, 2^63)" in answer.json()["detail"]
+
+
+def test_a_block_number_in_range_but_not_mined_is_not_found(client):
+    answer = client.get(f"/blocks/{2**63 - 1}")
+    assert answer.status_code == 404 and f"no block {2**63 - 1}" in answer.json()["detail"]
+    assert client.get(f"/blocks?start={2**63 - 2}&end={2**63 - 1}").content == b"\xc0"
 
 
 def test_estimate_gas_searches_from_the_intrinsic_cost(client):

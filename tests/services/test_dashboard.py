@@ -107,7 +107,7 @@ def test_the_dashboards_json_is_what_the_nodes_serve(net):
 def test_bad_requests_are_refused_with_a_reason(net):
     url = net.miner.url
     assert httpx.get(f"{url}/dashboard/api/block/99999999").status_code == 404
-    assert httpx.get(f"{url}/dashboard/api/block/-1").status_code == 404
+    assert httpx.get(f"{url}/dashboard/api/block/-1").status_code == 400
     bad = httpx.get(f"{url}/dashboard/api/tx/0x1234")
     assert bad.status_code == 400 and "hash" in bad.json()["detail"]
     unmined = httpx.get(f"{url}/dashboard/api/tx/0x" + "ab" * 32)

@@ -249,9 +249,16 @@ async function showTransaction(hash) {
     ["gas used", parseInt(receipt.gasUsed, 16)], ["gas limit", parseInt(tx.gas, 16)],
     ["read hash", op ? op.readHash : ""], ["write hash", op ? op.writeHash : ""],
   ]);
-  $("tx-logs").textContent = JSON.stringify(receipt.logs, null, 1);
+  $("tx-logs").textContent = JSON.stringify(receipt.logs, null, 1) + more(receipt.logs, data.logCount, "logs");
   $("tx-rwset").textContent = JSON.stringify(data.rwset, null, 1);
-  $("tx-ops").textContent = op ? JSON.stringify(op.operations, null, 1) : "";
+  $("tx-ops").textContent = op
+    ? JSON.stringify(op.operations, null, 1) + more(op.operations, data.operationCount, "operations")
+    : `not replayed: ${data.operationError}`;
+}
+
+// The server sends the first 1,000 of a transaction's logs and operations; say what is left out.
+function more(shown, total, what) {
+  return total > shown.length ? `\n… and ${total - shown.length} more ${what} (${total} in all), not shown` : "";
 }
 
 // -- navigation -------------------------------------------------------------------------
