@@ -28,6 +28,7 @@ from common import timed_call
 from common.accounts import dev_accounts, sign
 from common.genesis import default_genesis
 from common.rpc import calls
+from common.rpc import eth as eth_module
 from common.rpc.calls import MAX_CALLS
 from common.rpc.dispatch import Dispatcher
 from common.rpc.eth import EthApi
@@ -186,6 +187,7 @@ def realistic(dispatcher: Dispatcher, node: MinerNode) -> dict[str, list[Any]]:
         "pavm_getBlockGroups": [number],
         "pavm_getBlockRWSet": [number],
         "pavm_getBlockTimes": ["0x0", "0x1"],
+        "pavm_getEquivocations": [],
         "pavm_getOperationReceipt": [tx],
         "pavm_getValidationReport": [number],
         "pavm_getVerdicts": [number],
@@ -313,3 +315,25 @@ def test_an_operation_receipt_holds_no_lock(node, tables):
     receipt = answer["result"]
     assert (receipt["readHash"], receipt["writeHash"]) == (stored["readHash"], stored["writeHash"])
     assert receipt["status"] == "0x0" and receipt["operations"]
+
+
+def test_operations_come_in_pages_that_add_up_to_the_whole(tables, monkeypatch):
+    """A transaction's operations are paged (``MAX_OPERATIONS`` at most per answer),
+    so one with millions of cheap reads is never too large to read; the pages
+    concatenate to the operations of one answer, and bad pages are -32602."""
+    _, dispatcher = tables["miner"]
+    whole = ask(dispatcher, "pavm_getOperationReceipt", [loop_hash()])["result"]
+    count = whole["operationCount"]
+    assert count == len(whole["operations"]) > 3 and "nextOffset" not in whole
+    monkeypatch.setattr(eth_module, "MAX_OPERATIONS", 2)
+    pages, offset = [], 0
+    while offset is not None:
+        page = ask(dispatcher, "pavm_getOperationReceipt", [loop_hash(), {"offset": offset}])
+        result = page["result"]
+        assert len(result["operations"]) <= 2 and result["operationCount"] == count
+        pages += result["operations"]
+        offset = result.get("nextOffset")
+    assert pages == whole["operations"]
+    for bad in ({"limit": 3}, {"limit": 0}, {"offset": -1}, {"offset": "0x1"}, [], {"x": 1}):
+        answer = ask(dispatcher, "pavm_getOperationReceipt", [loop_hash(), bad])
+        assert answer["error"]["code"] == -32602, bad

@@ -49,6 +49,8 @@ MAX_FEE_HISTORY = 1024
 """Blocks one eth_feeHistory covers at most (go-ethereum's limit)."""
 MAX_PERCENTILES = 100
 """Reward percentiles one eth_feeHistory takes at most (go-ethereum's limit)."""
+MAX_OPERATIONS = 50_000
+"""Operations one ``pavm_getOperationReceipt`` answer holds at most (~200 bytes each)."""
 CLIENT_VERSION = "pavm-net/0.1.0/python3.11"
 ENVELOPE = 1_000
 """Bytes of a JSON-RPC answer around its result (an id of up to ~950 characters)."""
@@ -481,14 +483,25 @@ class EthApi:
         docs/architecture.md), so it never holds up mining or validation. Unlocked
         reads are safe: what a replay reads (a stored block, its ancestors' headers,
         trie nodes, content-addressed) is written once and never changed, and an LMDB
-        read sees only committed data."""
-        (value,) = expect_params(params, 1)
+        read sees only committed data.
+
+        Operations come in pages of at most ``MAX_OPERATIONS`` (about 10 MB), so a
+        transaction of millions of cheap reads stays readable: the optional second
+        parameter ``{"offset": n, "limit": m}`` picks the page, and ``nextOffset``
+        says where the next one starts (absent on the last)."""
+        value, page = expect_params(params, 1, 1)
         tx_hash = parse_hash(value, "hash")
+        offset, limit = _operation_page(page)
         with self.calls.bounded():
             replayed = replay(self.store, tx_hash)
         if replayed is None:
             return None
         receipt = replayed.outcome.receipt
+        ops = replayed.outcome.ops
+        shown = ops[offset : offset + limit]
+        paging: dict[str, Any] = {"operationCount": len(ops)}
+        if offset + limit < len(ops):
+            paging["nextOffset"] = offset + limit
         return {
             "transactionHash": to_data(tx_hash),
             "blockNumber": to_quantity(replayed.number),
@@ -498,7 +511,8 @@ class EthApi:
             "gasUsed": to_quantity(receipt.gas_used),
             "readHash": to_data(receipt.read_hash),
             "writeHash": to_data(receipt.write_hash),
-            "operations": [_op_json(op) for op in replayed.outcome.ops],
+            "operations": [_op_json(op) for op in shown],
+            **paging,
         }
 
     def block_commitments(self, params: list[Any]) -> Any:
@@ -527,6 +541,21 @@ class EthApi:
             {"transactions": list(members), "gas": to_quantity(gas)}
             for members, gas in zip(block.groups, block.group_gas, strict=True)
         ]
+
+
+def _operation_page(page: Any) -> tuple[int, int]:
+    """(offset, limit) of ``pavm_getOperationReceipt``'s optional page object."""
+    if page is None:
+        return 0, MAX_OPERATIONS
+    if not isinstance(page, dict) or set(page) - {"offset", "limit"}:
+        raise invalid_params('invalid argument 1: a page is {"offset": n, "limit": m}')
+    offset, limit = page.get("offset", 0), page.get("limit", MAX_OPERATIONS)
+    for name, number in (("offset", offset), ("limit", limit)):
+        if type(number) is not int or number < 0:
+            raise invalid_params(f"invalid argument 1: {name} must be an integer >= 0")
+    if not 0 < limit <= MAX_OPERATIONS:
+        raise invalid_params(f"invalid argument 1: limit must be in [1, {MAX_OPERATIONS}]")
+    return offset, limit
 
 
 def _op_json(op: tuple[int, bytes, int, Any]) -> dict[str, Any]:
