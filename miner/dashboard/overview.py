@@ -193,13 +193,12 @@ class Dashboard:
             "rwset": self._call("pavm_getBlockRWSet", [receipt["blockNumber"]])[index],
         }
         try:
-            replayed = self._call("pavm_getOperationReceipt", [tx_hash])
+            replayed = self._call("pavm_getOperationReceipt", [tx_hash, {"limit": SHOWN}])
         except RpcError as exc:
             found["operationError"] = exc.message
         else:
-            operations = replayed["operations"]
-            found["operationReceipt"] = {**replayed, "operations": operations[:SHOWN]}
-            found["operationCount"] = len(operations)
+            found["operationReceipt"] = replayed
+            found["operationCount"] = replayed["operationCount"]
         return found
 
     def _call(self, method: str, params: list[Any]) -> Any:
