@@ -1,6 +1,6 @@
 """Identities used across the engine, as distinct types so mypy keeps them apart."""
 
-from typing import Literal, NewType
+from typing import NewType
 
 from eth_typing import Address, Hash32
 
@@ -17,10 +17,6 @@ account header (existence, balance, nonce, code)."""
 HEADER_SLOT = -1
 """The slot number that stands for the account header in a :data:`StateKey`."""
 
-Strategy = Literal["groups", "declared", "optimistic", "serial"]
-"""How a validator executes a block (``validator/strategies.py``)."""
-STRATEGIES: tuple[Strategy, ...] = ("groups", "declared", "optimistic", "serial")
-
 __all__ = [
     "Address",
     "Hash32",
@@ -28,6 +24,4 @@ __all__ = [
     "GroupId",
     "StateKey",
     "HEADER_SLOT",
-    "Strategy",
-    "STRATEGIES",
 ]

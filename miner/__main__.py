@@ -5,14 +5,14 @@ from typing import Annotated
 
 import typer
 
-from common.genesis import load_genesis
-from common.keyfile import (
+from common.chain.genesis import load_genesis
+from common.net.keyfile import (
     load_or_create_key,
     load_or_create_token,
     read_redis_password,
     write_address,
 )
-from common.service import (
+from common.net.service import (
     AllowedHostsOption,
     GasScheduleOption,
     HostOption,
@@ -22,7 +22,7 @@ from common.service import (
     RedisUrlOption,
     serve,
 )
-from common.transport import Transport
+from common.net.transport import Transport
 from miner.app import create_app
 from miner.node import MinerNode, MinerSettings
 

@@ -6,17 +6,18 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from common import codec
+from common.encoding import codec
 from common.errors import StoreCorrupted
-from common.membership import AlreadyRecorded, NotAMember, Registration
+from common.net.membership import AlreadyRecorded, NotAMember, Registration
+from common.net.service import node_lifespan
+from common.net.transport import Verdict
 from common.rpc.dispatch import Dispatcher, Handler, expect_params
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import parse_block_tag, to_data
 from common.rpc.http import block_number, jsonrpc_router, read_json
+from common.rpc.pavm import block_times_method
 from common.rpc.txpool import TxpoolApi
 from common.rpc.ws import websocket_router
-from common.service import node_lifespan
-from common.transport import Verdict
 from miner.dashboard.overview import Dashboard
 from miner.dashboard.routes import dashboard_router
 from miner.dev import REFUSED, DevApi
@@ -60,7 +61,7 @@ def rpc_methods(node: MinerNode) -> tuple[EthApi, dict[str, Handler]]:
     eth = EthApi(node.store, node.lock, pool=_SubmittingPool(node), node_info=lambda: _info(node))
     methods = eth.methods()
     methods["pavm_getVerdicts"] = lambda params: _verdicts(node, eth, params)
-    methods["pavm_getBlockTimes"] = node.times.rpc
+    methods["pavm_getBlockTimes"] = block_times_method(node.times)
     methods.update(TxpoolApi(node.txpool.content, node.state.config.chain_id).methods())
     if node.settings.dev:
         methods.update(DevApi(node, eth).methods())

@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from eth.db.account import AccountDB
 from eth_utils import ValidationError
 
-from common.accounts import address_of
-from common.block import Block, Header
+from common.chain.accounts import address_of
+from common.chain.block import Block, Header
+from common.chain.execute import TxOutcome, execute_transaction
+from common.chain.grouping import group_transactions, groups_encoding, groups_hash
+from common.chain.roots import receipt_commitments, transactions_root
+from common.chain.rwset import block_rwset_encoding, rwset_hash
+from common.chain.state import ChainState
+from common.chain.txcheck import check_against_state, decode_checked
 from common.errors import InvalidTransaction, TransactionDeferred
-from common.execute import TxOutcome, execute_transaction
-from common.forkjoin import Speculative
-from common.grouping import group_transactions, groups_encoding, groups_hash
-from common.recording import Op
-from common.roots import receipt_commitments, transactions_root
-from common.rwset import block_rwset_encoding, rwset_hash
-from common.state import ChainState
-from common.txcheck import check_against_state, decode_checked
+from common.evm.forkjoin import Speculative
+from common.evm.recording import Op
 from miner.helpers import SubcallHelpers
 
 

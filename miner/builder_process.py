@@ -28,11 +28,11 @@ from typing import Any
 from eth.db.atomic import AtomicDB
 from eth.db.backends.base import BaseDB
 
-from common.block import Block, Header
+from common.chain.block import Block, Header
+from common.chain.execute import TxOutcome
+from common.chain.state import ChainConfig, ChainState
 from common.errors import PavmError
-from common.execute import TxOutcome
-from common.kv import DiskHandle, LmdbDB, open_in_child
-from common.state import ChainConfig, ChainState
+from common.store.kv import DiskHandle, LmdbDB, open_in_child
 from miner.builder import BuiltBlock, SkippedTransaction, build_block
 from miner.helpers import SubcallHelpers, helper_main, jobs
 

@@ -20,15 +20,15 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 
-from common.accounts import Wallet, dev_accounts
-from common.evm import decode_transaction
+from common.chain.accounts import Wallet, dev_accounts
+from common.encoding.untrusted import load_json
+from common.evm.forks import decode_transaction
 from common.rpc.dispatch import Handler, expect_params
 from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 from common.rpc.eth import EthApi
 from common.rpc.fill import filled
 from common.rpc.hexcodec import parse_address, parse_data, parse_quantity, to_data, to_quantity
 from common.rpc.views import tx_json
-from common.untrusted import load_json
 from miner.node import MinerNode
 
 DEV_ACCOUNTS = 20

@@ -6,7 +6,7 @@ a fork-join every other core is idle. The builder process keeps ``n`` helpers (o
 per core it does not use itself); at a fork-join it deals the calls round robin
 between itself and them, each helper rebuilds the fork point on its own replica of
 the parent state and sends the calls' effects back, and the builder joins everything
-in thread-id order (``common/forkjoin.py``): the result is the serial definition's
+in thread-id order (``common/evm/forkjoin.py``): the result is the serial definition's
 whichever process ran what. A helper that dies leaves its calls to the join; the
 miner starts the builder and its helpers again before the next block. With no helper
 the calls run serially, as they would anyway.
@@ -20,12 +20,12 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
-from common.evm import BlockEnv
-from common.forkjoin import Effects, SpeculateFn, speculate_here
-from common.forkpoint import Speculate, Speculated, capture, deal, speculate_at
-from common.kv import DiskHandle, open_in_child
-from common.recording import Op, RecordingAccountDB
-from common.subcalls import SubCall
+from common.evm.forkjoin import Effects, SpeculateFn, speculate_here
+from common.evm.forkpoint import Speculate, Speculated, capture, deal, speculate_at
+from common.evm.forks import BlockEnv
+from common.evm.recording import Op, RecordingAccountDB
+from common.evm.subcalls import SubCall
+from common.store.kv import DiskHandle, open_in_child
 
 
 def jobs(conn: Connection) -> Iterator[Any]:

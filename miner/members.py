@@ -4,7 +4,7 @@ spoke (invariant 6, docs/architecture.md).
 A member stays a member across restarts (the store keeps its registration), but the
 miner pushes only to members it has heard from lately: a registration or a verdict
 within :data:`SILENT_AFTER`. Members register again every ``HEARTBEAT`` seconds
-(``common/membership.py``), so a live one never goes silent, while a dead one costs
+(``common/net/membership.py``), so a live one never goes silent, while a dead one costs
 nothing after a few minutes and gives its place up when the network is full.
 """
 
@@ -12,8 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from common.membership import HEARTBEAT, MAX_MEMBERS, NotAMember, Registration
-from common.store import ChainStore
+from common.net.membership import HEARTBEAT, MAX_MEMBERS, NotAMember, Registration
+from common.store.chain import ChainStore
 
 SILENT_AFTER = 5 * HEARTBEAT
 """Seconds without a registration or a verdict after which a member gets no pushes

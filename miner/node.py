@@ -15,15 +15,15 @@ from pathlib import Path
 
 from eth_typing import Address
 
-from common.accounts import address_of
-from common.block import Block
-from common.block_times import BlockTimes
-from common.genesis import GenesisSpec
-from common.kv import LmdbDB
-from common.membership import AlreadyRecorded, NotAMember
-from common.store import ChainStore
-from common.transport import HttpFanout, Verdict, redis_channels
-from common.untrusted import load_json
+from common.chain.accounts import address_of
+from common.chain.block import Block
+from common.chain.genesis import GenesisSpec
+from common.encoding.untrusted import load_json
+from common.net.block_times import BlockTimes
+from common.net.membership import AlreadyRecorded, NotAMember
+from common.net.transport import HttpFanout, Verdict, redis_channels
+from common.store.chain import ChainStore
+from common.store.kv import LmdbDB
 from miner.builder_process import BuilderProcess
 from miner.members import Members
 from miner.txpool import TxPool

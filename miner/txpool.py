@@ -1,6 +1,6 @@
 """The miner's transaction pool: full validation on entry, journaled before acknowledged.
 
-A transaction enters only after the checks of :mod:`common.txcheck` against the head
+A transaction enters only after the checks of :mod:`common.chain.txcheck` against the head
 state (with go-ethereum's messages) and after it is written to the store's journal,
 so a hash returned to a client survives a restart (invariant 7, docs/architecture.md). Per sender,
 transactions wait in nonce order; a transaction with the nonce of a waiting one
@@ -23,10 +23,10 @@ from eth.abc import SignedTransactionAPI
 from eth_hash.auto import keccak
 from eth_typing import Address
 
+from common.chain.state import ChainState
+from common.chain.txcheck import check_nonce_and_funds, decode_checked
 from common.errors import InvalidTransaction
-from common.state import ChainState
-from common.store import ChainStore
-from common.txcheck import check_nonce_and_funds, decode_checked
+from common.store.chain import ChainStore
 
 MAX_TX_SIZE = 131_072
 MAX_POOL = 5_120

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from common.accounts import Wallet, address_of, contract_address, genesis_alloc, sign, wallets
-from common.evm import apply_reference, decode_transaction
-from common.state import ChainConfig, ChainState
+from common.chain.accounts import Wallet, address_of, contract_address, genesis_alloc, sign, wallets
+from common.chain.state import ChainConfig, ChainState
+from common.evm.forks import apply_reference, decode_transaction
 from loadtest.workloads.contracts import load
 from miner.builder import BuiltBlock, build_block
 

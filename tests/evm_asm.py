@@ -4,7 +4,7 @@ the tests write the contracts that use them by hand."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from common.instructions import BYTES
+from common.evm.instructions import BYTES
 
 MNEMONICS = {
     "STOP": 0x00,

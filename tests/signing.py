@@ -1,6 +1,6 @@
 """What an attacker does to a signature it did not make: the malleated twin."""
 
-from common.signatures import SECP256K1_N
+from common.chain.signatures import SECP256K1_N
 
 
 def high_s_twin(signature: bytes) -> bytes:

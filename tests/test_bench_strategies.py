@@ -7,9 +7,9 @@ import json
 import matplotlib.image
 from typer.testing import CliRunner
 
-from common.types import STRATEGIES
 from loadtest.bench.projection import declared_time, makespan, optimistic_time, project
 from loadtest.cli.app import app
+from validator.strategies import STRATEGIES
 
 
 def test_list_scheduling_longest_first():

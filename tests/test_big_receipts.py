@@ -13,13 +13,12 @@ import pytest
 from eth_hash.auto import keccak
 from fastapi.testclient import TestClient
 
-from common import timed_call
-from common.accounts import dev_accounts, sign
-from common.genesis import default_genesis
-from common.rpc import calls
+from common.chain.accounts import dev_accounts, sign
+from common.chain.genesis import default_genesis
+from common.chain.state import ChainConfig
+from common.rpc import calls, timed_call
 from common.rpc.dispatch import MAX_BATCH_RESPONSE, Dispatcher
 from common.rpc.views import LOG_JSON, RECEIPT_JSON, receipts_json_bytes
-from common.state import ChainConfig
 from miner.app import create_app, rpc_methods
 from miner.dashboard.overview import SHOWN, Dashboard
 from miner.node import MinerNode, MinerSettings

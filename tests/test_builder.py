@@ -3,8 +3,8 @@
 import rlp
 from eth_account import Account
 
-from common.accounts import GWEI, genesis_alloc, sign, wallets
-from common.state import ChainConfig, ChainState
+from common.chain.accounts import GWEI, genesis_alloc, sign, wallets
+from common.chain.state import ChainConfig, ChainState
 from miner.builder import build_block
 from tests.conftest import CONFIG, MINER, MINER_KEY, Chain
 from validator.validate import validate_block

@@ -7,9 +7,9 @@ import signal
 
 import pytest
 
-from common.kv import LmdbDB
-from common.store import ChainStore
-from common.subcalls import PARALLEL_ADDRESS, SubCall, encode_calls
+from common.evm.subcalls import PARALLEL_ADDRESS, SubCall, encode_calls
+from common.store.chain import ChainStore
+from common.store.kv import LmdbDB
 from miner.builder import build_block
 from miner.builder_process import BuilderProcess
 from tests.conftest import MINER, MINER_KEY, Chain

@@ -24,15 +24,14 @@ import pytest
 from eth.vm.computation import BaseComputation
 from eth_hash.auto import keccak
 
-from common import timed_call
-from common.accounts import dev_accounts, sign
-from common.genesis import default_genesis
-from common.rpc import calls
+from common.chain.accounts import dev_accounts, sign
+from common.chain.genesis import default_genesis
+from common.chain.state import ChainConfig
+from common.rpc import calls, timed_call
 from common.rpc import eth as eth_module
 from common.rpc.calls import MAX_CALLS
 from common.rpc.dispatch import Dispatcher
 from common.rpc.eth import EthApi
-from common.state import ChainConfig
 from miner.app import rpc_methods
 from miner.node import MinerNode, MinerSettings
 from validator.app import rpc_methods as validator_methods

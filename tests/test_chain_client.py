@@ -1,8 +1,8 @@
 """Setup batches are cut into windows the pool accepts (64 waiting per sender)."""
 
-from common.accounts import sign, wallets
-from common.evm import decode_transaction
-from common.state import ChainConfig
+from common.chain.accounts import sign, wallets
+from common.chain.state import ChainConfig
+from common.evm.forks import decode_transaction
 from loadtest.workloads.chain import windows
 
 

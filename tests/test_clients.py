@@ -2,7 +2,7 @@
 
 import pytest
 
-from common.clients import client_key
+from common.net.clients import client_key
 
 
 @pytest.mark.parametrize(

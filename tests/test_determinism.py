@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.accounts import Wallet, wallets
+from common.chain.accounts import Wallet, wallets
 from loadtest.workloads.contracts import load
 from tests.conftest import MINER, MINER_KEY, Chain, Deployed
 from validator.validate import Validator

@@ -10,9 +10,9 @@ from eth_hash.auto import keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.accounts import address_of
-from common.block import Block, Header
-from common.rwset import AccountWrite, TxRWSet, block_rwset_encoding, decode_block_rwsets
+from common.chain.accounts import address_of
+from common.chain.block import Block, Header
+from common.chain.rwset import AccountWrite, TxRWSet, block_rwset_encoding, decode_block_rwsets
 from tests.vectors.make import KEY, sample_header, sample_rwsets, vectors
 
 GOLDEN = json.loads((Path(__file__).parent / "vectors" / "encodings.json").read_text())

@@ -19,11 +19,11 @@ import pytest
 import uvicorn
 from eth_hash.auto import keccak
 
-from common.accounts import address_of, dev_accounts, sign
-from common.block import Block
-from common.genesis import default_genesis
+from common.chain.accounts import address_of, dev_accounts, sign
+from common.chain.block import Block
+from common.chain.genesis import default_genesis
+from common.chain.state import ChainConfig
 from common.rpc.client import call
-from common.state import ChainConfig
 from loadtest.testnet.process import free_base_port
 from miner.app import create_app
 from miner.node import MinerNode, MinerSettings

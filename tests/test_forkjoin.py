@@ -23,14 +23,14 @@ from eth_utils import function_signature_to_4byte_selector
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.accounts import genesis_alloc, sign, wallets
-from common.evm import decode_transaction, gas_used_by
-from common.execute import TxOutcome, execute_transaction
-from common.forkjoin import Serial, Speculative
-from common.forkpoint import capture, speculate_at
-from common.recording import RecordingAccountDB
-from common.state import ChainConfig, ChainState, GenesisAccount
-from common.subcalls import (
+from common.chain.accounts import genesis_alloc, sign, wallets
+from common.chain.execute import TxOutcome, execute_transaction
+from common.chain.state import ChainConfig, ChainState, GenesisAccount
+from common.evm.forkjoin import Serial, Speculative
+from common.evm.forkpoint import capture, speculate_at
+from common.evm.forks import decode_transaction, gas_used_by
+from common.evm.recording import RecordingAccountDB
+from common.evm.subcalls import (
     MAX_SUBCALLS,
     PARALLEL_ADDRESS,
     BadSubcalls,

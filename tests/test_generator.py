@@ -3,8 +3,8 @@ and its conflict knobs shape the block's groups as they say."""
 
 import pytest
 
-from common.accounts import genesis_alloc, mnemonic_wallets
-from common.state import ChainState
+from common.chain.accounts import genesis_alloc, mnemonic_wallets
+from common.chain.state import ChainState
 from loadtest.bench.validate import MINER_KEY, bench_config
 from loadtest.workloads.generator import TxGenerator
 from loadtest.workloads.table import WORKLOADS, workload

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from common.chain.genesis import DEV_BALANCE, default_genesis, load_genesis, parse_genesis
+from common.chain.state import ChainConfig, ChainState
 from common.errors import PavmError
-from common.gas_schedule import DEFAULT_FILE, INSTRUCTIONS
-from common.genesis import DEV_BALANCE, default_genesis, load_genesis, parse_genesis
-from common.state import ChainConfig, ChainState
+from common.evm.gas_schedule import DEFAULT_FILE, INSTRUCTIONS
 
 
 def test_default_genesis_funds_the_anvil_accounts():

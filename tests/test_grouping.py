@@ -3,8 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.grouping import find_cross_group_conflict, group_transactions, schedule
-from common.rwset import BALANCE, AccountWrite, TxRWSet
+from common.chain.grouping import find_cross_group_conflict, group_transactions, schedule
+from common.chain.rwset import BALANCE, AccountWrite, TxRWSet
 
 A, B, C, D = (bytes([i]) * 20 for i in range(1, 5))
 

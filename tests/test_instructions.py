@@ -16,16 +16,16 @@ from eth.vm.forks.prague.computation import PragueComputation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.accounts import sign
-from common.evm import FORKS, decode_transaction, gas_used_by
-from common.execute import TxOutcome, execute_transaction
-from common.forkjoin import Serial, Speculative
-from common.forkpoint import capture, speculate_at
-from common.gas_schedule import INSTRUCTIONS
-from common.instructions import BYTES, MARK_RPHASH, MARK_RR
-from common.recording import OpKind, RecordingAccountDB
-from common.state import ChainConfig, ChainState, GenesisAccount
-from common.subcalls import SubCall, decode_results
+from common.chain.accounts import sign
+from common.chain.execute import TxOutcome, execute_transaction
+from common.chain.state import ChainConfig, ChainState, GenesisAccount
+from common.evm.forkjoin import Serial, Speculative
+from common.evm.forkpoint import capture, speculate_at
+from common.evm.forks import FORKS, decode_transaction, gas_used_by
+from common.evm.gas_schedule import INSTRUCTIONS
+from common.evm.instructions import BYTES, MARK_RPHASH, MARK_RR
+from common.evm.recording import OpKind, RecordingAccountDB
+from common.evm.subcalls import SubCall, decode_results
 from tests.conftest import MINER as MINER_ADDRESS
 from tests.conftest import Chain
 from tests.evm_asm import Item, assemble, copy_to_memory

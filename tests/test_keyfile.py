@@ -6,9 +6,9 @@ import stat
 
 import pytest
 
-from common.accounts import address_of
+from common.chain.accounts import address_of
 from common.errors import PavmError
-from common.keyfile import load_or_create_key, parse_address, read_address, write_address
+from common.net.keyfile import load_or_create_key, parse_address, read_address, write_address
 
 
 def test_a_key_is_made_once_readable_by_its_owner_only_and_then_reused(tmp_path):

@@ -4,9 +4,9 @@ restart and count as heard at start-up."""
 
 import pytest
 
-from common.kv import LmdbDB
-from common.membership import NotAMember, Registration
-from common.store import ChainStore
+from common.net.membership import NotAMember, Registration
+from common.store.chain import ChainStore
+from common.store.kv import LmdbDB
 from miner import members as members_module
 from miner.members import SILENT_AFTER, Members
 

@@ -5,9 +5,9 @@ from dataclasses import replace
 
 import pytest
 
-from common.accounts import address_of
-from common.membership import Registration, normal_url
-from common.transport import Verdict
+from common.chain.accounts import address_of
+from common.net.membership import Registration, normal_url
+from common.net.transport import Verdict
 from tests.signing import high_s_twin
 
 TOKEN = b"t" * 32

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from common.accounts import ETHER, GWEI, Wallet, wallets
-from common.receipts import operation_hashes
-from common.recording import OpKind
-from common.rwset import BALANCE, CODE, EXISTS, NONCE, READ_BALANCE, WIPED
+from common.chain.accounts import ETHER, GWEI, Wallet, wallets
+from common.chain.receipts import operation_hashes
+from common.chain.rwset import BALANCE, CODE, EXISTS, NONCE, READ_BALANCE, WIPED
+from common.evm.recording import OpKind
 from loadtest.workloads.contracts import load
 from tests.conftest import MINER, MINER_KEY, Chain
 
@@ -188,11 +188,11 @@ def test_miner_sending_a_transaction_reads_the_beneficiary(chain, people):
 
 
 _TOUCHING_THREE = """
-from common.accounts import genesis_alloc, sign, wallets
-from common.evm import decode_transaction
-from common.execute import execute_transaction
-from common.state import ChainConfig, ChainState
-from common.subcalls import PARALLEL_ADDRESS, SubCall, encode_calls
+from common.chain.accounts import genesis_alloc, sign, wallets
+from common.evm.forks import decode_transaction
+from common.chain.execute import execute_transaction
+from common.chain.state import ChainConfig, ChainState
+from common.evm.subcalls import PARALLEL_ADDRESS, SubCall, encode_calls
 
 people = wallets(4)
 chain = ChainState.genesis(genesis_alloc(people), ChainConfig())

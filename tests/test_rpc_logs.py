@@ -6,10 +6,10 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from common.accounts import ETHER, contract_address, genesis_alloc, sign, wallets
-from common.genesis import GenesisSpec
+from common.chain.accounts import ETHER, contract_address, genesis_alloc, sign, wallets
+from common.chain.genesis import GenesisSpec
+from common.chain.state import ChainConfig
 from common.rpc import logs
-from common.state import ChainConfig
 from loadtest.workloads.contracts import load
 from miner.app import create_app
 from miner.node import MinerNode, MinerSettings

@@ -6,9 +6,9 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from common.accounts import ETHER, genesis_alloc, sign, wallets
-from common.genesis import GenesisSpec
-from common.state import ChainConfig
+from common.chain.accounts import ETHER, genesis_alloc, sign, wallets
+from common.chain.genesis import GenesisSpec
+from common.chain.state import ChainConfig
 from miner.app import create_app
 from miner.node import MinerNode, MinerSettings
 from tests.rpc_spec import check_result

@@ -8,7 +8,7 @@ unmodified py-evm (in Chain.mine) and accepted by a parallel validator.
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from common.accounts import GWEI
+from common.chain.accounts import GWEI
 from loadtest.workloads.contracts import load
 from tests.conftest import CONFIG, MINER, Chain
 from validator.validate import Validator

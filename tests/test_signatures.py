@@ -9,9 +9,9 @@ from eth_keys import keys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.accounts import address_of
-from common.block import Block
-from common.signatures import HALF_N, problem, recover, sign
+from common.chain.accounts import address_of
+from common.chain.block import Block
+from common.chain.signatures import HALF_N, problem, recover, sign
 from tests.signing import high_s_twin
 from tests.vectors.make import KEY, sample_header
 

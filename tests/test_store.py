@@ -5,12 +5,12 @@ from dataclasses import replace
 
 import pytest
 
-from common.accounts import genesis_alloc
+from common.chain.accounts import genesis_alloc
+from common.chain.genesis import load_genesis
+from common.chain.state import ChainState
 from common.errors import PavmError, StoreCorrupted
-from common.genesis import load_genesis
-from common.kv import LmdbDB
-from common.state import ChainState
-from common.store import ChainStore
+from common.store.chain import ChainStore
+from common.store.kv import LmdbDB
 from loadtest.workloads.contracts import load
 from tests.conftest import CONFIG, MINER, Chain
 from validator.validate import Validator

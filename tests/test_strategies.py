@@ -8,12 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.grouping import schedule
-from common.rwset import TxRWSet
-from common.types import STRATEGIES
+from common.chain.grouping import schedule
+from common.chain.rwset import TxRWSet
 from tests.conftest import MINER, Chain
 from tests.test_determinism import ERC20, PROBE, make_tx, specs
-from validator.strategies import declared_inputs
+from validator.strategies import STRATEGIES, declared_inputs
 from validator.validate import Validator
 
 

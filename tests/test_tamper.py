@@ -9,15 +9,15 @@ from dataclasses import replace
 
 import pytest
 
-from common.accounts import address_of
-from common.block import Block
-from common.grouping import groups_encoding, groups_hash
-from common.receipts import op_receipts_root
-from common.roots import trie_root
-from common.rwset import AccountWrite, TxRWSet, block_rwset_encoding, rwset_hash
-from common.types import STRATEGIES
+from common.chain.accounts import address_of
+from common.chain.block import Block
+from common.chain.grouping import groups_encoding, groups_hash
+from common.chain.receipts import op_receipts_root
+from common.chain.roots import trie_root
+from common.chain.rwset import AccountWrite, TxRWSet, block_rwset_encoding, rwset_hash
 from loadtest.workloads.contracts import load
 from tests.conftest import MINER, MINER_KEY, Chain
+from validator.strategies import STRATEGIES
 from validator.validate import BODY_MISMATCH, InvalidBlock, Validator
 
 PROBE = load("probe")

@@ -4,7 +4,7 @@ behind loses its oldest pushes, never the newest."""
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from common.transport import HttpFanout
+from common.net.transport import HttpFanout
 from tests.services.helpers import wait_for
 
 

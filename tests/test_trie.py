@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trie import HexaryTrie
 
-from common import trie
+from common.chain import trie
 
 keys = st.binary(min_size=32, max_size=32)
 # Short values make embedded (< 32 byte) nodes, long ones hashed nodes.

@@ -8,10 +8,10 @@ import time
 import pytest
 from eth_hash.auto import keccak
 
-from common.accounts import ETHER, GWEI, Wallet, genesis_alloc, sign, wallets
+from common.chain.accounts import ETHER, GWEI, Wallet, genesis_alloc, sign, wallets
+from common.chain.genesis import GenesisSpec
+from common.chain.state import ChainConfig
 from common.errors import InvalidTransaction
-from common.genesis import GenesisSpec
-from common.state import ChainConfig
 from miner.node import MinerNode, MinerSettings
 from miner.txpool import TxPool
 

@@ -9,10 +9,10 @@ import rlp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.block import Block
-from common.evm import decode_transaction
+from common.chain.block import Block
+from common.encoding.untrusted import MAX_RLP_DEPTH, check_rlp_depth, first_list_item, load_json
+from common.evm.forks import decode_transaction
 from common.rpc.dispatch import Dispatcher
-from common.untrusted import MAX_RLP_DEPTH, check_rlp_depth, first_list_item, load_json
 
 nested = st.recursive(
     st.binary(max_size=70), lambda inner: st.lists(inner, max_size=4), max_leaves=40

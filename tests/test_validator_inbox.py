@@ -1,7 +1,7 @@
 """A validator's inbox of pushed blocks is bounded: beyond it, pushes are dropped and
 counted (catch-up fetches what they carried), and the node's own signals still work."""
 
-from common.genesis import default_genesis
+from common.chain.genesis import default_genesis
 from validator import node as node_module
 from validator.node import INBOX, ValidatorNode, ValidatorSettings
 

@@ -15,8 +15,8 @@ from eth.vm.spoof import SpoofTransaction
 from eth_abi import decode
 from eth_typing import Address
 
-from common.accounts import Wallet, contract_address
-from common.state import ChainState
+from common.chain.accounts import Wallet, contract_address
+from common.chain.state import ChainState
 from loadtest.workloads.contracts import load
 from tests.conftest import Chain
 

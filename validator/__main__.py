@@ -6,16 +6,16 @@ from typing import Annotated
 
 import typer
 
+from common.chain.genesis import load_genesis
 from common.errors import PavmError
-from common.genesis import load_genesis
-from common.keyfile import (
+from common.net.keyfile import (
     load_or_create_key,
     parse_address,
     read_address,
     read_redis_password,
     read_token,
 )
-from common.service import (
+from common.net.service import (
     AllowedHostsOption,
     GasScheduleOption,
     HostOption,
@@ -25,10 +25,10 @@ from common.service import (
     RedisUrlOption,
     serve,
 )
-from common.transport import Transport
-from common.types import Strategy
+from common.net.transport import Transport
 from validator.app import create_app
 from validator.node import ValidatorNode, ValidatorSettings
+from validator.strategies import Strategy
 
 cli = typer.Typer(add_completion=False)
 

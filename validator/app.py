@@ -9,15 +9,16 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from common.block import Block
-from common.block_times import BlockTimes
+from common.chain.block import Block
+from common.net.block_times import BlockTimes
+from common.net.service import node_lifespan
 from common.rpc.dispatch import Dispatcher, Handler, expect_params
 from common.rpc.eth import EthApi
 from common.rpc.hexcodec import parse_quantity, to_data, to_quantity
 from common.rpc.http import MAX_BODY, jsonrpc_router, read_body
+from common.rpc.pavm import block_times_method
 from common.rpc.ws import websocket_router
-from common.service import node_lifespan
-from common.store import ChainStore
+from common.store.chain import ChainStore
 from validator.node import ValidatorNode
 from validator.validate import ValidationReport
 
@@ -121,7 +122,7 @@ def rpc_methods(
     eth = EthApi(store, lock, pool=None, node_info=info, bad_blocks=bad_blocks)
     methods = eth.methods()
     methods["pavm_getValidationReport"] = lambda params: _report(reports(), params)
-    methods["pavm_getBlockTimes"] = (times or BlockTimes()).rpc
+    methods["pavm_getBlockTimes"] = block_times_method(times or BlockTimes())
     methods["pavm_getEquivocations"] = lambda params: _equivocations(store, params)
     return eth, methods
 

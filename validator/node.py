@@ -35,17 +35,17 @@ from pathlib import Path
 
 import httpx
 
-from common import codec
-from common.block import Block, Header
-from common.block_times import BlockTimes, Via
+from common.chain.block import Block, Header
+from common.chain.genesis import GenesisSpec
+from common.encoding import codec
 from common.errors import InvalidBlock, PavmError
-from common.genesis import GenesisSpec
-from common.kv import LmdbDB
-from common.membership import HEARTBEAT, NAME, Registration
+from common.net.block_times import BlockTimes, Via
+from common.net.membership import HEARTBEAT, NAME, Registration
+from common.net.transport import MAX_REASON, Verdict, redis_channels
 from common.rpc.client import NodeError, RpcClient
-from common.store import ChainStore
-from common.transport import MAX_REASON, Verdict, redis_channels
-from common.types import Strategy
+from common.store.chain import ChainStore
+from common.store.kv import LmdbDB
+from validator.strategies import Strategy
 from validator.validate import BODY_MISMATCH, ValidationReport, Validator
 
 log = logging.getLogger("pavm.validator")

@@ -27,16 +27,21 @@ every earlier transaction, and start with the credit those left pending.
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
-from common.block import Block
+from common.chain.block import Block
+from common.chain.execute import TxOutcome
+from common.chain.grouping import schedule
+from common.chain.rwset import AccountWrite, TxRWSet, fold
 from common.errors import InvalidBlock
-from common.evm import BlockEnv, decode_transaction
-from common.execute import TxOutcome
-from common.grouping import schedule
-from common.rwset import AccountWrite, TxRWSet, fold
-from common.types import StateKey, Strategy
+from common.evm.forks import BlockEnv, decode_transaction
+from common.types import StateKey
 from validator.worker import RunGroups, Span, Task, TaskDone
 from validator.workers import WorkerPool
+
+Strategy = Literal["groups", "declared", "optimistic", "serial"]
+"""How a validator executes a block (this module's :func:`execute`)."""
+STRATEGIES: tuple[Strategy, ...] = ("groups", "declared", "optimistic", "serial")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,14 +21,13 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from common.block import Block, Header
-from common.commit import NodeBuffer, balance_at, commit
-from common.errors import InvalidBlock, WorkerFailure
-from common.execute import TxOutcome
-from common.grouping import find_cross_group_conflict, groups_encoding, groups_hash
-from common.receipts import OpReceipt
-from common.roots import ReceiptCommitments, receipt_commitments, transactions_root
-from common.rwset import (
+from common.chain.block import Block, Header
+from common.chain.commit import NodeBuffer, balance_at, commit
+from common.chain.execute import TxOutcome
+from common.chain.grouping import find_cross_group_conflict, groups_encoding, groups_hash
+from common.chain.receipts import OpReceipt
+from common.chain.roots import ReceiptCommitments, receipt_commitments, transactions_root
+from common.chain.rwset import (
     BALANCE,
     EXISTS,
     WIPED,
@@ -38,10 +37,11 @@ from common.rwset import (
     merge_writes,
     rwset_hash,
 )
-from common.state import ChainState, next_base_fee
-from common.store import ChainStore
-from common.types import HEADER_SLOT, STRATEGIES, Strategy
-from validator.strategies import Execution, execute
+from common.chain.state import ChainState, next_base_fee
+from common.errors import InvalidBlock, WorkerFailure
+from common.store.chain import ChainStore
+from common.types import HEADER_SLOT
+from validator.strategies import STRATEGIES, Execution, Strategy, execute
 from validator.worker import ApplyDiff, Span
 from validator.workers import WorkerPool
 

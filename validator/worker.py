@@ -10,7 +10,7 @@ Sub-calls of the fork-join precompile are speculated on idle cores: a worker tha
 meets one asks the validator (:class:`Speculate`), which hands part of the calls to
 workers that have finished their groups and tells the asker which ones to run itself
 (:class:`Kept`); their effects come back (:class:`Speculated`) and the asker joins
-them in thread-id order (``common/forkjoin.py``).
+them in thread-id order (``common/evm/forkjoin.py``).
 """
 
 import time
@@ -22,14 +22,14 @@ from eth.db.account import AccountDB
 from eth_typing import Address
 from eth_utils import ValidationError
 
-from common.evm import BlockEnv, decode_transaction
-from common.execute import TxOutcome, execute_transaction
-from common.forkjoin import Effects, SpeculateFn, Speculative, speculate_here
-from common.forkpoint import Speculate, Speculated, capture, speculate_at
-from common.kv import open_in_child
-from common.recording import Op, RecordingAccountDB
-from common.rwset import STORAGE_WIPED, WIPED, AccountWrite, apply_diff
-from common.subcalls import SubCall
+from common.chain.execute import TxOutcome, execute_transaction
+from common.chain.rwset import STORAGE_WIPED, WIPED, AccountWrite, apply_diff
+from common.evm.forkjoin import Effects, SpeculateFn, Speculative, speculate_here
+from common.evm.forkpoint import Speculate, Speculated, capture, speculate_at
+from common.evm.forks import BlockEnv, decode_transaction
+from common.evm.recording import Op, RecordingAccountDB
+from common.evm.subcalls import SubCall
+from common.store.kv import open_in_child
 
 
 @dataclass(frozen=True, slots=True)

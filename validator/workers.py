@@ -17,10 +17,10 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from common.errors import WorkerFailure
-from common.evm import BlockEnv
-from common.forkjoin import Effects
-from common.forkpoint import Speculate, Speculated, deal
-from common.kv import DiskHandle, handle_for_child
+from common.evm.forkjoin import Effects
+from common.evm.forkpoint import Speculate, Speculated, deal
+from common.evm.forks import BlockEnv
+from common.store.kv import DiskHandle, handle_for_child
 from validator.worker import (
     ApplyDiff,
     GroupsDone,

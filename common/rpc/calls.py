@@ -1,6 +1,6 @@
 """``eth_call``, ``eth_estimateGas`` and ``eth_createAccessList``: a call run on a
 snapshot of a block's state, outside the node's lock (so it never holds up mining or
-validation), in the timed EVM (``common/timed_call.py``): at most ``MAX_CALLS`` at
+validation), in the timed EVM (``common/rpc/timed_call.py``): at most ``MAX_CALLS`` at
 once, each within ``CALL_TIMEOUT`` seconds and ``RPC_GAS_CAP`` gas. Tracing,
 simulation and operation receipts take their slots and deadline from here too
 (:meth:`Calls.bounded`), as every method that executes code must (invariant 9,
@@ -18,15 +18,15 @@ from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address
 
-from common.block import Block
-from common.evm import FORKS, BlockEnv, gas_used_by
+from common.chain.block import Block
+from common.chain.state import ChainConfig
+from common.evm.forks import FORKS, BlockEnv, gas_used_by
 from common.rpc.dispatch import expect_params
 from common.rpc.errors import EXECUTION_REVERTED, SERVER_ERROR, RpcError, invalid_params
 from common.rpc.hexcodec import parse_address, parse_data, parse_quantity, to_data, to_quantity
+from common.rpc.timed_call import CALL_TIMEOUT, CallTimeout, deadline, timed_state
 from common.rpc.warm import Touched, record_warm
-from common.state import ChainConfig
-from common.store import ChainStore
-from common.timed_call import CALL_TIMEOUT, CallTimeout, deadline, timed_state
+from common.store.chain import ChainStore
 
 RPC_GAS_CAP = 50_000_000
 """Gas given to eth_call/eth_estimateGas at most (go-ethereum's --rpc.gascap)."""

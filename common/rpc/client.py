@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
+from common.encoding.untrusted import load_json
 from common.errors import PavmError
-from common.untrusted import load_json
 
 
 class NodeError(PavmError):

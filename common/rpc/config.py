@@ -9,8 +9,8 @@ fork-join precompile is listed beside Prague's.
 import zlib
 from typing import Any
 
+from common.evm.subcalls import PARALLEL_ADDRESS
 from common.rpc.hexcodec import to_data, to_quantity
-from common.subcalls import PARALLEL_ADDRESS
 
 PRECOMPILE_NAMES = (
     "ECREC", "SHA256", "RIPEMD160", "ID", "MODEXP", "BN254_ADD", "BN254_MUL",

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+from common.encoding.untrusted import load_json
 from common.errors import InvalidTransaction
 from common.rpc.errors import (
     INTERNAL_ERROR,
@@ -26,13 +27,12 @@ from common.rpc.errors import (
     RpcError,
     invalid_params,
 )
-from common.untrusted import load_json
 
 Handler = Callable[[list[Any]], Any]
 log = logging.getLogger("pavm.rpc")
 
 client_address: ContextVar[str | None] = ContextVar("client_address", default=None)
-"""The client (``common.clients.client_key``) whose request the running handler serves,
+"""The client (``common.net.clients.client_key``) whose request the running handler serves,
 ``None`` for a caller in process: handlers keep per-client limits by it (filters), and
 their signature stays the spec's parameter list."""
 

@@ -14,10 +14,10 @@ from eth.db.account import AccountDB
 from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 
-from common.block import Block
-from common.evm import FORKS, decode_transaction
-from common.recording import OpKind
-from common.replay import replay
+from common.chain.block import Block
+from common.chain.state import next_base_fee
+from common.evm.forks import FORKS, decode_transaction
+from common.evm.recording import OpKind
 from common.rpc.calls import Calls
 from common.rpc.config import fork_config
 from common.rpc.dispatch import MAX_BATCH_RESPONSE, Handler, expect_params
@@ -38,12 +38,12 @@ from common.rpc.hexcodec import (
 from common.rpc.logs import block_range, log_criteria, scan
 from common.rpc.proofs import MAX_PROOF_KEYS, account_proof
 from common.rpc.raw import RawApi, raw_block
+from common.rpc.replay import replay
 from common.rpc.simulate import Simulator
 from common.rpc.tracing import TraceApi
 from common.rpc.views import block_json, receipt_json, receipts_json_bytes, tx_json
 from common.rpc.ws import Subscriptions
-from common.state import next_base_fee
-from common.store import ChainStore
+from common.store.chain import ChainStore
 
 MAX_FEE_HISTORY = 1024
 """Blocks one eth_feeHistory covers at most (go-ethereum's limit)."""

@@ -24,14 +24,14 @@ from common.rpc.dispatch import Handler, client_address, expect_params
 from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 from common.rpc.hexcodec import to_data
 from common.rpc.logs import MAX_LOG_RANGE, LogCriteria, block_range, log_criteria, scan
-from common.store import ChainStore
+from common.store.chain import ChainStore
 
 FILTER_TIMEOUT = 300.0
 """Seconds an unpolled filter lives (go-ethereum's five minutes)."""
 MAX_FILTERS = 1_000
 """Filters installed at once, over all clients."""
 MAX_FILTERS_PER_CLIENT = 100
-"""Filters one client (``common.clients.client_key``) may have installed at once."""
+"""Filters one client (``common.net.clients.client_key``) may have installed at once."""
 MAX_PENDING = 10_000
 """Pending-transaction hashes one filter holds between polls; older ones are dropped."""
 MAX_ID_LENGTH = 66

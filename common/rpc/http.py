@@ -8,9 +8,9 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from common.clients import client_key
+from common.encoding.untrusted import load_json
+from common.net.clients import client_key
 from common.rpc.dispatch import Dispatcher
-from common.untrusted import load_json
 
 MAX_BODY = 5 * 1024 * 1024
 MAX_BLOCK_NUMBER = 2**63 - 1

@@ -11,12 +11,12 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from common.block import Block
-from common.receipts import Log
+from common.chain.block import Block
+from common.chain.receipts import Log
 from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 from common.rpc.hexcodec import parse_address, parse_block_tag, parse_hash
 from common.rpc.views import BlockPlace, block_place, log_json
-from common.store import ChainStore
+from common.store.chain import ChainStore
 
 MAX_LOG_RANGE = 100_000
 """Blocks one eth_getLogs may scan (reth's default)."""

@@ -12,13 +12,13 @@ from typing import Any
 
 import rlp
 
-from common import codec
-from common.block import Block
-from common.roots import receipt_encodings, tx_type
+from common.chain.block import Block
+from common.chain.roots import receipt_encodings, tx_type
+from common.encoding import codec
 from common.rpc.dispatch import Handler, expect_params
 from common.rpc.errors import SERVER_ERROR, RpcError
 from common.rpc.hexcodec import parse_hash, to_data
-from common.store import ChainStore
+from common.store.chain import ChainStore
 
 
 class RawApi:

@@ -23,17 +23,17 @@ from eth.vm.spoof import SpoofTransaction
 from eth_hash.auto import keccak
 from eth_typing import Address
 
-from common.block import Block, Header
-from common.evm import decode_transaction, gas_used_by
-from common.receipts import OpReceipt
-from common.roots import receipt_commitments, transactions_root
+from common.chain.block import Block, Header
+from common.chain.receipts import OpReceipt
+from common.chain.roots import receipt_commitments, transactions_root
+from common.chain.state import next_base_fee
+from common.evm.forks import decode_transaction, gas_used_by
 from common.rpc.dispatch import expect_params
 from common.rpc.errors import RpcError, invalid_params
 from common.rpc.hexcodec import parse_address, parse_data, parse_hash, parse_quantity, to_data
+from common.rpc.timed_call import timed_state
 from common.rpc.views import block_json, block_place, log_json, tx_json
-from common.state import next_base_fee
-from common.store import ChainStore
-from common.timed_call import timed_state
+from common.store.chain import ChainStore
 
 MAX_BLOCKS = 256
 """Simulated blocks one request may ask for (the spec's recommended limit)."""

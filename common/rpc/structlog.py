@@ -3,7 +3,7 @@ entry per executed opcode with its pc, name, gas before it, its cost, call depth
 the refund counter, and (unless disabled) the stack, the storage seen at SLOAD and
 SSTORE, and (when enabled) memory and the last return data.
 
-It observes py-evm's own opcodes through :func:`common.timed_call.observed`. At most
+It observes py-evm's own opcodes through :func:`common.rpc.timed_call.observed`. At most
 ``MAX_STEPS`` entries are kept (or the request's smaller ``limit``); execution goes
 on past them, as geth's ``limit`` does.
 """
@@ -31,7 +31,7 @@ def _hex32(value: int) -> str:
 
 
 class StructLogger:
-    """A :class:`common.timed_call.StepObserver` that records geth's struct logs."""
+    """A :class:`common.rpc.timed_call.StepObserver` that records geth's struct logs."""
 
     def __init__(self, options: dict[str, Any]) -> None:
         for name in OPTIONS:

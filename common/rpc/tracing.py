@@ -19,15 +19,15 @@ from eth.abc import ComputationAPI, SignedTransactionAPI
 from eth.exceptions import Revert
 from eth_typing import Address
 
-from common.block import Block
-from common.evm import FORKS, decode_transaction, gas_used_by
+from common.chain.block import Block
+from common.evm.forks import FORKS, decode_transaction, gas_used_by
 from common.rpc.dispatch import Handler, expect_params
 from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 from common.rpc.hexcodec import parse_block_tag, parse_hash, to_data, to_quantity
 from common.rpc.structlog import StructLogger
+from common.rpc.timed_call import observed, timed_state
 from common.rpc.warm import Touched, record_warm
-from common.store import ChainStore
-from common.timed_call import observed, timed_state
+from common.store.chain import ChainStore
 
 TRACERS = ("callTracer", "prestateTracer")
 Account = dict[str, Any]

@@ -9,10 +9,10 @@ from typing import Any, cast
 from eth.abc import SignedTransactionAPI
 from eth_hash.auto import keccak
 
-from common.accounts import contract_address
-from common.block import FIXED, Block
-from common.evm import decode_transaction
-from common.receipts import Log, OpReceipt, logs_bloom
+from common.chain.accounts import contract_address
+from common.chain.block import FIXED, Block
+from common.chain.receipts import Log, OpReceipt, logs_bloom
+from common.evm.forks import decode_transaction
 from common.rpc.hexcodec import to_data, to_quantity
 
 LOG_GAS = 375

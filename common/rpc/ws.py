@@ -9,7 +9,7 @@ bounded (invariant 9, docs/architecture.md): ``MAX_CONNECTIONS`` sockets, at mos
 ``MAX_CONNECTIONS_PER_CLIENT`` of them from one client, so one client cannot take
 them all; ``MAX_SUBSCRIPTIONS`` per socket and ``MAX_LOG_SUBSCRIPTIONS`` in all, at
 most ``MAX_LOG_SUBSCRIPTIONS_PER_CLIENT`` of them one client's; messages of at most
-``common.service.MAX_WS_MESSAGE`` bytes (the server's limit). A socket beyond a cap is
+``common.net.service.MAX_WS_MESSAGE`` bytes (the server's limit). A socket beyond a cap is
 closed with 1008 and the reason; one that holds no subscription and sends nothing for
 ``IDLE_TIMEOUT`` seconds is closed with 1001; and a socket with more than
 ``MAX_PENDING_BYTES`` waiting (beyond one answer), or whose client stops reading
@@ -31,18 +31,18 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 
-from common.clients import client_key
+from common.encoding.untrusted import load_json
+from common.net.clients import client_key
 from common.rpc.dispatch import Dispatcher, expect_params
 from common.rpc.errors import INVALID_REQUEST, SERVER_ERROR, RpcError, invalid_params
 from common.rpc.logs import LogCriteria, block_logs, log_criteria
 from common.rpc.views import block_json
-from common.store import ChainStore
-from common.untrusted import load_json
+from common.store.chain import ChainStore
 
 MAX_CONNECTIONS = 100
 """Sockets open at once, over all clients."""
 MAX_CONNECTIONS_PER_CLIENT = 16
-"""Sockets one client (``common.clients.client_key``) may hold open at once."""
+"""Sockets one client (``common.net.clients.client_key``) may hold open at once."""
 IDLE_TIMEOUT = 120.0
 """Seconds a socket without subscriptions may stay silent before it is closed: a socket
 kept open for nothing holds one of the node's slots."""
@@ -80,7 +80,7 @@ class _Connection:
 
     def __init__(self, client: str | None = None) -> None:
         self.client = client
-        """Whose socket it is (``common.clients.client_key``), for per-client caps."""
+        """Whose socket it is (``common.net.clients.client_key``), for per-client caps."""
         self.subscriptions: dict[str, _Subscription] = {}
         self.outbox: deque[str] = deque()
         self.pending = 0

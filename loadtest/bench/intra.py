@@ -33,12 +33,18 @@ from eth.db.account import AccountDB
 from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 
-from common.accounts import address_of, contract_address, genesis_alloc, mnemonic_wallets, sign
-from common.block import Block
-from common.evm import apply_reference, decode_transaction
-from common.kv import LmdbDB
-from common.state import ChainConfig, ChainState, GenesisAccount
-from common.store import ChainStore
+from common.chain.accounts import (
+    address_of,
+    contract_address,
+    genesis_alloc,
+    mnemonic_wallets,
+    sign,
+)
+from common.chain.block import Block
+from common.chain.state import ChainConfig, ChainState, GenesisAccount
+from common.evm.forks import apply_reference, decode_transaction
+from common.store.chain import ChainStore
+from common.store.kv import LmdbDB
 from loadtest.bench.control import measure_scaling
 from loadtest.bench.cpu import profile
 from loadtest.bench.validate import timed

@@ -25,11 +25,11 @@ from typing import Any
 
 import httpx
 
-from common.accounts import Wallet, dev_accounts, mnemonic_wallets
-from common.block import Block
-from common.evm import apply_reference, decode_transaction
-from common.genesis import DEV_BALANCE
-from common.state import ChainConfig, ChainState
+from common.chain.accounts import Wallet, dev_accounts, mnemonic_wallets
+from common.chain.block import Block
+from common.chain.genesis import DEV_BALANCE
+from common.chain.state import ChainConfig, ChainState
+from common.evm.forks import apply_reference, decode_transaction
 from loadtest.testnet import process as testnet
 from loadtest.workloads.chain import (
     block_verdicts,
@@ -126,7 +126,7 @@ def run_network_bench(
     compose: bool = False,
 ) -> NetworkResult:
     """Start a testnet (processes, or the compose stack), drive it, measure, stop it."""
-    from common.genesis import load_genesis
+    from common.chain.genesis import load_genesis
 
     config = ChainConfig()
     spec = get_workload(workload)

@@ -24,13 +24,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from common.grouping import groups_encoding
-from common.types import STRATEGIES, Strategy
+from common.chain.grouping import groups_encoding
 from loadtest.bench.control import measure_scaling
 from loadtest.bench.cpu import profile
 from loadtest.bench.projection import project
 from loadtest.bench.validate import Prepared, prepare, time_parallel, time_serial
 from loadtest.workloads.table import workload as get_workload
+from validator.strategies import STRATEGIES, Strategy
 from validator.validate import ValidationReport
 from validator.workers import allowed_cores
 

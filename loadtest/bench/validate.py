@@ -24,18 +24,18 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from common.accounts import address_of, genesis_alloc, mnemonic_wallets
-from common.block import Block
-from common.evm import apply_reference, decode_transaction
-from common.execute import execute_transaction
-from common.grouping import group_transactions
-from common.state import ChainConfig, ChainState
-from common.types import Strategy
+from common.chain.accounts import address_of, genesis_alloc, mnemonic_wallets
+from common.chain.block import Block
+from common.chain.execute import execute_transaction
+from common.chain.grouping import group_transactions
+from common.chain.state import ChainConfig, ChainState
+from common.evm.forks import apply_reference, decode_transaction
 from loadtest.bench.cpu import CpuProfile, profile
 from loadtest.workloads.generator import TxGenerator, parallel_gas
 from loadtest.workloads.table import Workload
 from loadtest.workloads.table import workload as get_workload
 from miner.builder import BuiltBlock, build_block
+from validator.strategies import Strategy
 from validator.validate import ValidationReport, Validator
 from validator.workers import allowed_cores
 

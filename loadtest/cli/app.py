@@ -8,10 +8,10 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from common.transport import Transport
-from common.types import STRATEGIES, Strategy
+from common.net.transport import Transport
 from loadtest.cli.scenario import scenario
 from loadtest.workloads.table import WORKLOADS
+from validator.strategies import STRATEGIES, Strategy
 
 WORKLOAD_HELP = "One of: " + ", ".join(WORKLOADS) + "."
 
@@ -448,7 +448,7 @@ def accounts(
     count: Annotated[int, typer.Option(min=1, max=1000, help="How many accounts.")] = 10,
 ) -> None:
     """The prefunded development accounts (mnemonic 'test ... junk') and their keys."""
-    from common.accounts import DEV_MNEMONIC, dev_accounts
+    from common.chain.accounts import DEV_MNEMONIC, dev_accounts
 
     typer.echo(f"mnemonic: {DEV_MNEMONIC}")
     for index, account in enumerate(dev_accounts(count)):

@@ -10,8 +10,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from common.genesis import GenesisSpec
-from common.state import ChainConfig
+from common.chain.genesis import GenesisSpec
+from common.chain.state import ChainConfig
 from miner.app import rpc_methods
 from miner.dev import REFUSED
 from miner.node import MinerNode, MinerSettings

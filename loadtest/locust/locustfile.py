@@ -35,9 +35,9 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
-from common.accounts import GWEI, Wallet, dev_accounts, mnemonic_wallets
+from common.chain.accounts import GWEI, Wallet, dev_accounts, mnemonic_wallets
+from common.chain.state import ChainConfig
 from common.rpc.client import RpcClient, call
-from common.state import ChainConfig
 from loadtest.workloads.chain import block_receipts, pending_nonce, run_batches
 from loadtest.workloads.generator import TxGenerator
 from loadtest.workloads.table import WORKLOADS

@@ -12,8 +12,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from common.errors import PavmError
-from common.types import Strategy
 from loadtest.workloads.table import WORKLOADS
+from validator.strategies import Strategy
 
 MAX_BYTES = 256 * 1024
 """Largest scenario file read."""

@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 
 from common.errors import PavmError
-from common.keyfile import read_redis_password
-from common.types import Strategy
+from common.net.keyfile import read_redis_password
 from loadtest.testnet.probe import probe_health, recent_verdicts
 from loadtest.testnet.redis_server import server_command, write_config
+from validator.strategies import Strategy
 
 STATE_FILE = "testnet.json"
 MINER_ADDRESS_FILE = "miner.address"

@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 
 from common.errors import PavmError
-from common.keyfile import load_or_create_token
+from common.net.keyfile import load_or_create_token
 
 
 def write_config(config: Path, password_file: Path, port: int, bind: str) -> Path:

@@ -11,9 +11,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from common.accounts import Wallet
+from common.chain.accounts import Wallet
 from common.errors import PavmError
-from common.evm import decode_transaction
+from common.evm.forks import decode_transaction
 from common.rpc.client import RpcClient, call
 from loadtest.workloads.generator import TxGenerator
 

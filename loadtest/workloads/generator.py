@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from eth_hash.auto import keccak
 
-from common.accounts import ETHER, GWEI, Wallet, contract_address, sign
-from common.state import ChainConfig
+from common.chain.accounts import ETHER, GWEI, Wallet, contract_address, sign
+from common.chain.state import ChainConfig
 from loadtest.workloads.contracts import load
 from loadtest.workloads.table import HOT_KEY, TxInput, Workload
 

@@ -11,9 +11,9 @@ import time
 from collections import OrderedDict, deque
 from typing import Any
 
+from common.chain.rwset import block_rwset_encoding
 from common.rpc.dispatch import Handler
 from common.rpc.errors import RpcError
-from common.rwset import block_rwset_encoding
 from miner.dashboard.watch import Seen, ValidatorWatch
 from miner.node import MinerNode
 

@@ -20,9 +20,9 @@ import docker
 import httpx
 import pytest
 
-from common.accounts import dev_accounts, sign
+from common.chain.accounts import dev_accounts, sign
+from common.chain.state import ChainConfig
 from common.rpc.client import call
-from common.state import ChainConfig
 from loadtest.testnet import compose
 from loadtest.testnet import process as testnet
 

@@ -13,10 +13,10 @@ import docker
 import httpx
 import pytest
 
-from common.accounts import dev_accounts, sign
+from common.chain.accounts import dev_accounts, sign
+from common.chain.state import ChainConfig
 from common.errors import PavmError
 from common.rpc.client import call
-from common.state import ChainConfig
 from loadtest.testnet import process as testnet
 
 pytestmark = pytest.mark.compose

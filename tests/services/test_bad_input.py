@@ -14,9 +14,9 @@ import rlp
 from eth_hash.auto import keccak
 from fastapi.testclient import TestClient
 
-from common.accounts import Wallet, dev_accounts, sign
-from common.genesis import default_genesis
-from common.state import ChainConfig
+from common.chain.accounts import Wallet, dev_accounts, sign
+from common.chain.genesis import default_genesis
+from common.chain.state import ChainConfig
 from miner.app import create_app
 from miner.node import MinerNode, MinerSettings
 

@@ -2,7 +2,7 @@
 HTTP connections, of WebSocket sockets or of filters leaves room for the next client,
 and a socket kept open for nothing is closed after the idle timeout.
 
-The node is a real miner served by uvicorn on 127.0.0.1, exactly as ``common.service``
+The node is a real miner served by uvicorn on 127.0.0.1, exactly as ``common.net.service``
 serves it, in this process so the WebSocket idle timeout can be shortened. Loopback
 addresses 127.0.0.2 and 127.0.0.3 are distinct sources on Linux: the greedy client
 connects from one of them, the well-behaved one from 127.0.0.1.
@@ -21,11 +21,11 @@ import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from common.accounts import genesis_alloc, wallets
-from common.genesis import GenesisSpec
+from common.chain.accounts import genesis_alloc, wallets
+from common.chain.genesis import GenesisSpec
+from common.chain.state import ChainConfig
+from common.net.service import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, server_config
 from common.rpc import filters, ws
-from common.service import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, server_config
-from common.state import ChainConfig
 from loadtest.testnet import process as testnet
 from miner.app import create_app
 from miner.node import MinerNode, MinerSettings

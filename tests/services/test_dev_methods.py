@@ -9,8 +9,8 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 
-from common.accounts import dev_accounts
-from common.evm import decode_transaction
+from common.chain.accounts import dev_accounts
+from common.evm.forks import decode_transaction
 from common.rpc.client import NodeError, call
 from loadtest.testnet import process as testnet
 from tests.services.helpers import all_agree, start_testnet, wait_for, web3_for

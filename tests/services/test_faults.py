@@ -23,15 +23,15 @@ import pytest
 import redis
 from eth_account import Account
 
-from common import codec
-from common.accounts import GWEI, Wallet, dev_accounts, sign
-from common.block import Block, Header
-from common.grouping import groups_encoding, groups_hash
-from common.keyfile import load_or_create_key
-from common.roots import receipt_commitments, transactions_root
+from common.chain.accounts import GWEI, Wallet, dev_accounts, sign
+from common.chain.block import Block, Header
+from common.chain.grouping import groups_encoding, groups_hash
+from common.chain.roots import receipt_commitments, transactions_root
+from common.chain.rwset import block_rwset_encoding, rwset_hash
+from common.chain.state import ChainConfig, next_base_fee
+from common.encoding import codec
+from common.net.keyfile import load_or_create_key
 from common.rpc.client import NodeError, call
-from common.rwset import block_rwset_encoding, rwset_hash
-from common.state import ChainConfig, next_base_fee
 from loadtest.testnet import process as testnet
 from tests.services.helpers import all_agree, metric, start_testnet, wait_for
 

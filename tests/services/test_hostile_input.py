@@ -16,12 +16,12 @@ import httpx
 import pytest
 import redis
 
-from common.accounts import dev_accounts, sign
-from common.keyfile import read_token
-from common.membership import Registration
+from common.chain.accounts import dev_accounts, sign
+from common.chain.state import ChainConfig
+from common.net.keyfile import read_token
+from common.net.membership import Registration
+from common.net.transport import Verdict
 from common.rpc.client import NodeError, call
-from common.state import ChainConfig
-from common.transport import Verdict
 from loadtest.testnet import process as testnet
 from tests.services.helpers import all_agree, metric, start_testnet, wait_for
 from tests.signing import high_s_twin

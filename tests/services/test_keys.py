@@ -14,14 +14,14 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from common.accounts import dev_accounts, mnemonic_wallets, sign
-from common.gas_schedule import DEFAULT_FILE
-from common.keyfile import read_address, read_token
-from common.kv import LmdbDB
-from common.membership import HEARTBEAT, Registration
+from common.chain.accounts import dev_accounts, mnemonic_wallets, sign
+from common.chain.state import ChainConfig
+from common.evm.gas_schedule import DEFAULT_FILE
+from common.net.keyfile import read_address, read_token
+from common.net.membership import HEARTBEAT, Registration
 from common.rpc.client import call
-from common.state import ChainConfig
-from common.store import ChainStore
+from common.store.chain import ChainStore
+from common.store.kv import LmdbDB
 from loadtest.testnet import process as testnet
 from tests.services.helpers import all_agree, start_testnet, wait_for
 from validator.__main__ import cli as validator_cli

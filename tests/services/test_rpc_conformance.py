@@ -30,12 +30,12 @@ from trie.hexary import HexaryTrie
 from web3 import AsyncWeb3, Web3
 from web3.providers.persistent import WebSocketProvider
 
-from common.accounts import dev_accounts, sign
-from common.roots import trie_root
+from common.chain.accounts import dev_accounts, sign
+from common.chain.roots import trie_root
+from common.chain.state import ChainConfig
+from common.evm.subcalls import PARALLEL_ADDRESS
 from common.rpc.client import NodeError, call
 from common.rpc.ws import MAX_SUBSCRIPTIONS
-from common.state import ChainConfig
-from common.subcalls import PARALLEL_ADDRESS
 from loadtest.testnet import process as testnet
 from loadtest.workloads.contracts import load
 from tests.rpc_spec import METHODS, check_result

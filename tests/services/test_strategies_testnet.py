@@ -2,9 +2,9 @@
 ETH transfers, half of them to one hot receiver (a chain of conflicts), half to
 receivers of their own, over several blocks."""
 
-from common.accounts import dev_accounts, sign
+from common.chain.accounts import dev_accounts, sign
+from common.chain.state import ChainConfig
 from common.rpc.client import call
-from common.state import ChainConfig
 from common.types import STRATEGIES
 from loadtest.testnet import process as testnet
 from tests.services.helpers import all_agree, start_testnet, wait_for

@@ -10,9 +10,9 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 
-from common.accounts import dev_accounts
+from common.chain.accounts import dev_accounts
+from common.evm.subcalls import PARALLEL_ADDRESS, SubCall, decode_results, encode_calls
 from common.rpc.client import call
-from common.subcalls import PARALLEL_ADDRESS, SubCall, decode_results, encode_calls
 from loadtest.workloads.contracts import load
 from tests.services.helpers import all_agree, start_testnet, wait_for, web3_for
 

@@ -4,8 +4,8 @@
 import json
 from pathlib import Path
 
-from common.block import Block, Header
-from common.rwset import (
+from common.chain.block import Block, Header
+from common.chain.rwset import (
     BALANCE,
     CODE,
     EXISTS,

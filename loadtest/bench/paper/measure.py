@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
-from common.grouping import group_transactions
+from common.chain.grouping import group_transactions
 from loadtest.bench.cpu import profile
 from loadtest.bench.paper.plan import Job, Needs
 from loadtest.bench.validate import (
