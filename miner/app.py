@@ -1,21 +1,24 @@
 """The miner's HTTP service: JSON-RPC, blocks for catch-up, verdicts, health, metrics."""
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from common.encoding import codec
 from common.errors import StoreCorrupted
 from common.net.membership import AlreadyRecorded, NotAMember, Registration
+from common.net.metrics import metrics_router, node_families
 from common.net.service import node_lifespan
 from common.net.transport import Verdict
-from common.rpc.dispatch import Dispatcher, Handler, expect_params
+from common.rpc.dispatch import Dispatcher, Handler
 from common.rpc.eth import EthApi
-from common.rpc.hexcodec import parse_block_tag, to_data
+from common.rpc.hexcodec import to_data
 from common.rpc.http import block_number, jsonrpc_router, read_json
-from common.rpc.pavm import block_times_method
+from common.rpc.namespace import Namespace
+from common.rpc.node import node_methods
+from common.rpc.pavm import PavmNodeApi
 from common.rpc.txpool import TxpoolApi
 from common.rpc.ws import websocket_router
 from miner.dashboard.overview import Dashboard
@@ -35,20 +38,20 @@ class _MinerCollector:
     def __init__(self, node: MinerNode) -> None:
         self.node = node
 
-    def collect(self) -> Any:
+    def collect(self) -> Iterator[Metric]:
         node = self.node
-        yield CounterMetricFamily("pavm_blocks", "Blocks mined", value=node.blocks_mined)
-        yield CounterMetricFamily("pavm_txs", "Transactions mined", value=node.txs_mined)
+        yield from node_families(
+            ("Blocks mined", node.blocks_mined),
+            ("Transactions mined", node.txs_mined),
+            node.state.head.number,
+            ("Validators pushed to over HTTP", len(node.peers)),
+        )
         yield CounterMetricFamily(
             "pavm_subcalls_lent",
             "Sub-calls that helper processes speculated while blocks were built",
             value=node.subcalls_lent,
         )
-        yield GaugeMetricFamily("pavm_head", "Head block number", value=node.state.head.number)
         yield GaugeMetricFamily("pavm_pool_size", "Transactions waiting", value=len(node.txpool))
-        yield GaugeMetricFamily(
-            "pavm_peers", "Validators pushed to over HTTP", value=len(node.peers)
-        )
         yield CounterMetricFamily(
             "pavm_pushes_dropped",
             "Block pushes dropped because a peer fell behind (it catches up)",
@@ -58,14 +61,16 @@ class _MinerCollector:
 
 def rpc_methods(node: MinerNode) -> tuple[EthApi, dict[str, Handler]]:
     """The miner's JSON-RPC methods (what README's method list is generated from)."""
-    eth = EthApi(node.store, node.lock, pool=_SubmittingPool(node), node_info=lambda: _info(node))
-    methods = eth.methods()
-    methods["pavm_getVerdicts"] = lambda params: _verdicts(node, eth, params)
-    methods["pavm_getBlockTimes"] = block_times_method(node.times)
-    methods.update(TxpoolApi(node.txpool.content, node.state.config.chain_id).methods())
+    eth = EthApi(node.store, node.lock, pool=_SubmittingPool(node))
+    records = PavmNodeApi(
+        lambda: _info(node),
+        node.times,
+        verdicts=lambda block: node.store.verdicts(eth.resolve_number(block)),
+    )
+    own: list[Namespace] = [TxpoolApi(node.txpool.content, node.state.config.chain_id)]
     if node.settings.dev:
-        methods.update(DevApi(node, eth).methods())
-    return eth, methods
+        own.append(DevApi(node, eth))
+    return eth, node_methods(eth, records, *own)
 
 
 def create_app(node: MinerNode) -> FastAPI:
@@ -78,21 +83,12 @@ def create_app(node: MinerNode) -> FastAPI:
     dispatcher = Dispatcher(methods, refused=REFUSED, limits=eth.response_limits())
     app.include_router(jsonrpc_router(dispatcher))
     app.include_router(websocket_router(dispatcher, eth.subscriptions))
-    registry = CollectorRegistry()
-    registry.register(_MinerCollector(node))
-    calls = Gauge("pavm_rpc_calls", "JSON-RPC calls by method", ["method"], registry=registry)
+    app.include_router(metrics_router(_MinerCollector(node), lambda: dispatcher.calls))
 
     @app.get("/health")
     def health() -> dict[str, Any]:
         """Ready when the store is open and the block loop runs."""
         return {"status": "ok", "role": "miner", "head": node.state.head.number}
-
-    @app.get("/metrics")
-    def metrics() -> Response:
-        """Prometheus metrics."""
-        for method, count in dispatcher.calls.items():
-            calls.labels(method).set(count)
-        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     @app.get("/blocks/{number}")
     def block(number: int) -> Response:
@@ -181,9 +177,3 @@ def _info(node: MinerNode) -> dict[str, Any]:
         "blockTxs": node.settings.block_txs,
         "blockInterval": node.settings.block_interval,
     }
-
-
-def _verdicts(node: MinerNode, eth: EthApi, params: list[Any]) -> Any:
-    (tag,) = expect_params(params, 1)
-    number = eth.resolve_number(parse_block_tag(tag, "block"))
-    return node.store.verdicts(number)

@@ -15,7 +15,7 @@ code or storage, impersonation) cannot be re-executed by validators, so it is
 refused with -32601 and the reason (:data:`REFUSED`).
 """
 
-from typing import Any
+from typing import Annotated, Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
@@ -23,11 +23,12 @@ from eth_account.messages import encode_defunct, encode_typed_data
 from common.chain.accounts import Wallet, dev_accounts
 from common.encoding.untrusted import load_json
 from common.evm.forks import decode_transaction
-from common.rpc.dispatch import Handler, expect_params
 from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 from common.rpc.eth import EthApi
 from common.rpc.fill import filled
-from common.rpc.hexcodec import parse_address, parse_data, parse_quantity, to_data, to_quantity
+from common.rpc.hexcodec import parse_address, parse_quantity, to_data, to_quantity
+from common.rpc.namespace import Namespace, method
+from common.rpc.params import Address, Data, Parsed, Raw
 from common.rpc.views import tx_json
 from miner.node import MinerNode
 
@@ -64,7 +65,18 @@ REFUSED = {
 }
 
 
-class DevApi:
+def _number(value: Any, name: str) -> int:
+    """A non-negative integer given as JSON number or hex quantity (tools send both)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
+        return value
+    return parse_quantity(value, name, limit=2**63 - 1)
+
+
+Number = Annotated[int, Parsed(_number)]
+"""A non-negative integer as a JSON number or a hex quantity."""
+
+
+class DevApi(Namespace):
     """The dev namespace over a miner and its Ethereum API."""
 
     def __init__(self, node: MinerNode, eth: EthApi) -> None:
@@ -73,59 +85,50 @@ class DevApi:
         alloc = node.settings.genesis.alloc
         self.wallets = {w.address: w for w in dev_accounts(DEV_ACCOUNTS) if w.address in alloc}
 
-    def methods(self) -> dict[str, Handler]:
-        return {
-            "eth_accounts": lambda p: [to_data(a) for a in self.wallets],
-            "eth_sendTransaction": self.send_transaction,
-            "eth_signTransaction": self.sign_transaction,
-            "eth_sign": self.sign,
-            "eth_signTypedData_v4": self.sign_typed_data,
-            "evm_mine": self.mine,
-            "evm_setAutomine": self.set_automine,
-            "evm_setIntervalMining": self.set_interval_mining,
-            "evm_increaseTime": self.increase_time,
-            "evm_setNextBlockTimestamp": self.set_next_timestamp,
-        }
+    @method("eth_accounts")
+    def accounts(self) -> list[str]:
+        """The funded development accounts this node signs for."""
+        return [to_data(a) for a in self.wallets]
 
     # -- signing -----------------------------------------------------------------------
 
-    def _wallet(self, value: Any, name: str = "from") -> Wallet:
-        address = parse_address(value, name)
+    def _wallet(self, address: bytes) -> Wallet:
         wallet = self.wallets.get(address)
         if wallet is None:
             raise RpcError(SERVER_ERROR, "unknown account")
         return wallet
 
-    def _signed(self, params: list[Any]) -> bytes:
-        (request,) = expect_params(params, 1)
+    def _signed(self, request: Any) -> bytes:
         if not isinstance(request, dict) or "from" not in request:
             raise invalid_params("invalid argument 0: transaction object with from expected")
-        wallet = self._wallet(request["from"])
+        wallet = self._wallet(parse_address(request["from"], "from"))
         tx = filled(self.eth, request, wallet.address)
         return bytes(Account.sign_transaction(tx, wallet.key).raw_transaction)
 
-    def sign_transaction(self, params: list[Any]) -> dict[str, Any]:
+    @method("eth_signTransaction")
+    def sign_transaction(self, request: Raw) -> dict[str, Any]:
         """The signed transaction, raw and decoded (go-ethereum's answer), not sent."""
-        raw = self._signed(params)
+        raw = self._signed(request)
         return {
             "raw": to_data(raw),
             "tx": tx_json(decode_transaction(raw), self.eth.config.chain_id, None, None),
         }
 
-    def send_transaction(self, params: list[Any]) -> str:
-        return str(self.eth.send_raw_transaction([to_data(self._signed(params))]))
+    @method("eth_sendTransaction")
+    def send_transaction(self, request: Raw) -> str:
+        return self.eth.send_raw_transaction(self._signed(request))
 
-    def sign(self, params: list[Any]) -> str:
+    @method("eth_sign")
+    def sign(self, address: Address, data: Data) -> str:
         """EIP-191 ``personal_sign`` of ``data`` by ``address`` (geth's eth_sign)."""
-        address, data = expect_params(params, 2)
-        wallet = self._wallet(address, "address")
-        message = encode_defunct(primitive=parse_data(data, "data"))
+        wallet = self._wallet(address)
+        message = encode_defunct(primitive=data)
         return to_data(bytes(Account.sign_message(message, wallet.key).signature))
 
-    def sign_typed_data(self, params: list[Any]) -> str:
+    @method("eth_signTypedData_v4")
+    def sign_typed_data(self, address: Address, typed: Raw) -> str:
         """EIP-712 signature of typed data (an object, or its JSON text as MetaMask sends)."""
-        address, typed = expect_params(params, 2)
-        wallet = self._wallet(address, "address")
+        wallet = self._wallet(address)
         if isinstance(typed, str):
             try:
                 typed = load_json(typed.encode())
@@ -141,43 +144,40 @@ class DevApi:
 
     # -- mining ----------------------------------------------------------------------
 
-    def mine(self, params: list[Any]) -> str:
-        """One block now, with whatever is executable (none: an empty block)."""
-        (timestamp,) = expect_params(params, 0, 1)
-        if isinstance(timestamp, dict):
-            timestamp = timestamp.get("timestamp")
+    @method("evm_mine")
+    def mine(self, options: Raw = None) -> str:
+        """One block now, with whatever is executable (none: an empty block); the
+        option is its timestamp, alone or as ``{"timestamp": ...}``."""
+        timestamp = options.get("timestamp") if isinstance(options, dict) else options
         if timestamp is not None:
-            self.set_next_timestamp([timestamp])
+            self.set_next_timestamp(_number(timestamp, "timestamp"))
         self.node.mine_now()
         return "0x0"
 
-    def set_automine(self, params: list[Any]) -> bool:
-        (enabled,) = expect_params(params, 1)
+    @method("evm_setAutomine")
+    def set_automine(self, enabled: Raw) -> bool:
         if not isinstance(enabled, bool):
             raise invalid_params("invalid argument 0: boolean expected")
         self.node.mining.automine = enabled
         self.node.wake()
         return True
 
-    def set_interval_mining(self, params: list[Any]) -> bool:
-        """Mine every ``ms`` milliseconds; 0 stops interval mining."""
-        (ms,) = expect_params(params, 1)
-        ms = _number(ms, "interval")
-        self.node.mining.interval = ms / 1000 if ms else None
+    @method("evm_setIntervalMining")
+    def set_interval_mining(self, interval: Number) -> bool:
+        """Mine every ``interval`` milliseconds; 0 stops interval mining."""
+        self.node.mining.interval = interval / 1000 if interval else None
         self.node.wake()
         return True
 
-    def increase_time(self, params: list[Any]) -> str:
-        (seconds,) = expect_params(params, 1)
-        seconds = _number(seconds, "seconds")
+    @method("evm_increaseTime")
+    def increase_time(self, seconds: Number) -> str:
         if seconds > MAX_TIME_STEP:
             raise invalid_params(f"invalid argument 0: at most {MAX_TIME_STEP} seconds")
         self.node.mining.offset += seconds
         return to_quantity(self.node.mining.offset)
 
-    def set_next_timestamp(self, params: list[Any]) -> None:
-        (timestamp,) = expect_params(params, 1)
-        timestamp = _number(timestamp, "timestamp")
+    @method("evm_setNextBlockTimestamp")
+    def set_next_timestamp(self, timestamp: Number) -> None:
         with self.node.lock:
             head = self.node.state.head.timestamp
         if timestamp <= head:
@@ -185,10 +185,3 @@ class DevApi:
                 f"timestamp {timestamp} is not after the head block's timestamp {head}"
             )
         self.node.mining.next_timestamp = timestamp
-
-
-def _number(value: Any, name: str) -> int:
-    """A non-negative integer given as JSON number or hex quantity (tools send both)."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
-        return value
-    return parse_quantity(value, name, limit=2**63 - 1)

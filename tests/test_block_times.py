@@ -4,9 +4,15 @@ and pavm_getBlockTimes answers ranges within its bound."""
 import pytest
 
 from common.net.block_times import KEPT, BlockTimes
+from common.rpc.dispatch import Handler
 from common.rpc.errors import RpcError
 from common.rpc.pavm import MAX_TIMES_RANGE as MAX_RANGE
-from common.rpc.pavm import block_times_method
+from common.rpc.pavm import PavmNodeApi
+
+
+def block_times_method(times: BlockTimes) -> Handler:
+    """``pavm_getBlockTimes`` over ``times``, as a node's table holds it."""
+    return PavmNodeApi(dict, times).methods()["pavm_getBlockTimes"]
 
 
 def test_first_arrival_counts_and_verdicts_attach_once():

@@ -28,7 +28,7 @@ from common.chain.accounts import dev_accounts, sign
 from common.chain.genesis import default_genesis
 from common.chain.state import ChainConfig
 from common.rpc import calls, timed_call
-from common.rpc import eth as eth_module
+from common.rpc import pavm as pavm_module
 from common.rpc.calls import MAX_CALLS
 from common.rpc.dispatch import Dispatcher
 from common.rpc.eth import EthApi
@@ -324,7 +324,7 @@ def test_operations_come_in_pages_that_add_up_to_the_whole(tables, monkeypatch):
     whole = ask(dispatcher, "pavm_getOperationReceipt", [loop_hash()])["result"]
     count = whole["operationCount"]
     assert count == len(whole["operations"]) > 3 and "nextOffset" not in whole
-    monkeypatch.setattr(eth_module, "MAX_OPERATIONS", 2)
+    monkeypatch.setattr(pavm_module, "MAX_OPERATIONS", 2)
     pages, offset = [], 0
     while offset is not None:
         page = ask(dispatcher, "pavm_getOperationReceipt", [loop_hash(), {"offset": offset}])

@@ -1,22 +1,27 @@
 """The validator's HTTP service: block intake, read-only JSON-RPC, health, metrics."""
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from eth_hash.auto import keccak
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 from common.chain.block import Block
 from common.net.block_times import BlockTimes
+from common.net.metrics import metrics_router, node_families
 from common.net.service import node_lifespan
-from common.rpc.dispatch import Dispatcher, Handler, expect_params
+from common.rpc.dispatch import Dispatcher, Handler
 from common.rpc.eth import EthApi
-from common.rpc.hexcodec import parse_quantity, to_data, to_quantity
+from common.rpc.hexcodec import to_data, to_quantity
 from common.rpc.http import MAX_BODY, jsonrpc_router, read_body
-from common.rpc.pavm import block_times_method
+from common.rpc.node import node_methods
+from common.rpc.pavm import PavmNodeApi, equivocations_json
 from common.rpc.ws import websocket_router
 from common.store.chain import ChainStore
 from validator.node import ValidatorNode
@@ -33,12 +38,15 @@ class _ValidatorCollector:
     def __init__(self, node: ValidatorNode) -> None:
         self.node = node
 
-    def collect(self) -> Any:
+    def collect(self) -> Iterator[Metric]:
         node = self.node
         reports = list(node.reports)
-        yield CounterMetricFamily("pavm_blocks", "Blocks validated", value=node.validated)
-        yield CounterMetricFamily("pavm_txs", "Transactions validated", value=node.transactions)
-        yield GaugeMetricFamily("pavm_head", "Head block number", value=node.head)
+        yield from node_families(
+            ("Blocks validated", node.validated),
+            ("Transactions validated", node.transactions),
+            node.head,
+            ("Miners this validator follows", 1),
+        )
         yield GaugeMetricFamily("pavm_synced", "1 when at the miner's head", value=node.synced)
         rejected = CounterMetricFamily(
             "pavm_rejected_blocks", "Blocks rejected, by reason", labels=["reason"]
@@ -96,7 +104,6 @@ class _ValidatorCollector:
                     sum(r.worker_cpu_s[worker] for r in reports if len(r.worker_cpu_s) > worker),
                 )
             yield cpu
-        yield GaugeMetricFamily("pavm_peers", "Miners this validator follows", value=1)
         yield CounterMetricFamily(
             "pavm_equivocations",
             "Heights at which the miner was seen to seal two different blocks",
@@ -119,33 +126,14 @@ def rpc_methods(
 ) -> tuple[EthApi, dict[str, Handler]]:
     """A validator's JSON-RPC: the chain it validated, the blocks it rejected and how
     it validated the recent ones; no pool (README's method list is generated from it)."""
-    eth = EthApi(store, lock, pool=None, node_info=info, bad_blocks=bad_blocks)
-    methods = eth.methods()
-    methods["pavm_getValidationReport"] = lambda params: _report(reports(), params)
-    methods["pavm_getBlockTimes"] = block_times_method(times or BlockTimes())
-    methods["pavm_getEquivocations"] = lambda params: _equivocations(store, params)
-    return eth, methods
-
-
-def _equivocations(store: ChainStore, params: list[Any]) -> list[dict[str, Any]]:
-    """Every equivocation this validator saw: two headers at one height, both sealed
-    by the miner (each checks with ``ecrecover`` of its seal), the one held here when
-    the other arrived first."""
-    expect_params(params, 0)
-    out = []
-    for record in store.equivocations():
-        held, other = (bytes.fromhex(record[k][2:]) for k in ("held", "other"))
-        out.append(
-            {
-                "number": to_quantity(record["number"]),
-                "heldHash": to_data(keccak(held)),
-                "otherHash": to_data(keccak(other)),
-                "heldHeader": record["held"],
-                "otherHeader": record["other"],
-                "seenAt": record["seenAt"],
-            }
-        )
-    return out
+    eth = EthApi(store, lock, pool=None)
+    records = PavmNodeApi(
+        info,
+        times or BlockTimes(),
+        report=lambda number: _report(reports(), number),
+        equivocations=lambda: equivocations_json(store),
+    )
+    return eth, node_methods(eth, records, bad_blocks=bad_blocks or list)
 
 
 def speedup_estimate(report: ValidationReport) -> float:
@@ -155,10 +143,9 @@ def speedup_estimate(report: ValidationReport) -> float:
     return serial_equivalent / report.total_s if report.total_s else 0.0
 
 
-def _report(reports: list[ValidationReport], params: list[Any]) -> dict[str, Any] | None:
-    """How this validator validated block N (one of its 100 most recent), or null."""
-    (tag,) = expect_params(params, 1)
-    number = parse_quantity(tag, "block", limit=2**63 - 1)
+def _report(reports: list[ValidationReport], number: int) -> dict[str, Any] | None:
+    """How this validator validated block ``number`` (one of its 100 most recent), as
+    ``pavm_getValidationReport`` answers, or ``None``."""
     for report in reversed(reports):
         if report.number == number:
             return {
@@ -219,8 +206,7 @@ def create_app(node: ValidatorNode) -> FastAPI:
     dispatcher = Dispatcher(methods, limits=eth.response_limits())
     app.include_router(jsonrpc_router(dispatcher))
     app.include_router(websocket_router(dispatcher, eth.subscriptions))
-    registry = CollectorRegistry()
-    registry.register(_ValidatorCollector(node))
+    app.include_router(metrics_router(_ValidatorCollector(node), lambda: dispatcher.calls))
 
     @app.post("/blocks", status_code=202)
     async def blocks(request: Request) -> dict[str, str]:
@@ -240,11 +226,6 @@ def create_app(node: ValidatorNode) -> FastAPI:
             "head": node.head,
             "minerHead": node.known_head,
         }
-
-    @app.get("/metrics")
-    def metrics() -> Response:
-        """Prometheus metrics."""
-        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     return app
 

@@ -21,9 +21,10 @@ from eth_typing import Address
 from common.chain.block import Block
 from common.chain.state import ChainConfig
 from common.evm.forks import FORKS, BlockEnv, gas_used_by
-from common.rpc.dispatch import expect_params
 from common.rpc.errors import EXECUTION_REVERTED, SERVER_ERROR, RpcError, invalid_params
 from common.rpc.hexcodec import parse_address, parse_data, parse_quantity, to_data, to_quantity
+from common.rpc.namespace import Namespace, method
+from common.rpc.params import BlockRef, Raw
 from common.rpc.timed_call import CALL_TIMEOUT, CallTimeout, deadline, timed_state
 from common.rpc.warm import Touched, record_warm
 from common.store.chain import ChainStore
@@ -42,29 +43,30 @@ class _IntrinsicGasTooLow(RpcError):
     """Thrown when a call's gas does not cover even its intrinsic cost."""
 
 
-class Calls:
-    """The call methods over a chain store; ``block_at`` resolves a block parameter."""
+class Calls(Namespace):
+    """The call methods over a chain store; ``block_at`` finds the block a parsed block
+    parameter names."""
 
     def __init__(
-        self, store: ChainStore, config: ChainConfig, block_at: Callable[[Any], Block]
+        self, store: ChainStore, config: ChainConfig, block_at: Callable[[int | str | bytes], Block]
     ) -> None:
         self.store = store
         self.config = config
         self._block_at = block_at
         self._calls = threading.BoundedSemaphore(MAX_CALLS)
 
-    def _run_call(self, call: Any, tag: Any, gas: int | None = None) -> Any:
-        return self._execute(call, tag, gas)[0]
+    def _run_call(self, call: Any, block: int | str | bytes, gas: int | None = None) -> Any:
+        return self._execute(call, block, gas)[0]
 
     def _execute(
         self,
         call: Any,
-        tag: Any,
+        block_ref: int | str | bytes,
         gas: int | None = None,
         access_list: AccessList | None = None,
         touched: Touched | None = None,
     ) -> tuple[Any, SignedTransactionAPI]:
-        """Run ``call`` on the state of block ``tag``; with ``access_list`` as a type-1
+        """Run ``call`` on the state of block ``block_ref``; with ``access_list`` as a type-1
         transaction carrying it; ``touched`` collects every address and slot made warm."""
         if not isinstance(call, dict):
             raise invalid_params("invalid argument 0: call object expected")
@@ -76,7 +78,7 @@ class Calls:
         limit = gas if gas is not None else RPC_GAS_CAP
         if call.get("gas") and gas is None:
             limit = min(parse_quantity(call["gas"], "gas"), RPC_GAS_CAP)
-        block = self._block_at(tag or "latest")
+        block = self._block_at(block_ref)
         header = block.header
         env = BlockEnv(
             number=header.number,
@@ -116,30 +118,30 @@ class Calls:
             raise RpcError(SERVER_ERROR, "insufficient funds for gas * price + value")
         return state.apply_transaction(tx), tx
 
-    def call(self, params: list[Any]) -> Any:
+    @method("eth_call")
+    def call(self, call: Raw, block: BlockRef = "latest") -> str:
         """Runs on a snapshot of the chosen block's state, outside the node's lock (so a
         call never holds up mining or validation), for at most ``CALL_TIMEOUT`` s."""
-        call, tag = expect_params(params, 1, 1)
         with self._call_slot(), deadline():
-            computation = self._run_call(call, tag)
+            computation = self._run_call(call, block)
         if computation.is_error:
             _raise_execution_error(computation)
         return to_data(computation.output)
 
-    def estimate_gas(self, params: list[Any]) -> Any:
-        call, tag = expect_params(params, 1, 1)
+    @method("eth_estimateGas")
+    def estimate_gas(self, call: Raw, block: BlockRef = "latest") -> str:
         with self._call_slot(), deadline():
             high = RPC_GAS_CAP
             if isinstance(call, dict) and call.get("gas"):
                 high = min(parse_quantity(call["gas"], "gas"), RPC_GAS_CAP)
-            top = self._run_call(call, tag, high)
+            top = self._run_call(call, block, high)
             if top.is_error:
                 _raise_execution_error(top)
             low = 21_000 - 1
             while low + 1 < high:
                 middle = (low + high) // 2
                 try:
-                    fails = self._run_call(call, tag, middle).is_error
+                    fails = self._run_call(call, block, middle).is_error
                 except _IntrinsicGasTooLow:
                     fails = True
                 if fails:
@@ -148,30 +150,29 @@ class Calls:
                     high = middle
         return to_quantity(high)
 
-    def create_access_list(self, params: list[Any]) -> Any:
+    @method("eth_createAccessList")
+    def create_access_list(self, call: Raw, block: BlockRef = "latest") -> dict[str, Any]:
         """The addresses and slots the call touches, as go-ethereum's access-list tracer
         gives them (sender, recipient, precompiles and the coinbase left out, all warm
         anyway), and the gas the call uses with that list; repeated until the list no
         longer changes, since a list can change what the call does."""
-        call, tag = expect_params(params, 1, 1)
-        tag = tag or "latest"
         with self._call_slot(), deadline():
-            block = self._block_at(tag)
+            header = self._block_at(block).header
             excluded = {bytes(a) for a in FORKS[self.config.fork].computation.get_precompiles()}
-            excluded |= {block.header.beneficiary, bytes(20)}
+            excluded |= {header.beneficiary, bytes(20)}
             for name in ("from", "to"):
                 if isinstance(call, dict) and call.get(name):
                     excluded.add(parse_address(call[name], name))
             listed: AccessList = ()
             for _ in range(MAX_ACCESS_LIST_ROUNDS):
                 touched: Touched = set()
-                computation, tx = self._execute(call, tag, None, listed, touched)
+                computation, tx = self._execute(call, block, None, listed, touched)
                 found = _access_list(touched, excluded)
                 if found == listed:
                     break
                 listed = found
             else:
-                computation, tx = self._execute(call, tag, None, listed)
+                computation, tx = self._execute(call, block, None, listed)
         result: dict[str, Any] = {
             "accessList": [
                 {"address": to_data(a), "storageKeys": [to_data(k.to_bytes(32, "big")) for k in ks]}

@@ -186,13 +186,3 @@ class Dispatcher:
     @staticmethod
     def _dump(payload: Any) -> bytes:
         return json.dumps(payload, separators=(",", ":")).encode()
-
-
-def expect_params(params: list[Any], required: int, optional: int = 0) -> list[Any]:
-    """``params`` padded with ``None`` to ``required + optional``; too few or too many
-    is an invalid-params error, as go-ethereum reports it."""
-    if len(params) < required:
-        raise invalid_params(f"missing value for required argument {len(params)}")
-    if len(params) > required + optional:
-        raise invalid_params(f"too many arguments, want at most {required + optional}")
-    return params + [None] * (required + optional - len(params))

@@ -31,9 +31,9 @@ class Chain(Protocol):
 
     def next_base_fee(self) -> int: ...
 
-    def get_transaction_count(self, params: list[Any]) -> Any: ...
+    def get_transaction_count(self, address: bytes, block: int | str | bytes) -> str: ...
 
-    def estimate_gas(self, params: list[Any]) -> Any: ...
+    def estimate_gas(self, call: Any) -> int: ...
 
 
 def filled(eth: Chain, request: dict[str, Any], sender_address: bytes) -> dict[str, Any]:
@@ -54,12 +54,12 @@ def filled(eth: Chain, request: dict[str, Any], sender_address: bytes) -> dict[s
     if request.get("nonce") is not None:
         tx["nonce"] = parse_quantity(request["nonce"], "nonce", limit=2**64 - 1)
     else:
-        tx["nonce"] = int(eth.get_transaction_count([sender, "pending"]), 16)
+        tx["nonce"] = int(eth.get_transaction_count(sender_address, "pending"), 16)
     if request.get("gas") is not None:
         tx["gas"] = parse_quantity(request["gas"], "gas", limit=2**64 - 1)
     else:
         call = {k: v for k, v in request.items() if k in ("to", "value", "input", "data")}
-        tx["gas"] = int(eth.estimate_gas([{**call, "from": sender}]), 16)
+        tx["gas"] = eth.estimate_gas({**call, "from": sender})
     if request.get("gasPrice") is not None:
         tx["gasPrice"] = parse_quantity(request["gasPrice"], "gasPrice")
     else:

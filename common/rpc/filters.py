@@ -20,10 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.rpc.dispatch import Handler, client_address, expect_params
+from common.rpc.dispatch import client_address
 from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
 from common.rpc.hexcodec import to_data
 from common.rpc.logs import MAX_LOG_RANGE, LogCriteria, block_range, log_criteria, scan
+from common.rpc.namespace import Namespace, method
+from common.rpc.params import Raw
 from common.store.chain import ChainStore
 
 FILTER_TIMEOUT = 300.0
@@ -50,7 +52,7 @@ class _Filter:
     """Who installed it (``None`` in process): counted against that client's cap."""
 
 
-class Filters:
+class Filters(Namespace):
     """The filters installed on one node, safe to use from any server thread."""
 
     def __init__(
@@ -61,18 +63,6 @@ class Filters:
         self.offers_pending = pending
         self._filters: dict[str, _Filter] = {}
         self._lock = threading.Lock()
-
-    def methods(self) -> dict[str, Handler]:
-        table: dict[str, Handler] = {
-            "eth_newFilter": self.new_filter,
-            "eth_newBlockFilter": lambda p: self._install(p, "blocks"),
-            "eth_getFilterChanges": self.changes,
-            "eth_getFilterLogs": self.filter_logs,
-            "eth_uninstallFilter": self.uninstall,
-        }
-        if self.offers_pending:
-            table["eth_newPendingTransactionFilter"] = lambda p: self._install(p, "pending")
-        return table
 
     def transaction_added(self, tx_hash: bytes) -> None:
         """The pool accepted ``tx_hash``: pending filters see it at their next poll."""
@@ -104,12 +94,16 @@ class Filters:
     def _count(self, client: str) -> int:
         return sum(1 for f in self._filters.values() if f.client == client)
 
-    def _install(self, params: list[Any], kind: str) -> str:
-        expect_params(params, 0)
-        return self._add(_Filter(kind, self.store.head_number()))
+    @method("eth_newBlockFilter")
+    def new_block_filter(self) -> str:
+        return self._add(_Filter("blocks", self.store.head_number()))
 
-    def new_filter(self, params: list[Any]) -> str:
-        (query,) = expect_params(params, 1)
+    @method("eth_newPendingTransactionFilter", when=lambda filters: filters.offers_pending)
+    def new_pending_filter(self) -> str:
+        return self._add(_Filter("pending", self.store.head_number()))
+
+    @method("eth_newFilter")
+    def new_filter(self, query: Raw) -> str:
         criteria = log_criteria(query)
         if criteria.block_hash is not None:
             raise invalid_params("a filter cannot name a block hash; use eth_getLogs")
@@ -119,8 +113,7 @@ class Filters:
         before = self.store.head_number() if start == "latest" else self.resolve(start) - 1
         return self._add(_Filter("logs", max(before, -1), criteria))
 
-    def _get(self, params: list[Any]) -> _Filter:
-        (key,) = expect_params(params, 1)
+    def _get(self, key: Any) -> _Filter:
         if not isinstance(key, str) or len(key) > MAX_ID_LENGTH:
             raise invalid_params("invalid argument 0: filter id expected")
         with self._lock:
@@ -130,9 +123,10 @@ class Filters:
             entry.polled = time.monotonic()
             return entry
 
-    def changes(self, params: list[Any]) -> list[Any]:
+    @method("eth_getFilterChanges")
+    def changes(self, key: Raw) -> list[Any]:
         """What happened since the last poll: block hashes, transaction hashes or logs."""
-        entry = self._get(params)
+        entry = self._get(key)
         if entry.kind == "pending":
             with self._lock:
                 hashes = [to_data(h) for h in entry.pending]
@@ -159,16 +153,17 @@ class Filters:
         entry.last_block = last
         return found
 
-    def filter_logs(self, params: list[Any]) -> list[Any]:
+    @method("eth_getFilterLogs")
+    def filter_logs(self, key: Raw) -> list[Any]:
         """Every log the filter's criteria match, from its fromBlock to its toBlock."""
-        entry = self._get(params)
+        entry = self._get(key)
         if entry.kind != "logs" or entry.criteria is None:
             raise RpcError(SERVER_ERROR, "filter not found")
         first, last = block_range(entry.criteria, self.store, self.resolve)
         return scan(self.store, entry.criteria, first, last)
 
-    def uninstall(self, params: list[Any]) -> bool:
-        (key,) = expect_params(params, 1)
+    @method("eth_uninstallFilter")
+    def uninstall(self, key: Raw) -> bool:
         if not isinstance(key, str) or len(key) > MAX_ID_LENGTH:
             raise invalid_params("invalid argument 0: filter id expected")
         with self._lock:

@@ -28,7 +28,6 @@ from common.chain.receipts import OpReceipt
 from common.chain.roots import receipt_commitments, transactions_root
 from common.chain.state import next_base_fee
 from common.evm.forks import decode_transaction, gas_used_by
-from common.rpc.dispatch import expect_params
 from common.rpc.errors import RpcError, invalid_params
 from common.rpc.hexcodec import parse_address, parse_data, parse_hash, parse_quantity, to_data
 from common.rpc.timed_call import timed_state
@@ -52,13 +51,13 @@ _UNOFFERED_BLOCK = ("prevRandao", "blobBaseFee")
 class Simulator:
     """eth_simulateV1 over a chain store; ``find`` resolves the base block parameter."""
 
-    def __init__(self, store: ChainStore, find: Callable[[Any], Block]) -> None:
+    def __init__(self, store: ChainStore, find: Callable[[int | str | bytes], Block]) -> None:
         self.store = store
         self.find = find
         self.config = store.config()
 
-    def simulate(self, params: list[Any]) -> list[dict[str, Any]]:
-        payload, tag = expect_params(params, 1, 1)
+    def simulate(self, payload: Any, block_ref: int | str | bytes) -> list[dict[str, Any]]:
+        """The simulated blocks of ``payload`` on top of block ``block_ref`` (parsed)."""
         if not isinstance(payload, dict):
             raise invalid_params("invalid argument 0: simulation payload object expected")
         for name in _UNOFFERED:
@@ -78,7 +77,7 @@ class Simulator:
             raise RpcError(LIMIT_EXCEEDED, f"too many calls: at most {MAX_CALLS}")
         validation = payload.get("validation") is True
         full = payload.get("returnFullTransactions") is True
-        base = self.find(tag or "latest")
+        base = self.find(block_ref)
         parent = self.store.state_at(base.header.number)
         env = parent.next_env(base.header.beneficiary)
         state = timed_state(env, self.store.db, base.header.state_root)

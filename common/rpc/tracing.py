@@ -21,9 +21,10 @@ from eth_typing import Address
 
 from common.chain.block import Block
 from common.evm.forks import FORKS, decode_transaction, gas_used_by
-from common.rpc.dispatch import Handler, expect_params
 from common.rpc.errors import SERVER_ERROR, RpcError, invalid_params
-from common.rpc.hexcodec import parse_block_tag, parse_hash, to_data, to_quantity
+from common.rpc.hexcodec import to_data, to_quantity
+from common.rpc.namespace import Namespace, method
+from common.rpc.params import BlockTag, Hash, Raw
 from common.rpc.structlog import StructLogger
 from common.rpc.timed_call import observed, timed_state
 from common.rpc.warm import Touched, record_warm
@@ -33,7 +34,7 @@ TRACERS = ("callTracer", "prestateTracer")
 Account = dict[str, Any]
 
 
-class TraceApi:
+class TraceApi(Namespace):
     """The tracing methods over a chain store; ``slot`` bounds concurrent work."""
 
     def __init__(
@@ -47,17 +48,10 @@ class TraceApi:
         self.slot = slot
         self.fork = store.config().fork
 
-    def methods(self) -> dict[str, Handler]:
-        return {
-            "debug_traceTransaction": self.trace_transaction,
-            "debug_traceBlockByNumber": self.trace_block_by_number,
-            "debug_traceBlockByHash": self.trace_block_by_hash,
-        }
-
-    def trace_transaction(self, params: list[Any]) -> Any:
-        value, options = expect_params(params, 1, 1)
+    @method("debug_traceTransaction")
+    def trace_transaction(self, hash: Hash, options: Raw = None) -> Any:
         tracer = _tracer(options)
-        location = self.store.transaction_location(parse_hash(value, "hash"))
+        location = self.store.transaction_location(hash)
         if location is None:
             raise RpcError(SERVER_ERROR, "transaction not found")
         number, index = location
@@ -67,14 +61,13 @@ class TraceApi:
             traces = list(self._traces(block, tracer, until=index, only=index))
         return traces[-1][1]
 
-    def trace_block_by_number(self, params: list[Any]) -> Any:
-        tag, options = expect_params(params, 1, 1)
-        block = self.store.block(self.resolve(parse_block_tag(tag, "block")))
-        return self._trace_block(block, options)
+    @method("debug_traceBlockByNumber")
+    def trace_block_by_number(self, block: BlockTag, options: Raw = None) -> Any:
+        return self._trace_block(self.store.block(self.resolve(block)), options)
 
-    def trace_block_by_hash(self, params: list[Any]) -> Any:
-        value, options = expect_params(params, 1, 1)
-        number = self.store.number_of(parse_hash(value, "hash"))
+    @method("debug_traceBlockByHash")
+    def trace_block_by_hash(self, hash: Hash, options: Raw = None) -> Any:
+        number = self.store.number_of(hash)
         return self._trace_block(None if number is None else self.store.block(number), options)
 
     def _trace_block(self, block: Block | None, options: Any) -> list[dict[str, Any]]:

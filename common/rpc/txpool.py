@@ -11,8 +11,9 @@ from typing import Any, Protocol
 
 from eth.abc import SignedTransactionAPI
 
-from common.rpc.dispatch import Handler, expect_params
-from common.rpc.hexcodec import parse_address, to_data, to_quantity
+from common.rpc.hexcodec import to_data, to_quantity
+from common.rpc.namespace import Namespace, method
+from common.rpc.params import Address
 from common.rpc.views import tx_json
 
 
@@ -26,7 +27,7 @@ class Waiting(Protocol):
     def sender(self) -> bytes: ...
 
 
-class TxpoolApi:
+class TxpoolApi(Namespace):
     """The namespace over ``content``: (transaction, pending?) for everything waiting."""
 
     def __init__(
@@ -35,22 +36,21 @@ class TxpoolApi:
         self.content = content
         self.chain_id = chain_id
 
-    def methods(self) -> dict[str, Handler]:
-        return {
-            "txpool_status": self.status,
-            "txpool_content": lambda p: self._grouped(p, self._tx),
-            "txpool_inspect": lambda p: self._grouped(p, _summary),
-            "txpool_contentFrom": self.content_from,
-        }
-
-    def status(self, params: list[Any]) -> dict[str, str]:
-        expect_params(params, 0)
+    @method("txpool_status")
+    def status(self) -> dict[str, str]:
         waiting = self.content()
         pending = sum(1 for _, ready in waiting if ready)
         return {"pending": to_quantity(pending), "queued": to_quantity(len(waiting) - pending)}
 
-    def _grouped(self, params: list[Any], show: Callable[[Waiting], Any]) -> dict[str, Any]:
-        expect_params(params, 0)
+    @method("txpool_content")
+    def all_content(self) -> dict[str, Any]:
+        return self._grouped(self._tx)
+
+    @method("txpool_inspect")
+    def inspect(self) -> dict[str, Any]:
+        return self._grouped(_summary)
+
+    def _grouped(self, show: Callable[[Waiting], Any]) -> dict[str, Any]:
         out: dict[str, dict[str, dict[str, Any]]] = {"pending": {}, "queued": {}}
         for entry, ready in self.content():
             by_nonce = out["pending" if ready else "queued"].setdefault(to_data(entry.sender), {})
@@ -60,12 +60,11 @@ class TxpoolApi:
     def _tx(self, entry: Waiting) -> dict[str, Any]:
         return tx_json(entry.tx, self.chain_id, None, None)
 
-    def content_from(self, params: list[Any]) -> dict[str, Any]:
-        (value,) = expect_params(params, 1)
-        sender = parse_address(value, "address")
+    @method("txpool_contentFrom")
+    def content_from(self, address: Address) -> dict[str, Any]:
         out: dict[str, dict[str, Any]] = {"pending": {}, "queued": {}}
         for entry, ready in self.content():
-            if entry.sender == sender:
+            if entry.sender == address:
                 out["pending" if ready else "queued"][str(entry.tx.nonce)] = self._tx(entry)
         return out
 

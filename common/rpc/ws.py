@@ -25,6 +25,7 @@ import logging
 import secrets
 from collections import deque
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,9 +34,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from common.encoding.untrusted import load_json
 from common.net.clients import client_key
-from common.rpc.dispatch import Dispatcher, expect_params
+from common.rpc.dispatch import Dispatcher
 from common.rpc.errors import INVALID_REQUEST, SERVER_ERROR, RpcError, invalid_params
 from common.rpc.logs import LogCriteria, block_logs, log_criteria
+from common.rpc.namespace import handler
+from common.rpc.params import Raw
 from common.rpc.views import block_json
 from common.store.chain import ChainStore
 
@@ -201,8 +204,7 @@ class Subscriptions:
 
     # -- methods -----------------------------------------------------------------------
 
-    def subscribe(self, connection: _Connection, params: list[Any]) -> str:
-        kind, option = expect_params(params, 1, 1)
+    def subscribe(self, connection: _Connection, kind: Raw, option: Raw = None) -> str:
         kinds = ["newHeads", "logs"] + (["newPendingTransactions"] if self.offers_pending else [])
         if kind not in kinds:
             raise invalid_params(f"invalid argument 0: subscription kind one of {kinds}")
@@ -231,8 +233,7 @@ class Subscriptions:
         return key
 
     @staticmethod
-    def unsubscribe(connection: _Connection, params: list[Any]) -> bool:
-        (key,) = expect_params(params, 1)
+    def unsubscribe(connection: _Connection, key: Raw) -> bool:
         if not isinstance(key, str):
             raise invalid_params("invalid argument 0: subscription id expected")
         return connection.subscriptions.pop(key, None) is not None
@@ -376,10 +377,12 @@ async def _answer(
         try:
             if not isinstance(params, list):
                 raise invalid_params("non-array args")
-            if request["method"] == "eth_subscribe":
-                result: Any = subscriptions.subscribe(connection, params)
-            else:
-                result = subscriptions.unsubscribe(connection, params)
+            method = (
+                subscriptions.subscribe
+                if request["method"] == "eth_subscribe"
+                else subscriptions.unsubscribe
+            )
+            result = handler(partial(method, connection))(params)
         except RpcError as exc:
             return _dump({"jsonrpc": "2.0", "id": request.get("id"), "error": exc.to_json()})
         return _dump({"jsonrpc": "2.0", "id": request.get("id"), "result": result})
