@@ -5,9 +5,9 @@ receivers of their own, over several blocks."""
 from common.chain.accounts import dev_accounts, sign
 from common.chain.state import ChainConfig
 from common.rpc.client import call
-from common.types import STRATEGIES
 from loadtest.testnet import process as testnet
 from tests.services.helpers import all_agree, start_testnet, wait_for
+from validator.strategies import STRATEGIES
 
 
 def _mined(net: testnet.Testnet, senders: list, count: int) -> bool:
