@@ -57,7 +57,7 @@ class _MinerCollector:
 
 
 def rpc_methods(node: MinerNode) -> tuple[EthApi, dict[str, Handler]]:
-    """The miner's JSON-RPC methods (what README's method list is generated from)."""
+    """The miner's JSON-RPC methods (what docs/rpc.md's method list is generated from)."""
     eth = EthApi(node.store, node.lock, pool=_SubmittingPool(node), node_info=lambda: _info(node))
     methods = eth.methods()
     methods["pavm_getVerdicts"] = lambda params: _verdicts(node, eth, params)
