@@ -46,7 +46,7 @@ _PART = re.compile(r"\$\{[^}]*\}|[^:]+")
 def _host_mode(port: str) -> dict:
     """``"8546"``, ``"${X:-8545}:8545"`` or ``"${H:-127.0.0.1}:${X:-8545}:8545"`` as a
     host-mode long-syntax port. A swarm publishes on every interface: the host
-    address is dropped (README says so)."""
+    address is dropped (docs/security.md says so)."""
     parts = _PART.findall(str(port))
     if not 1 <= len(parts) <= 3 or not parts[-1].isdigit():
         raise ValueError(f"port {port!r}: expected [HOST:][PUBLISHED:]TARGET")

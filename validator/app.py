@@ -125,7 +125,7 @@ def rpc_methods(
     times: BlockTimes | None = None,
 ) -> tuple[EthApi, dict[str, Handler]]:
     """A validator's JSON-RPC: the chain it validated, the blocks it rejected and how
-    it validated the recent ones; no pool (README's method list is generated from it)."""
+    it validated the recent ones; no pool (docs/rpc.md's method list is generated from it)."""
     eth = EthApi(store, lock, pool=None)
     records = PavmNodeApi(
         info,

@@ -1,8 +1,8 @@
-"""README's list of JSON-RPC methods, generated from the nodes' own method tables so
+"""docs/rpc.md's list of JSON-RPC methods, generated from the nodes' own method tables so
 the list can never drift from what is served.
 
     python -m loadtest.cli.methods           print the list
-    python -m loadtest.cli.methods --write   rewrite it in README.md, between its markers
+    python -m loadtest.cli.methods --write   rewrite it in docs/rpc.md, between its markers
 """
 
 import sys
@@ -17,7 +17,7 @@ from miner.dev import REFUSED
 from miner.node import MinerNode, MinerSettings
 from validator.app import rpc_methods as validator_methods
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "rpc.md"
 BEGIN, END = "<!-- methods:begin -->", "<!-- methods:end -->"
 NAMESPACES = ("web3", "net", "eth", "txpool", "debug", "evm", "pavm")
 
@@ -46,7 +46,7 @@ def served() -> tuple[list[str], list[str], list[str]]:
 
 
 def markdown() -> str:
-    """The list as README shows it: one line per namespace, the miner's own and the dev
+    """The list as docs/rpc.md shows it: one line per namespace, the miner's own and the dev
     network's marked, then the methods refused on purpose with the reason."""
     dev, miner, validator = served()
     lines = []
@@ -80,10 +80,10 @@ def _mark(method: str, miner: list[str], validator: list[str]) -> str:
 def main(argv: list[str]) -> int:
     block = markdown()
     if argv == ["--write"]:
-        text = README.read_text()
+        text = PAGE.read_text()
         start, end = text.index(BEGIN), text.index(END) + len(END)
-        README.write_text(text[:start] + block + text[end:])
-        print(f"rewrote the method list in {README}")
+        PAGE.write_text(text[:start] + block + text[end:])
+        print(f"rewrote the method list in {PAGE}")
     elif argv:
         print(__doc__.strip(), file=sys.stderr)
         return 2

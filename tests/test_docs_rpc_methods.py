@@ -1,11 +1,11 @@
-"""README's method list is the one the nodes serve (regenerate it with
+"""docs/rpc.md's method list is the one the nodes serve (regenerate it with
 ``python -m loadtest.cli.methods --write``)."""
 
-from loadtest.cli.methods import BEGIN, END, README, markdown, served
+from loadtest.cli.methods import BEGIN, END, PAGE, markdown, served
 
 
-def test_readme_lists_exactly_the_served_methods():
-    text = README.read_text()
+def test_rpc_page_lists_exactly_the_served_methods():
+    text = PAGE.read_text()
     shown = text[text.index(BEGIN) : text.index(END) + len(END)]
     assert shown == markdown(), "run: python -m loadtest.cli.methods --write"
 
