@@ -42,7 +42,7 @@ from loadtest.scenario.report import write_report
 from loadtest.scenario.results import Collected, results
 from loadtest.scenario.spec import Fault, Scenario, ScenarioError, describe
 from loadtest.testnet import process as testnet
-from loadtest.testnet.compose import REPOSITORY
+from loadtest.testnet.compose import REPOSITORY, environment
 
 SETTLE_S = 120.0
 """Longest wait for every validator to reach the head, before and after the load."""
@@ -142,17 +142,10 @@ class Runner:
         self.cluster.refresh()
         miner = self.cluster.members.get("miner")
         port = _port(miner.url) if miner is not None and miner.url else None
+        placed = net.model_copy(update={"base_port": port or testnet.free_base_port(span=1)})
         env = {
-            **os.environ,
-            "COMPOSE_PROJECT_NAME": self.options.project,
+            **environment(placed, self.options.project),
             "COMPOSE_FILE": "docker-compose.yml:compose/scenario.yml",
-            "VALIDATORS": str(net.validators),
-            "PAVM_WORKERS": str(net.workers),
-            "PAVM_TRANSPORT": net.transport,
-            "PAVM_STRATEGY": net.strategy,
-            "BLOCK_TXS": str(net.block_txs),
-            "BLOCK_INTERVAL": f"{net.block_interval:g}",
-            "PAVM_RPC_PORT": str(port or testnet.free_base_port(span=1)),
         }
         log = self.options.out / "testnet-up.log"
         self.say(

@@ -5,9 +5,9 @@ receivers of their own, over several blocks."""
 from common.chain.accounts import dev_accounts, sign
 from common.chain.state import ChainConfig
 from common.rpc.client import call
-from common.types import STRATEGIES
 from loadtest.testnet import process as testnet
 from tests.services.helpers import all_agree, start_testnet, wait_for
+from validator.strategies import STRATEGIES
 
 
 def _mined(net: testnet.Testnet, senders: list, count: int) -> bool:
@@ -18,9 +18,7 @@ def _mined(net: testnet.Testnet, senders: list, count: int) -> bool:
 
 
 def test_validators_of_every_strategy_agree_on_every_block(tmp_path):
-    net = start_testnet(
-        tmp_path, validators=4, workers=2, strategies=STRATEGIES, block_interval=0.5
-    )
+    net = start_testnet(tmp_path, validators=4, workers=2, strategy=STRATEGIES, block_interval=0.5)
     try:
         infos = [call(v.url, "pavm_nodeInfo") for v in net.validators]
         assert [info["strategy"] for info in infos] == list(STRATEGIES)
