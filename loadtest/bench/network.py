@@ -31,11 +31,11 @@ from common.chain.genesis import DEV_BALANCE
 from common.chain.state import ChainConfig, ChainState
 from common.evm.forks import apply_reference, decode_transaction
 from loadtest.testnet import process as testnet
+from loadtest.testnet.probe import head
 from loadtest.testnet.settings import TestnetSettings
 from loadtest.workloads.chain import (
     block_verdicts,
     chain_seconds,
-    head,
     run_setup,
     send,
     wait_mined,
