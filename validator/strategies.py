@@ -25,9 +25,9 @@ every earlier transaction, and start with the credit those left pending.
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, get_args
 
 from common.chain.block import Block
 from common.chain.execute import TxOutcome
@@ -41,7 +41,7 @@ from validator.workers import WorkerPool
 
 Strategy = Literal["groups", "declared", "optimistic", "serial"]
 """How a validator executes a block (this module's :func:`execute`)."""
-STRATEGIES: tuple[Strategy, ...] = ("groups", "declared", "optimistic", "serial")
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,10 @@ class Execution:
     """What each worker ran when, in seconds since the jobs went out."""
 
 
+Runner = Callable[[WorkerPool, BlockEnv, Block], Execution]
+"""One strategy's way of running a block (what :func:`execute` dispatches to)."""
+
+
 def _since(origin: float, spans: Sequence[Span]) -> tuple[Span, ...]:
     """``spans`` on a time line that starts at ``origin`` (``time.monotonic()``)."""
     return tuple(
@@ -81,13 +85,7 @@ def _since(origin: float, spans: Sequence[Span]) -> tuple[Span, ...]:
 def execute(strategy: Strategy, pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
     """Run ``block``'s transactions by ``strategy`` on ``pool``'s workers (whose replicas
     hold the parent state). A transaction that cannot run raises ``invalid_transaction``."""
-    if strategy == "groups":
-        return _groups(pool, env, block)
-    if strategy == "serial":
-        return _serial(pool, env, block)
-    if strategy == "declared":
-        return _declared(pool, env, block)
-    return _optimistic(pool, env, block)
+    return _RUNNERS[strategy](pool, env, block)
 
 
 def _run_groups(
@@ -398,3 +396,15 @@ def _optimistic(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:
         task_cpu_s={d.index: d.cpu_seconds for d in runs},
         spans=_since(dispatched, rounds.spans),
     )
+
+
+_RUNNERS: dict[Strategy, Runner] = {
+    "groups": _groups,
+    "declared": _declared,
+    "optimistic": _optimistic,
+    "serial": _serial,
+}
+"""Each strategy's runner: a strategy added to :data:`Strategy` without one fails
+this module's import, not a block's validation."""
+if set(_RUNNERS) != set(STRATEGIES):
+    raise ImportError(f"strategies without a runner: {set(STRATEGIES) - set(_RUNNERS)}")

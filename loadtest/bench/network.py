@@ -31,10 +31,11 @@ from common.chain.genesis import DEV_BALANCE
 from common.chain.state import ChainConfig, ChainState
 from common.evm.forks import apply_reference, decode_transaction
 from loadtest.testnet import process as testnet
+from loadtest.testnet.probe import head
+from loadtest.testnet.settings import TestnetSettings
 from loadtest.workloads.chain import (
     block_verdicts,
     chain_seconds,
-    head,
     run_setup,
     send,
     wait_mined,
@@ -115,17 +116,14 @@ class _Target:
 
 
 def run_network_bench(
-    workload: str = "erc20",
-    txs: int = 300,
-    validators: int = 3,
-    workers: int = 2,
-    transport: str = "http",
-    block_txs: int = 300,
-    block_interval: float = 1.0,
+    workload: str,
+    txs: int,
+    settings: TestnetSettings,
     data_dir: Path | None = None,
     compose: bool = False,
 ) -> NetworkResult:
-    """Start a testnet (processes, or the compose stack), drive it, measure, stop it."""
+    """Start the testnet ``settings`` describes (processes on free ports with a genesis
+    that funds the senders, or the compose stack), drive it, measure, stop it."""
     from common.chain.genesis import load_genesis
 
     config = ChainConfig()
@@ -134,33 +132,25 @@ def run_network_bench(
     if compose:
         from loadtest.testnet.stack import ComposeStack
 
-        with ComposeStack(validators, workers, transport, block_txs, block_interval) as stack:
+        with ComposeStack(settings) as stack:
             target = _Target(stack.url, stack.validator_names(), load_genesis(None), stack.sample)
             funders = dev_accounts()[1:]
-            return _measure(target, spec, senders, validators, workers, transport, config, funders)
+            return _measure(target, spec, senders, settings, config, funders)
     folder = Path(data_dir or tempfile.mkdtemp(prefix="pavm-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     genesis_path = folder / "genesis.json"
     _genesis_file(genesis_path, [s.address for s in senders])
     _progress(
-        f"starting a testnet in {folder}: 1 miner, {validators} validators x {workers} workers"
+        f"starting a testnet in {folder}: "
+        f"1 miner, {settings.validators} validators x {settings.workers} workers"
     )
-    net = testnet.up(
-        folder,
-        validators,
-        workers,
-        transport,
-        testnet.free_base_port(),
-        block_txs,
-        block_interval,
-        genesis=genesis_path,
-        progress=lambda line: None,
-    )
+    placed = {"base_port": testnet.free_base_port(), "genesis": genesis_path}
+    net = testnet.up(folder, settings.model_copy(update=placed), progress=lambda line: None)
     try:
         target = _Target(
             net.miner.url, [v.name for v in net.validators], load_genesis(genesis_path)
         )
-        return _measure(target, spec, senders, validators, workers, transport, config)
+        return _measure(target, spec, senders, settings, config)
     finally:
         testnet.down(net)
 
@@ -169,9 +159,7 @@ def _measure(
     target: _Target,
     workload: Workload,
     senders: list[Wallet],
-    validators: int,
-    workers: int,
-    transport: str,
+    settings: TestnetSettings,
     config: ChainConfig,
     funders: Sequence[Wallet] = (),
 ) -> NetworkResult:
@@ -213,9 +201,9 @@ def _measure(
     return NetworkResult(
         workload=workload.name,
         txs=txs,
-        validators=validators,
-        workers=workers,
-        transport=transport,
+        validators=settings.validators,
+        workers=settings.workers,
+        transport=settings.transport,
         blocks=len(numbers),
         mined=len(seen),
         throughput_chain_tps=round(len(seen) / seconds, 1),

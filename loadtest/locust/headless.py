@@ -21,7 +21,8 @@ import httpx
 
 from common.errors import PavmError
 from common.rpc.client import RpcClient
-from loadtest.workloads.chain import block_receipts, block_verdicts, chain_seconds, head
+from loadtest.testnet.probe import head
+from loadtest.workloads.chain import block_receipts, block_verdicts, chain_seconds
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 

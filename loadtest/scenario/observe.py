@@ -17,6 +17,7 @@ import httpx
 
 from common.errors import PavmError
 from common.rpc.client import call
+from loadtest.testnet.probe import head_or_none
 
 PERIOD = 0.5
 PROGRESS_EVERY = 2.0
@@ -100,8 +101,8 @@ class Observer:
 
     def sample(self) -> Sample:
         urls = self.validator_urls()
-        heads = dict(zip(urls, self._pool.map(_head, urls.values()), strict=True))
-        miner = _head(self.miner_url())
+        heads = dict(zip(urls, self._pool.map(_probe, urls.values()), strict=True))
+        miner = _probe(self.miner_url())
         now = time.time()
         return Sample(now - self.origin, miner, heads, now)
 
@@ -138,10 +139,5 @@ class Observer:
         )
 
 
-def _head(url: str | None) -> int | None:
-    if url is None:
-        return None
-    try:
-        return int(call(url, "eth_blockNumber", timeout=PROBE_TIMEOUT), 16)
-    except (httpx.HTTPError, PavmError, ValueError, TypeError):
-        return None
+def _probe(url: str | None) -> int | None:
+    return head_or_none(url, PROBE_TIMEOUT)

@@ -42,7 +42,8 @@ from loadtest.scenario.report import write_report
 from loadtest.scenario.results import Collected, results
 from loadtest.scenario.spec import Fault, Scenario, ScenarioError, describe
 from loadtest.testnet import process as testnet
-from loadtest.testnet.compose import REPOSITORY
+from loadtest.testnet.compose import REPOSITORY, environment
+from loadtest.testnet.probe import head, head_or_none
 
 SETTLE_S = 120.0
 """Longest wait for every validator to reach the head, before and after the load."""
@@ -51,6 +52,8 @@ LOCUST_GRACE_S = 120.0
 """Beyond the load's duration: locust's setup and its wait for the last inclusions."""
 RANGE = 256
 RECONCILE_S = 2.0
+RPC_TIMEOUT = 10.0
+"""Seconds the runner waits for a node's answer to one JSON-RPC call."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class Runner:
             self.phase = "links"
             self.shape()
             miner = self.miner_url()
-            start_head = testnet_head(miner)
+            start_head = head(miner, RPC_TIMEOUT)
             self.origin = time.time()
             self.observer = Observer(
                 self.miner_url_if_up,
@@ -142,17 +145,10 @@ class Runner:
         self.cluster.refresh()
         miner = self.cluster.members.get("miner")
         port = _port(miner.url) if miner is not None and miner.url else None
+        placed = net.model_copy(update={"base_port": port or testnet.free_base_port(span=1)})
         env = {
-            **os.environ,
-            "COMPOSE_PROJECT_NAME": self.options.project,
+            **environment(placed, self.options.project),
             "COMPOSE_FILE": "docker-compose.yml:compose/scenario.yml",
-            "VALIDATORS": str(net.validators),
-            "PAVM_WORKERS": str(net.workers),
-            "PAVM_TRANSPORT": net.transport,
-            "PAVM_STRATEGY": net.strategy,
-            "BLOCK_TXS": str(net.block_txs),
-            "BLOCK_INTERVAL": f"{net.block_interval:g}",
-            "PAVM_RPC_PORT": str(port or testnet.free_base_port(span=1)),
         }
         log = self.options.out / "testnet-up.log"
         self.say(
@@ -193,7 +189,7 @@ class Runner:
         now = shapes(self.plan, self.overrides)
         for name in self.plan.nodes("validators"):
             self.history[name] = [(-math.inf, now[name])]
-        touched = self.cluster.apply(now, self.cut, self.proxied)
+        touched = self.reshape()
         for link in self.plan.links:
             nodes = ", ".join(self.plan.nodes(link.nodes))
             self.say(f"[scenario] links: {nodes}: {link.describe()}")
@@ -201,6 +197,11 @@ class Runner:
         self.say(
             f"[scenario] links shaped on {len(touched)} nodes (latency by the {self.latency_by})"
         )
+
+    def reshape(self) -> list[str]:
+        """Give every node the link it has now (its ``links`` entry or ``slow-link``
+        override) and the partition's cut; the nodes shaped anew."""
+        return self.cluster.apply(shapes(self.plan, self.overrides), self.cut, self.proxied)
 
     def load_and_timeline(self, out: Path) -> int:
         load = self.plan.load
@@ -250,7 +251,7 @@ class Runner:
         :data:`RECONCILE_S` seconds: each look reads every container)."""
         if time.monotonic() - self._reconciled >= RECONCILE_S:
             self._reconciled = time.monotonic()
-            self.cluster.apply(shapes(self.plan, self.overrides), self.cut, self.proxied)
+            self.reshape()
 
     def play(self, fault: Fault) -> None:
         t = time.time() - self.origin
@@ -272,12 +273,12 @@ class Runner:
                 self.overrides[name] = fault.link.behaviour()
                 self.history.setdefault(name, []).append((t, self.overrides[name]))
         self.events.append({"at": fault.at, "t": t, "action": action, "nodes": nodes})
-        self.cluster.apply(shapes(self.plan, self.overrides), self.cut, self.proxied)
+        self.reshape()
 
     def settle(self) -> None:
         """Mend what the timeline left broken; wait until every validator is at the head."""
         self.mend()
-        self.cluster.apply(shapes(self.plan, self.overrides), self.cut, self.proxied)
+        self.reshape()
         self.wait_at_head("after the load")
 
     def mend(self, quiet: bool = False) -> None:
@@ -295,7 +296,7 @@ class Runner:
                     self.say(f"[scenario] settle: starting {name} again")
                     self.cluster.start(name)
             if quiet:
-                self.cluster.apply(shapes(self.plan, self.overrides), self.cut, self.proxied)
+                self.reshape()
         except (docker.errors.DockerException, ScenarioError) as exc:
             if not quiet:
                 raise
@@ -316,7 +317,7 @@ class Runner:
         assert self.observer is not None
         record = json.loads((out / "sent.json").read_text())
         miner = self.miner_url()
-        end = testnet_head(miner)
+        end = head(miner, RPC_TIMEOUT)
         self.say(f"[scenario] collect: blocks {start_head + 1}..{end}")
         names = self.plan.nodes("validators")
         hostnames = {self.cluster.get(n).hostname: n for n in names}
@@ -362,7 +363,7 @@ class Runner:
         """Every node's head, and its state root at the lowest of those heads (each
         validator accepted the block there only after computing that root itself)."""
         urls = {"miner": self.miner_url(), **{n: self.cluster.get(n).url for n in names}}
-        heads = {name: _head_or_none(url) for name, url in urls.items()}
+        heads = {name: head_or_none(url, RPC_TIMEOUT) for name, url in urls.items()}
         known = [h for h in heads.values() if h is not None]
         height = min(known) if known else None
         roots: dict[str, tuple[int | None, str | None]] = {}
@@ -423,19 +424,6 @@ def _intensity(users: int | None, rate: float | None) -> tuple[int, float]:
 
 def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
-
-
-def testnet_head(url: str) -> int:
-    return int(call(url, "eth_blockNumber", timeout=10), 16)
-
-
-def _head_or_none(url: str | None) -> int | None:
-    if url is None:
-        return None
-    try:
-        return testnet_head(url)
-    except (httpx.HTTPError, PavmError, ValueError, TypeError):
-        return None
 
 
 def _times(url: str, start: int, end: int) -> list[dict[str, Any]]:

@@ -9,11 +9,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from common.errors import PavmError
+from common.net.transport import Transport
+from loadtest.testnet.settings import TestnetSettings, Validators, Workers
 from loadtest.workloads.table import WORKLOADS
-from validator.strategies import Strategy
 
 MAX_BYTES = 256 * 1024
 """Largest scenario file read."""
@@ -33,18 +42,40 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Network(_Strict):
-    """The testnet to bring up (or find running)."""
+PROCESS_ONLY = (
+    "base_port",
+    "redis_url",
+    "redis_password_file",
+    "genesis",
+    "gas_schedule",
+    "dev",
+    "validator_args",
+)
+"""Testnet settings of the process-mode launcher only, which a scenario (played on the
+compose testnet) cannot honour."""
 
-    validators: Annotated[int, Field(ge=1, le=100)] = 6
-    workers: Annotated[int, Field(ge=1, le=64)] = 1
-    """Worker processes per validator."""
+
+class Network(TestnetSettings):
+    """The compose testnet to bring up (or find running): the testnet settings with a
+    scenario's defaults, at least one validator to fault, and a CPU limit."""
+
+    validators: Annotated[Validators, Field(ge=1)] = 6
+    workers: Workers = 1
+    transport: Transport = "both"
     cores: Annotated[float | None, Field(gt=0, le=256)] = None
     """CPUs each validator container may use (``None``: no limit)."""
-    transport: Literal["http", "redis", "both"] = "both"
-    strategy: Strategy = "groups"
-    block_txs: Annotated[int, Field(ge=1, le=10_000)] = 300
-    block_interval: Annotated[float, Field(gt=0, le=600)] = 2.0
+
+    @field_validator(*PROCESS_ONLY, mode="before")
+    @classmethod
+    def _process_only(cls, value: object, info: ValidationInfo) -> object:
+        raise ValueError(f"the compose testnet of a scenario takes no {info.field_name}")
+
+    @field_validator("strategy")
+    @classmethod
+    def _one_strategy(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) > 1:
+            raise ValueError("the compose testnet runs one strategy on every validator")
+        return value
 
 
 Nodes = list[str] | Literal["all", "validators"]
@@ -278,7 +309,7 @@ def describe(plan: Scenario) -> list[str]:
     lines = [
         f"{plan.name}: {plan.description}".rstrip(": "),
         f"network: {net.validators} validators x {net.workers} workers, "
-        f"{net.transport} transport, {net.strategy} strategy"
+        f"{net.transport} transport, {','.join(net.strategy)} strategy"
         + (f", {net.cores:g} cores each" if net.cores else ""),
     ]
     lines += [f"link {', '.join(plan.nodes(link.nodes))}: {link.describe()}" for link in plan.links]

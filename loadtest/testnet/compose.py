@@ -12,7 +12,9 @@ from typing import Any
 
 import docker
 
+from common.errors import PavmError
 from loadtest.testnet.probe import probe_health, recent_verdicts
+from loadtest.testnet.settings import TestnetSettings
 
 DEFAULT_PROJECT = "pavm"
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -31,6 +33,25 @@ class Node:
 def project_name() -> str:
     """COMPOSE_PROJECT_NAME from the environment, else the repository's default."""
     return os.environ.get("COMPOSE_PROJECT_NAME", DEFAULT_PROJECT)
+
+
+def environment(settings: TestnetSettings, project: str) -> dict[str, str]:
+    """The environment under which ``scripts/testnet-up`` brings up the testnet
+    ``settings`` describes as compose ``project``, its miner's JSON-RPC published on
+    ``settings.base_port`` (docker-compose.yml reads these variables)."""
+    if len(set(settings.strategy)) > 1:
+        raise PavmError("the compose testnet runs one strategy on every validator")
+    return {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": project,
+        "PAVM_RPC_PORT": str(settings.base_port),
+        "VALIDATORS": str(settings.validators),
+        "PAVM_WORKERS": str(settings.workers),
+        "PAVM_TRANSPORT": settings.transport,
+        "PAVM_STRATEGY": settings.strategy[0],
+        "BLOCK_TXS": str(settings.block_txs),
+        "BLOCK_INTERVAL": f"{settings.block_interval:g}",
+    }
 
 
 def nodes(project: str | None = None, client: Any = None) -> list[Node]:

@@ -1,9 +1,26 @@
-"""What both status views ask a running node: its /health, and the miner's verdict tally."""
+"""What the status views, benchmarks and scenarios ask a running node: its head, its
+/health, and the miner's verdict tally."""
 
 import httpx
 
 from common.errors import PavmError
-from common.rpc.client import RpcClient
+from common.rpc.client import RpcClient, call
+
+
+def head(url: str, timeout: float = 5.0) -> int:
+    """The number of the node's newest block, over JSON-RPC."""
+    return int(call(url, "eth_blockNumber", timeout=timeout), 16)
+
+
+def head_or_none(url: str | None, timeout: float = 5.0) -> int | None:
+    """:func:`head`, or ``None`` when the node has no URL (publishes no port) or does
+    not answer: for watchers, to whom a node that is down is news, not an error."""
+    if url is None:
+        return None
+    try:
+        return head(url, timeout)
+    except (httpx.HTTPError, PavmError, ValueError, TypeError):
+        return None
 
 
 def recent_verdicts(

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from common.errors import PavmError
 from common.net.keyfile import read_redis_password
 from loadtest.testnet.probe import probe_health, recent_verdicts
 from loadtest.testnet.redis_server import server_command, write_config
-from validator.strategies import Strategy
+from loadtest.testnet.settings import TestnetSettings
 
 STATE_FILE = "testnet.json"
 MINER_ADDRESS_FILE = "miner.address"
@@ -171,39 +171,26 @@ def _start(net: Testnet, name: str, role: str, url: str, command: list[str]) -> 
 
 
 def up(
-    data_dir: Path,
-    validators: int,
-    workers: int,
-    transport: str = "http",
-    base_port: int = 8545,
-    block_txs: int = 300,
-    block_interval: float = 2.0,
-    redis_url: str | None = None,
-    genesis: Path | None = None,
-    progress: Any = print,
-    validator_args: list[str] | None = None,
-    redis_password_file: Path | None = None,
-    gas_schedule: Path | None = None,
-    strategies: Sequence[Strategy] = ("groups",),
-    dev: bool = True,
+    data_dir: Path, settings: TestnetSettings, progress: Callable[[str], None] = print
 ) -> Testnet:
-    """Start the testnet; on any failure, stop what was started and raise. With
-    ``redis_url`` the nodes use that Redis (with the password in
-    ``redis_password_file``, if given); otherwise a Redis transport starts
-    ``redis-server`` with a password of its own. Validator i
-    runs ``strategies[i % len(strategies)]``. ``dev`` serves the miner's development
-    conveniences (``miner/dev.py``)."""
+    """Start the testnet ``settings`` describes; on any failure, stop what was started
+    and raise. With ``settings.redis_url`` the nodes use that Redis (with the password
+    in ``settings.redis_password_file``, if given); otherwise a Redis transport starts
+    ``redis-server`` with a password of its own. ``progress`` hears of each node as it
+    becomes healthy."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     if (data_dir / STATE_FILE).exists():
         previous = Testnet.load(data_dir)
         if any(_alive(n.pid) for n in previous.nodes):
             raise PavmError(f"a testnet is already running from {data_dir} (pavm testnet down)")
+    transport, base_port = settings.transport, settings.base_port
+    redis_url, redis_password_file = settings.redis_url, settings.redis_password_file
     net = Testnet(str(data_dir), transport)
     python = sys.executable
-    shared = ["--genesis", str(genesis.resolve())] if genesis else []
-    if gas_schedule is not None:
-        shared += ["--gas-schedule", str(gas_schedule.resolve())]
+    shared = ["--genesis", str(settings.genesis.resolve())] if settings.genesis else []
+    if settings.gas_schedule is not None:
+        shared += ["--gas-schedule", str(settings.gas_schedule.resolve())]
     try:
         if transport in ("redis", "both") and redis_url is None:
             port = base_port + 1000
@@ -234,22 +221,22 @@ def up(
                 "--port",
                 str(base_port),
                 "--block-txs",
-                str(block_txs),
+                str(settings.block_txs),
                 "--block-interval",
-                str(block_interval),
+                str(settings.block_interval),
                 "--transport",
                 transport,
                 "--address-file",
                 str(data_dir / MINER_ADDRESS_FILE),
                 "--join-token-file",
                 str(data_dir / JOIN_TOKEN_FILE),
-                "--dev" if dev else "--no-dev",
+                "--dev" if settings.dev else "--no-dev",
                 *shared,
             ],
         )
         wait_healthy(miner.url, miner.pid)
         progress(f"miner      {miner.url}")
-        for i in range(validators):
+        for i in range(settings.validators):
             name = f"validator-{i + 1}"
             port = base_port + 1 + i
             url = f"http://127.0.0.1:{port}"
@@ -275,15 +262,15 @@ def up(
                     "--join-token-file",
                     str(data_dir / JOIN_TOKEN_FILE),
                     "--workers",
-                    str(workers),
+                    str(settings.workers),
                     "--strategy",
-                    strategies[i % len(strategies)],
+                    settings.strategy_of(i),
                     "--transport",
                     transport,
                     "--public-url",
                     url,
                     *shared,
-                    *(validator_args or []),
+                    *settings.validator_args,
                 ],
             )
         for node in net.validators:

@@ -1,7 +1,6 @@
 """The compose testnet as a context manager for benchmarks: up under its own project
 and port, sampled through the Docker API, removed afterwards whatever happens."""
 
-import os
 import subprocess
 from typing import Any
 
@@ -9,26 +8,20 @@ import docker
 
 from loadtest.testnet import compose
 from loadtest.testnet import process as testnet
+from loadtest.testnet.settings import TestnetSettings
 
 PROJECT = "pavmbench"
 
 
 class ComposeStack:
-    def __init__(
-        self, validators: int, workers: int, transport: str, block_txs: int, interval: float
-    ) -> None:
+    def __init__(self, settings: TestnetSettings) -> None:
+        """The testnet ``settings`` describes, its JSON-RPC on a free port whatever
+        ``settings.base_port`` says (a benchmark must not meet a running testnet)."""
         self.port = testnet.free_base_port(span=1)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "COMPOSE_PROJECT_NAME": PROJECT,
-            "PAVM_RPC_PORT": str(self.port),
-            "VALIDATORS": str(validators),
-            "PAVM_WORKERS": str(workers),
-            "PAVM_TRANSPORT": transport,
-            "BLOCK_TXS": str(block_txs),
-            "BLOCK_INTERVAL": str(interval),
-        }
+        self.env = compose.environment(
+            settings.model_copy(update={"base_port": self.port}), PROJECT
+        )
         self.client = docker.from_env()
 
     def __enter__(self) -> "ComposeStack":

@@ -15,6 +15,7 @@ from common.chain.accounts import Wallet
 from common.errors import PavmError
 from common.evm.forks import decode_transaction
 from common.rpc.client import RpcClient, call
+from loadtest.testnet.probe import head
 from loadtest.workloads.generator import TxGenerator
 
 SEND_BATCH = 50
@@ -25,10 +26,6 @@ POOL_AHEAD = 64
 def pending_nonce(url: str, address: bytes) -> int:
     """The account's next nonce, counting transactions waiting in the pool."""
     return int(call(url, "eth_getTransactionCount", ["0x" + address.hex(), "pending"]), 16)
-
-
-def head(url: str) -> int:
-    return int(call(url, "eth_blockNumber"), 16)
 
 
 def chain_seconds(url: str, first: int, last: int) -> int:

@@ -11,13 +11,15 @@ from web3.middleware import ExtraDataToPOAMiddleware
 
 from common.rpc.client import call
 from loadtest.testnet import process as testnet
+from loadtest.testnet.settings import TestnetSettings
 
 T = TypeVar("T")
 
 
 def start_testnet(tmp: Path, **options: Any) -> testnet.Testnet:
+    """A process-mode testnet of :class:`TestnetSettings` ``options``, on free ports."""
     options.setdefault("base_port", testnet.free_base_port())
-    return testnet.up(tmp, progress=lambda line: None, **options)
+    return testnet.up(tmp, TestnetSettings(**options), progress=lambda line: None)
 
 
 def web3_for(url: str) -> Web3:

@@ -1,16 +1,14 @@
 """The network benchmark counts every sent transaction as mined and agreed upon."""
 
 from loadtest.bench.network import run_network_bench
+from loadtest.testnet.settings import TestnetSettings
 
 
 def test_network_bench_accounts_for_every_transaction(tmp_path):
     result = run_network_bench(
         "transfer",
-        txs=40,
-        validators=2,
-        workers=1,
-        block_txs=15,
-        block_interval=0.3,
+        40,
+        TestnetSettings(validators=2, workers=1, block_txs=15, block_interval=0.3),
         data_dir=tmp_path,
     )
     assert result.mined == 40 and result.blocks >= 3
@@ -26,11 +24,8 @@ def test_transactions_beyond_a_blocks_gas_wait_for_the_next_block(tmp_path):
     all are mined."""
     result = run_network_bench(
         "kvstore-write",
-        txs=120,
-        validators=1,
-        workers=1,
-        block_txs=300,
-        block_interval=0.3,
+        120,
+        TestnetSettings(validators=1, workers=1, block_txs=300, block_interval=0.3),
         data_dir=tmp_path,
     )
     assert result.mined == 120 and result.blocks >= 3

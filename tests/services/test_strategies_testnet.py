@@ -18,9 +18,7 @@ def _mined(net: testnet.Testnet, senders: list, count: int) -> bool:
 
 
 def test_validators_of_every_strategy_agree_on_every_block(tmp_path):
-    net = start_testnet(
-        tmp_path, validators=4, workers=2, strategies=STRATEGIES, block_interval=0.5
-    )
+    net = start_testnet(tmp_path, validators=4, workers=2, strategy=STRATEGIES, block_interval=0.5)
     try:
         infos = [call(v.url, "pavm_nodeInfo") for v in net.validators]
         assert [info["strategy"] for info in infos] == list(STRATEGIES)
