@@ -10,6 +10,7 @@ the project's other dependencies; Plotly's time series, heatmaps and horizontal 
 import asyncio
 import json
 import threading
+from collections import Counter
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from common.net.clients import client_key
 from common.rpc.errors import RpcError
 from common.rpc.hexcodec import parse_hash
 from common.rpc.http import block_number
@@ -29,6 +31,9 @@ PLOTLY_JS = Path(plotly.__file__).with_name("package_data") / "plotly.min.js"
 ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 MAX_STREAMS = 16
 """Event streams open at once; one more is refused with 503."""
+MAX_STREAMS_PER_CLIENT = 4
+"""Event streams one client (its address) may hold, so one client cannot take every
+stream and leave the others a dead page (invariant 9, docs/architecture.md)."""
 PUSH_EVERY = 1.0
 """Seconds between two overviews pushed (the pool is sampled each second)."""
 
@@ -36,7 +41,7 @@ PUSH_EVERY = 1.0
 def dashboard_router(dashboard: Dashboard) -> APIRouter:
     """``/dashboard`` and what it loads."""
     router = APIRouter()
-    streams = _Slots(MAX_STREAMS)
+    streams = _Slots(MAX_STREAMS, MAX_STREAMS_PER_CLIENT)
 
     @router.get("/dashboard", response_class=HTMLResponse)
     def page() -> HTMLResponse:
@@ -80,8 +85,10 @@ def dashboard_router(dashboard: Dashboard) -> APIRouter:
     @router.get("/dashboard/events")
     async def events(request: Request) -> StreamingResponse:
         """Server-sent events: an ``overview`` every second."""
-        if not streams.take():
-            raise HTTPException(503, f"{MAX_STREAMS} dashboard streams are open already")
+        client = client_key(request.client.host if request.client else None)
+        refusal = streams.take(client)
+        if refusal:
+            raise HTTPException(503, refusal)
 
         async def stream() -> Any:
             try:
@@ -91,7 +98,7 @@ def dashboard_router(dashboard: Dashboard) -> APIRouter:
                     yield f"event: overview\ndata: {data}\n\n"
                     await asyncio.sleep(PUSH_EVERY)
             finally:
-                streams.give()
+                streams.give(client)
 
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
@@ -100,19 +107,28 @@ def dashboard_router(dashboard: Dashboard) -> APIRouter:
 
 
 class _Slots:
-    """A counter of open streams, shared by the event loop and nothing else."""
+    """Open streams, counted in all and per client (the event loop's threads share it)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, per_client: int) -> None:
         self.free = size
+        self.per_client = per_client
+        self._held: Counter[str | None] = Counter()
         self._lock = threading.Lock()
 
-    def take(self) -> bool:
+    def take(self, client: str | None) -> str:
+        """Take a stream for ``client``; the reason it is refused, ``""`` when taken."""
         with self._lock:
             if self.free == 0:
-                return False
+                return f"{MAX_STREAMS} dashboard streams are open already"
+            if client is not None and self._held[client] >= self.per_client:
+                return f"too many dashboard streams from {client}: at most {self.per_client}"
             self.free -= 1
-            return True
+            self._held[client] += 1
+            return ""
 
-    def give(self) -> None:
+    def give(self, client: str | None) -> None:
         with self._lock:
             self.free += 1
+            self._held[client] -= 1
+            if self._held[client] <= 0:
+                del self._held[client]

@@ -17,7 +17,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from common.rpc.client import call
 from loadtest.testnet import process as testnet
-from miner.dashboard.routes import MAX_STREAMS
+from miner.dashboard.routes import MAX_STREAMS, MAX_STREAMS_PER_CLIENT
 from tests.services.helpers import all_agree, start_testnet, wait_for
 
 INDEPENDENT = 4
@@ -125,15 +125,33 @@ def _stream_opens(url: str) -> bool:
         return response.status_code == 200
 
 
+def _from(address: str) -> httpx.Client:
+    """A client whose connections come from ``address`` (any of 127.0.0.0/8 reaches
+    127.0.0.1 on Linux): another client, as the node tells them apart."""
+    return httpx.Client(timeout=10, transport=httpx.HTTPTransport(local_address=address))
+
+
 def test_the_event_stream_pushes_new_heads_and_is_bounded(net):
     url = net.miner.url
-    with httpx.Client(timeout=10) as client, ExitStack() as streams:
+    clients = [_from(f"127.0.0.{i}") for i in range(2, 7)]
+    with ExitStack() as streams:
+        for client in clients:
+            streams.callback(client.close)
         opened = [
-            streams.enter_context(client.stream("GET", f"{url}/dashboard/events"))
-            for _ in range(MAX_STREAMS)
+            streams.enter_context(
+                clients[i // MAX_STREAMS_PER_CLIENT].stream("GET", f"{url}/dashboard/events")
+            )
+            for i in range(MAX_STREAMS_PER_CLIENT)
         ]
         assert all(r.status_code == 200 for r in opened)
-        refused = httpx.get(f"{url}/dashboard/events", timeout=10)
+        greedy = clients[0].get(f"{url}/dashboard/events")
+        assert greedy.status_code == 503 and "from 127.0.0.2" in greedy.json()["detail"]
+        for i in range(MAX_STREAMS_PER_CLIENT, MAX_STREAMS):
+            response = streams.enter_context(
+                clients[i // MAX_STREAMS_PER_CLIENT].stream("GET", f"{url}/dashboard/events")
+            )
+            assert response.status_code == 200
+        refused = clients[-1].get(f"{url}/dashboard/events")
         assert refused.status_code == 503 and str(MAX_STREAMS) in refused.json()["detail"]
         heads = []
         call(url, "evm_mine")
