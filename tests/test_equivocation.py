@@ -181,6 +181,19 @@ def test_a_high_s_twin_is_dropped_before_any_work_and_the_miner_block_follows(ne
     wait_for(lambda: _at(net, block), what="the miner's block accepted")
 
 
+def test_a_sealed_header_far_ahead_does_not_make_the_validator_wait_for_it(net):
+    """What the validator waits for is the head the miner reports: a sealed block
+    numbered far beyond it (only the key holder can make one) leaves /health alone."""
+    block = net.miner.mine_now()
+    net.validator.receive(block.encode())
+    wait_for(lambda: _at(net, block), what="the miner's block accepted")
+    far = replace(block.header, number=2**62, seal=b"").signed_by(MINER_KEY)
+    net.validator.receive(replace(block, header=far).encode())
+    wait_for(lambda: net.validator._inbox.empty(), what="the far block taken in")
+    time.sleep(0.5)
+    assert net.validator.known_head == block.header.number and net.validator.synced
+
+
 def test_a_restarted_validator_is_still_on_the_miner_chain_with_its_evidence(net, tmp_path):
     node = net.validator
     head, evidence = node.validator.state.head, _evidence(net)

@@ -9,10 +9,12 @@ from common.chain.accounts import genesis_alloc
 from common.chain.genesis import load_genesis
 from common.chain.state import ChainState
 from common.errors import PavmError, StoreCorrupted
+from common.store import chain as chain_store
 from common.store.chain import ChainStore
 from common.store.kv import LmdbDB
 from loadtest.workloads.contracts import load
 from tests.conftest import CONFIG, MINER, Chain
+from tests.vectors.make import sample_header
 from validator.validate import Validator
 
 PROBE = load("probe")
@@ -136,3 +138,18 @@ def test_a_store_made_with_another_genesis_is_refused_not_run_on(tmp_path):
             ChainStore(db).open_chain(spec.alloc, other)
     finally:
         db.close()
+
+
+def test_equivocations_are_kept_once_each_and_at_most_max(tmp_path, monkeypatch):
+    monkeypatch.setattr(chain_store, "MAX_EQUIVOCATIONS", 2)
+    db = LmdbDB(tmp_path / "chain")
+    store = ChainStore(db)
+    held = sample_header()
+    others = [replace(held, timestamp=held.timestamp + i) for i in (1, 2, 3)]
+    assert store.put_equivocation(held, others[0], 1.0)
+    assert not store.put_equivocation(others[0], held, 2.0)  # the same pair
+    assert store.put_equivocation(held, others[1], 3.0)
+    with pytest.raises(chain_store.EvidenceFull):
+        store.put_equivocation(held, others[2], 4.0)
+    assert sorted(e["seenAt"] for e in store.equivocations()) == [1.0, 3.0]
+    db.close()

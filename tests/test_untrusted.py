@@ -119,10 +119,20 @@ def test_the_dispatcher_answers_any_bytes_with_json(body):
 
 @given(st.lists(nested, min_size=1, max_size=4))
 def test_the_first_item_is_found_from_the_prefixes_alone(items):
-    assert first_list_item(rlp.encode(items)) == rlp.encode(items[0])
+    assert first_list_item(rlp.encode(items), 10**6) == rlp.encode(items[0])
+
+
+def test_a_first_item_too_long_is_refused_from_its_prefix():
+    """A block whose "header" is 2 MB of one-byte items: refused from the length
+    prefix, before anything decodes the item (decoding it cost seconds and MBs)."""
+    data = rlp.encode([[b"\x01"] * 2_000_000, []])
+    with pytest.raises(ValueError, match="at most 1024"):
+        first_list_item(data, 1024)
+    with pytest.raises(ValueError, match="at most 1024"):
+        Block.header_of(data)
 
 
 @pytest.mark.parametrize("data", [b"", b"\x80", b"\xc0", b"\xc3\x82\x01", b"\xf9\x01"])
 def test_no_first_item_of_what_is_no_list_or_runs_short(data):
     with pytest.raises(ValueError):
-        first_list_item(data)
+        first_list_item(data, 1024)

@@ -27,3 +27,32 @@ def test_pushes_beyond_the_inbox_are_dropped_and_counted(tmp_path, monkeypatch):
         node.request_catch_up()  # a full inbox takes no signal, and does not block
     finally:
         node.stop()
+
+
+def test_pushes_beyond_the_inbox_bytes_are_dropped(tmp_path, monkeypatch):
+    """64 pushes of the largest body a push may carry would hold 2.5 GiB: the inbox is
+    bounded in bytes too, and a body taken out gives its bytes back."""
+    monkeypatch.setattr(node_module, "GENESIS_ATTEMPTS", 1)
+    monkeypatch.setattr(node_module, "INBOX_BYTES", 1000)
+    node = ValidatorNode(
+        ValidatorSettings(
+            name="v1",
+            data_dir=tmp_path,
+            genesis=default_genesis(),
+            miner_address=b"\x01" * 20,
+            miner_url="http://127.0.0.1:9",
+            workers=1,
+            key=b"\x02" * 32,
+            join_token=b"t" * 32,
+        )
+    )
+    try:
+        for _ in range(3):
+            node.receive(b"\xc0" * 400)
+        assert node.dropped["inbox_full"] == 1
+        node._inbox.get_nowait()
+        node._taken(400)  # what the work thread does with each arrival
+        node.receive(b"\xc0" * 400)
+        assert node.dropped["inbox_full"] == 1
+    finally:
+        node.stop()

@@ -43,7 +43,7 @@ from common.net.block_times import BlockTimes, Via
 from common.net.membership import HEARTBEAT, NAME, Registration
 from common.net.transport import MAX_REASON, Verdict, redis_channels
 from common.rpc.client import NodeError, RpcClient
-from common.store.chain import ChainStore
+from common.store.chain import ChainStore, EvidenceFull
 from common.store.kv import LmdbDB
 from validator.strategies import Strategy
 from validator.validate import BODY_MISMATCH, ValidationReport, Validator
@@ -54,6 +54,11 @@ BAD_BLOCKS = 16
 """Rejected blocks kept for debug_getBadBlocks."""
 INBOX = 64
 """Pushed blocks waiting for validation at most."""
+INBOX_BYTES = 256 * 1024 * 1024
+"""Bytes of pushed blocks waiting at most: 64 blocks of the largest size a push may
+have would hold 2.5 GiB."""
+LOG_EVERY = 10.0
+"""Seconds between two log lines about blocks dropped for one cause."""
 GENESIS_ATTEMPTS = 8
 """Tries (backing off up to 2 s) to reach the miner and compare block 0 at start."""
 MAX_REWIND = 4096
@@ -133,6 +138,11 @@ class ValidatorNode:
             settings.transport, settings.redis_url, settings.redis_password
         )
         self._inbox: queue.Queue[_Arrival | _Signal] = queue.Queue(INBOX)
+        self._inbox_bytes = 0
+        """Bytes of the blocks waiting in the inbox (at most ``INBOX_BYTES``)."""
+        self._inbox_lock = threading.Lock()
+        self._logged: dict[str, float] = {}
+        """When each cause of dropped blocks was last logged (``time.monotonic()``)."""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.known_head = self.head
@@ -216,10 +226,30 @@ class ValidatorNode:
         """A block arrived (HTTP push or pub/sub); validation happens in order, elsewhere.
         With ``INBOX`` blocks already waiting it is dropped (and counted): catch-up
         fetches whatever a dropped push carried."""
+        with self._inbox_lock:
+            if self._inbox_bytes + len(data) > INBOX_BYTES:
+                self._drop("inbox_full", "dropped a pushed block: the inbox is full")
+                return
+            self._inbox_bytes += len(data)
         try:
             self._inbox.put_nowait(_Arrival(data, via, time.time()))
         except queue.Full:
-            self.dropped["inbox_full"] += 1
+            self._taken(len(data))
+            self._drop("inbox_full", "dropped a pushed block: the inbox is full")
+
+    def _taken(self, size: int) -> None:
+        """``size`` bytes left the inbox."""
+        with self._inbox_lock:
+            self._inbox_bytes -= size
+
+    def _drop(self, cause: str, message: str, *args: object) -> None:
+        """Count a block dropped unjudged; log it, but at most once per ``LOG_EVERY``
+        seconds per cause (a flood of junk must not flood the log too)."""
+        self.dropped[cause] += 1
+        now = time.monotonic()
+        if now - self._logged.get(cause, -LOG_EVERY) >= LOG_EVERY:
+            self._logged[cause] = now
+            log.warning(message + " (%d dropped so far for %s)", *args, self.dropped[cause], cause)
 
     def request_catch_up(self) -> None:
         """Ask the worker thread to compare with the miner's head (e.g. after resubscribing)."""
@@ -265,7 +295,7 @@ class ValidatorNode:
             self.miner_reachable = False
             return None
         self.miner_reachable = True
-        self.known_head = max(self.known_head, head)
+        self.known_head = head
         return head
 
     # -- validation ------------------------------------------------------------------------
@@ -275,6 +305,8 @@ class ValidatorNode:
             data = self._inbox.get()
             if data is _Signal.STOP:
                 return
+            if isinstance(data, _Arrival):
+                self._taken(len(data.data))
             try:
                 if isinstance(data, _Arrival):
                     self._handle(data)
@@ -295,25 +327,23 @@ class ValidatorNode:
         try:
             header = Block.header_of(data)
         except ValueError as exc:
-            self.dropped["malformed"] += 1
-            log.warning("dropped a malformed block: %s", exc)
+            self._drop("malformed", "dropped a malformed block: %s", exc)
             return
         if not self._sealed_by_miner(header):
             return
         number = header.number
-        self.known_head = max(self.known_head, number)
         if number <= self.head:
             if self.store.number_of(header.hash) != number:
                 held = self.store.block(number)
                 if held is not None and self._equivocation(held.header, header):
-                    if self._follow_miner():
-                        self._catch_up(self.known_head)
+                    head = self._miner_head() if self._follow_miner() else None
+                    if head is not None:
+                        self._catch_up(head)
             return
         try:
             block = Block.decode(data)
         except ValueError as exc:
-            self.dropped["malformed"] += 1
-            log.warning("dropped a malformed block %d: %s", number, exc)
+            self._drop("malformed", "dropped a malformed block %d: %s", number, exc)
             return
         if number > self.head + 1:
             self._catch_up(number - 1)
@@ -329,12 +359,11 @@ class ValidatorNode:
         either kind is counted by its cause and logged."""
         problem = header.seal_problem()
         if problem:
-            self.dropped["non_canonical_seal"] += 1
-            log.warning("dropped block %d: its seal is not canonical: %s", header.number, problem)
+            message = "dropped block %d: its seal is not canonical: %s"
+            self._drop("non_canonical_seal", message, header.number, problem)
             return False
         if header.signer() != self.settings.miner_address:
-            self.dropped["signature"] += 1
-            log.warning("dropped block %d: not signed by the miner", header.number)
+            self._drop("signature", "dropped block %d: not signed by the miner", header.number)
             return False
         return True
 
@@ -375,7 +404,11 @@ class ValidatorNode:
     def _equivocation(self, held: Header, other: Header) -> bool:
         """Keep the evidence that the miner sealed both ``held`` and ``other`` at one
         height; ``False`` when this pair was seen before."""
-        if not self.store.put_equivocation(held, other, time.time()):
+        try:
+            if not self.store.put_equivocation(held, other, time.time()):
+                return False
+        except EvidenceFull as exc:
+            self._drop("evidence_full", "not keeping an equivocation at %d: %s", held.number, exc)
             return False
         self.equivocations += 1
         log.warning(
@@ -449,11 +482,10 @@ class ValidatorNode:
             if exc.reason == "bad_signature" or exc.reason in BODY_MISMATCH:
                 self.times.forget(header.number)
             if exc.reason == "bad_signature":
-                self.dropped["signature"] += 1
+                self._drop("signature", "dropped block %d: %s", header.number, exc)
                 return False
             if exc.reason in BODY_MISMATCH:
-                self.dropped["body_mismatch"] += 1
-                log.warning("dropped block %d: %s", header.number, exc)
+                self._drop("body_mismatch", "dropped block %d: %s", header.number, exc)
                 return False
             self.times.judged(header.number, False, time.time())
             self.rejected[exc.reason] += 1
@@ -471,6 +503,7 @@ class ValidatorNode:
             )
             return False
         self.times.judged(header.number, True, time.time())
+        self.known_head = max(self.known_head, header.number)
         self.arrivals[via] += 1
         self.validated += 1
         self.transactions += report.transactions

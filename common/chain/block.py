@@ -46,6 +46,9 @@ FIXED: dict[int, bytes] = {
 }
 """Header positions whose value is the same in every pavm block."""
 FIELDS = 21
+MAX_HEADER = 1024
+"""Bytes a header's encoding has at most (its fields are fixed-size or 32-byte
+integers: about 750), checked before anything decodes it."""
 _HASHES = {0: "parent_hash", 3: "state_root", 4: "transactions_root", 5: "receipts_root"}
 _INTS = {8: "number", 9: "gas_limit", 10: "gas_used", 11: "timestamp", 15: "base_fee"}
 
@@ -195,8 +198,9 @@ class Block:
     @staticmethod
     def header_of(data: bytes) -> Header:
         """The header of an encoded block, read without decoding the body, so that a
-        block's signature is checked before any work is spent on what it carries."""
-        return Header.from_rlp(codec.decode(first_list_item(data)))
+        block's signature is checked before any work is spent on what it carries; a
+        first item longer than any header is refused from its length prefix alone."""
+        return Header.from_rlp(codec.decode(first_list_item(data, MAX_HEADER)))
 
     @classmethod
     def decode(cls, data: bytes) -> "Block":

@@ -66,15 +66,18 @@ def check_rlp_depth(data: bytes, limit: int = MAX_RLP_DEPTH) -> None:
         pos += head
 
 
-def first_list_item(data: bytes) -> bytes:
+def first_list_item(data: bytes, max_size: int) -> bytes:
     """The encoding of the first item of the RLP list ``data``, found from the prefixes
-    alone (nothing else is decoded); ``ValueError`` if ``data`` is no such list."""
+    alone (nothing else is decoded); ``ValueError`` if ``data`` is no such list, or the
+    item is longer than ``max_size`` bytes."""
     is_list, start, end = _span(data, 0)
     if not is_list or end != len(data) or start == end:
         raise ValueError("expected a non-empty RLP list")
     _, _, first_end = _span(data, start)
     if first_end > end:
         raise ValueError("RLP item runs past its list")
+    if first_end - start > max_size:
+        raise ValueError(f"first item is {first_end - start} bytes, at most {max_size}")
     return data[start:first_end]
 
 

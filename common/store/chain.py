@@ -64,6 +64,9 @@ def _tx_key(tx_hash: bytes) -> bytes:
 
 _POOL = b"pavm/pool/"
 _MEMBER = b"pavm/member/"
+MAX_EQUIVOCATIONS = 1024
+"""Equivocations kept at most: each is a pair of headers only the miner's key can make,
+so more means the key is out of the miner's hands, and the first ones prove it."""
 _ORPHAN = b"pavm/orphan/"
 _EQUIVOCATION = b"pavm/equivocation/"
 
@@ -92,6 +95,10 @@ def decode_receipts(data: bytes) -> list[OpReceipt]:
             )
         )
     return out
+
+
+class EvidenceFull(PavmError):
+    """Thrown when another equivocation would pass ``MAX_EQUIVOCATIONS``."""
 
 
 class ChainStore:
@@ -185,11 +192,17 @@ class ChainStore:
 
     def put_equivocation(self, held: Header, other: Header, seen_at: float) -> bool:
         """Keep the evidence that the miner sealed two blocks at one height: both
-        headers (anyone can check both seals). ``False`` when it was kept already."""
+        headers (anyone can check both seals). ``False`` when it was kept already,
+        :class:`EvidenceFull` when ``MAX_EQUIVOCATIONS`` are."""
         first, second = sorted((held.hash, other.hash))
         key = _EQUIVOCATION + held.number.to_bytes(8, "big") + b"/" + first + second
         if key in self.db:
             return False
+        if len(self.db.items_with_prefix(_EQUIVOCATION)) >= MAX_EQUIVOCATIONS:
+            raise EvidenceFull(
+                f"{MAX_EQUIVOCATIONS} equivocations are kept already: the miner's key seals "
+                "blocks it should not (replace the key, start validators afresh)"
+            )
         record = {
             "number": held.number,
             "held": "0x" + codec.encode(held.to_rlp()).hex(),
