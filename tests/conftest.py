@@ -1,7 +1,9 @@
-"""Fixtures: a genesis with funded wallets, and a chain with the probe and ERC20 deployed."""
+"""The test tiers by folder, and fixtures: a genesis with funded wallets, and a chain
+with the probe and ERC20 deployed."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,17 @@ MINER_KEY = b"\x11" * 32
 MINER = address_of(MINER_KEY)
 CONFIG = ChainConfig()
 TOKEN_SUPPLY = 10**30
+HERE = Path(__file__).resolve().parent
+# Tests under these folders carry the marker of their tier (pyproject.toml registers
+# them): `scripts/test --fast` deselects them.
+TIERS = {HERE / "services": pytest.mark.services, HERE / "compose": pytest.mark.compose}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for folder, marker in TIERS.items():
+            if item.path.is_relative_to(folder):
+                item.add_marker(marker)
 
 
 def reference_root(parent: ChainState, built: BuiltBlock) -> bytes:

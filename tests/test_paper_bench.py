@@ -45,6 +45,8 @@ def report(tmp_path_factory):
     return out, results
 
 
+# The report fixture runs the whole quick paper bench: minutes on two cores.
+@pytest.mark.slow
 def test_every_figure_is_a_png_the_report_shows(report):
     out, _ = report
     text = (out / "report.md").read_text()
@@ -57,6 +59,7 @@ def test_every_figure_is_a_png_the_report_shows(report):
     assert "per core" in text and "yes**" in text
 
 
+@pytest.mark.slow
 def test_series_match_the_measured_runs(report):
     _, results = report
     meta = results["meta"]
