@@ -212,7 +212,12 @@ def test_in_chromium_the_page_follows_the_chain_into_a_block_and_a_transaction(n
         assert cells[3] == str(INDEPENDENT) and cells[9] == "0"
         browser.save_screenshot(str(tmp_path / "overview.png"))
 
-        browser.find_element(By.XPATH, f"//table[@id='blocks']//tr[td[1]='{number}']").click()
+        def open_block() -> bool:
+            # The table is drawn anew each second: a row found may be gone by the click.
+            browser.find_element(By.XPATH, f"//table[@id='blocks']//tr[td[1]='{number}']").click()
+            return True
+
+        wait_for(open_block, 10, "a click on the block's row")
         wait_for(lambda: _text(browser, "block-number") == str(number), 10, "the block page")
         wait_for(
             lambda: browser.find_elements(By.CSS_SELECTOR, "#gantt-validator option"), 30, "reports"
