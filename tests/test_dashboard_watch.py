@@ -2,6 +2,7 @@
 well, badly, hugely or slowly: what it keeps is checked, what it asks is bounded, and
 no answer stops it from polling the others."""
 
+import contextlib
 import json
 import threading
 import time
@@ -58,7 +59,7 @@ def servers() -> Iterator[Callable[[Answer], tuple[str, list]]]:
         asked: list = []
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 asked.append(body)
                 data = answer(body)
@@ -66,10 +67,8 @@ def servers() -> Iterator[Callable[[Answer], tuple[str, list]]]:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(OSError):  # the watch hung up on a too-large answer
                     self.wfile.write(data)
-                except OSError:
-                    pass  # the watch hung up on a too-large answer
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -124,9 +123,12 @@ def test_malformed_huge_slow_and_mistyped_answers_mark_a_validator_unreachable(
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             seen = w.snapshot()
-            if len(seen) == len(urls) and all(seen[n].error for n in cases):
-                if len(seen["good"].reports) == 4:
-                    break
+            if (
+                len(seen) == len(urls)
+                and all(seen[n].error for n in cases)
+                and len(seen["good"].reports) == 4
+            ):
+                break
             time.sleep(0.1)
         seen = w.snapshot()
     finally:

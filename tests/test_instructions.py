@@ -224,7 +224,7 @@ def test_sub_calls_leave_the_state_that_plain_calls_in_thread_id_order_leave(cal
 
 
 def _results(calls: list[SubCall], **kwargs: bool) -> tuple[TxOutcome, list[Any]]:
-    outcome, state = run_pavm(chain_with(driver(calls, **kwargs)), Serial())
+    outcome, _ = run_pavm(chain_with(driver(calls, **kwargs)), Serial())
     _, computation, _ = run_reference(chain_with(driver(calls, **kwargs)))
     return outcome, decode_results(computation.output) if computation.output else []
 

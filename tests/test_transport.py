@@ -10,7 +10,7 @@ from tests.services.helpers import wait_for
 
 def _server(received: list[bytes], hold: threading.Event | None) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["content-length"]))
             if hold is not None:
                 hold.wait(30)

@@ -127,9 +127,11 @@ def test_redis_answers_no_one_without_the_password(net):
         ):
             with pytest.raises(redis.AuthenticationError):
                 stranger.execute_command(*command)
-    with redis.Redis.from_url(net.redis_url, password="0" * 64) as guesser:
-        with pytest.raises(redis.AuthenticationError):
-            guesser.ping()
+    with (
+        redis.Redis.from_url(net.redis_url, password="0" * 64) as guesser,
+        pytest.raises(redis.AuthenticationError),
+    ):
+        guesser.ping()
     _still_serving(net)
 
 
