@@ -3,11 +3,13 @@ dropped once too much waits for it, and nothing more is kept for it. One client'
 sockets together cannot take every ``logs`` subscription of the node."""
 
 import asyncio
+from typing import cast
 
 import pytest
 
 from common.rpc import ws
 from common.rpc.errors import RpcError
+from common.store.chain import ChainStore
 
 
 def test_a_socket_with_too_much_waiting_is_dropped(monkeypatch):
@@ -27,7 +29,8 @@ def test_a_socket_with_too_much_waiting_is_dropped(monkeypatch):
 
 
 def test_one_client_cannot_take_every_logs_subscription():
-    subscriptions = ws.Subscriptions(None, 31337, pending=False)  # subscribing reads no store
+    # Subscribing reads no store.
+    subscriptions = ws.Subscriptions(cast(ChainStore, None), 31337, pending=False)
     greedy = [ws._Connection("10.0.0.1") for _ in range(3)]
     other = ws._Connection("10.0.0.2")
     subscriptions.connections.update([*greedy, other])

@@ -11,6 +11,7 @@ and go on mining and agreeing on the blocks that follow.
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -189,7 +190,7 @@ def probe(net):
     assert answer.status_code == 200, answer.text
 
 
-def _verdict(net: testnet.Testnet, key: bytes = PROBE_KEY, **fields: object) -> dict[str, object]:
+def _verdict(net: testnet.Testnet, key: bytes = PROBE_KEY, **fields: object) -> dict[str, Any]:
     """A verdict by "probe" on the miner's latest block, signed by ``key``, then with
     ``fields`` replaced (after signing: a changed field breaks the signature unless it
     is one the signature does not cover)."""
