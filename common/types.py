@@ -18,10 +18,10 @@ HEADER_SLOT = -1
 """The slot number that stands for the account header in a :data:`StateKey`."""
 
 __all__ = [
-    "Address",
-    "Hash32",
-    "TxIndex",
-    "GroupId",
-    "StateKey",
     "HEADER_SLOT",
+    "Address",
+    "GroupId",
+    "Hash32",
+    "StateKey",
+    "TxIndex",
 ]

@@ -19,6 +19,7 @@ built (the pool keeps its transactions); if any of them died, all are started ag
 before the next block.
 """
 
+import contextlib
 import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -147,10 +148,8 @@ class BuilderProcess:
         return all(p.is_alive() for p in (self._process, *self._helpers))
 
     def _stop(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._conn.send(None)  # the builder tells the helpers
-        except OSError:
-            pass
         self._conn.close()
         for process in (self._process, *self._helpers):
             process.join(5)

@@ -23,10 +23,21 @@ def test_projection_follows_each_strategys_dependencies():
     # declared: transaction 2 reads the beneficiary, so it waits for 0 and 1
     assert declared_time(times, {2}, cores=4) == 1 + 1 + 1
     assert optimistic_time(times, [[0, 1, 2, 3], [3]], cores=4) == 2
-    common = {"groups": [(0, 1, 2), (3,)], "readers": set(), "rounds": [[0, 1, 2, 3]]}
-    assert project("groups", times, 40, fixed_s=0.5, **common) == 3.5
-    assert project("serial", times, 40, fixed_s=0.5, **common) == 4.5
-    assert project("declared", times, 40, fixed_s=0.5, **common) == 1.5
+
+    def projected(strategy: str) -> float:
+        return project(
+            strategy,
+            times,
+            40,
+            fixed_s=0.5,
+            groups=[(0, 1, 2), (3,)],
+            readers=set(),
+            rounds=[[0, 1, 2, 3]],
+        )
+
+    assert projected("groups") == 3.5
+    assert projected("serial") == 4.5
+    assert projected("declared") == 1.5
 
 
 def test_the_bench_measures_every_strategy_on_the_same_blocks(tmp_path):

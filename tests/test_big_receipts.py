@@ -22,7 +22,7 @@ from common.rpc.views import LOG_JSON, RECEIPT_JSON, receipts_json_bytes
 from miner.app import create_app, rpc_methods
 from miner.dashboard.overview import SHOWN, Dashboard
 from miner.node import MinerNode, MinerSettings
-from tests.evm_asm import assemble
+from tests.evm_asm import Item, assemble
 from validator.app import rpc_methods as validator_methods
 
 (ALICE,) = dev_accounts(1)
@@ -36,7 +36,7 @@ WIDEST = "0x" + "f" * 16
 def log_loop(count: int) -> bytes:
     """Initcode that emits ``count`` LOG0s with no data, then stops."""
     start = len(assemble([count]))
-    loop = ["JUMPDEST", 0, 0, "LOG0", 1, "SWAP1", "SUB", "DUP1", start, "JUMPI", "STOP"]
+    loop: list[Item] = ["JUMPDEST", 0, 0, "LOG0", 1, "SWAP1", "SUB", "DUP1", start, "JUMPI", "STOP"]
     return assemble([count, *loop])
 
 
@@ -63,7 +63,8 @@ def post(client: TestClient, method: str, params: list[Any]) -> bytes:
     request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
     answer = client.post("/", json=request)
     assert answer.status_code == 200
-    return answer.content
+    content: bytes = answer.content
+    return content
 
 
 def test_the_receipts_of_a_block_full_of_logs_are_answered_whole(mined):

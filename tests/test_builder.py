@@ -45,9 +45,10 @@ def test_invalid_transactions_are_skipped_with_reasons(genesis, people):
 def _with_bad_signature(wallet) -> bytes:
     """A type-2 transaction whose signature has s = 0, which no key can produce."""
     raw = sign(wallet, 0, wallet.address, config=CONFIG, gas=21_000)
-    fields = rlp.decode(raw[1:])
+    fields: list[bytes] = rlp.decode(raw[1:])
     fields[-1] = b""
-    return raw[:1] + rlp.encode(fields)
+    encoded: bytes = rlp.encode(fields)
+    return raw[:1] + encoded
 
 
 def test_same_sender_transactions_share_a_group(chain, people):

@@ -71,6 +71,7 @@ def test_a_builder_or_helper_that_died_is_started_again_for_the_next_block(store
         first, _, _ = builder.build(parent, txs[:1], TIMESTAMP)
         for which in ("helper", "builder"):
             victim = builder._helpers[0] if which == "helper" else builder._process
+            assert victim.pid is not None
             os.kill(victim.pid, signal.SIGKILL)
             victim.join(5)
             again, _, lent = builder.build(parent, txs[:1], TIMESTAMP)

@@ -103,7 +103,8 @@ def ask(dispatcher: Dispatcher, method: str, params: list[Any]) -> dict[str, Any
     request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
     answer = dispatcher.handle(json.dumps(request).encode())
     assert answer is not None
-    return json.loads(answer)
+    result: dict[str, Any] = json.loads(answer)
+    return result
 
 
 def loop_hash() -> str:

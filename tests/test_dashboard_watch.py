@@ -2,11 +2,13 @@
 well, badly, hugely or slowly: what it keeps is checked, what it asks is bounded, and
 no answer stops it from polling the others."""
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -16,7 +18,7 @@ from miner.dashboard.watch import ValidatorWatch, is_report, node_info
 INFO = {"head": 5, "synced": True, "strategy": "groups", "workers": 2, "dropped": {"gap": 1}}
 
 
-def report(number: int) -> dict:
+def report(number: int) -> dict[str, Any]:
     return {
         "number": hex(number),
         "strategy": "groups",
@@ -33,7 +35,9 @@ def report(number: int) -> dict:
     }
 
 
-def answer_batch(body: list[dict], info: object = INFO, bad: set[int] = frozenset()) -> list:
+def answer_batch(
+    body: list[dict[str, Any]], info: object = INFO, bad: Collection[int] = frozenset()
+) -> list[dict[str, Any]]:
     out = []
     for request in body:
         if request["method"] == "pavm_nodeInfo":
@@ -45,20 +49,20 @@ def answer_batch(body: list[dict], info: object = INFO, bad: set[int] = frozense
     return out
 
 
-Answer = Callable[[list[dict]], bytes]
+Answer = Callable[[list[dict[str, Any]]], bytes]
 
 
 @pytest.fixture
-def servers() -> Iterator[Callable[[Answer], tuple[str, list]]]:
+def servers() -> Iterator[Callable[[Answer], tuple[str, list[Any]]]]:
     """Start servers that answer each batch with ``answer(batch)``; each logs the
     batches it got."""
     started = []
 
-    def serve(answer: Answer) -> tuple[str, list]:
-        asked: list = []
+    def serve(answer: Answer) -> tuple[str, list[Any]]:
+        asked: list[Any] = []
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 asked.append(body)
                 data = answer(body)
@@ -66,10 +70,8 @@ def servers() -> Iterator[Callable[[Answer], tuple[str, list]]]:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(OSError):  # the watch hung up on a too-large answer
                     self.wfile.write(data)
-                except OSError:
-                    pass  # the watch hung up on a too-large answer
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -110,10 +112,15 @@ def test_malformed_huge_slow_and_mistyped_answers_mark_a_validator_unreachable(
 ):
     monkeypatch.setattr(watch, "TIMEOUT", 0.5)
     good, _ = servers(lambda body: _json(answer_batch(body, bad={3})))
+
+    def slowly(body: list[dict[str, Any]]) -> bytes:
+        time.sleep(1.5)
+        return _json(answer_batch(body))
+
     cases = {
         "not json": servers(lambda body: b"{not json")[0],
         "too large": servers(lambda body: b"[" + b" " * (watch.MAX_ANSWER + 10) + b"]")[0],
-        "slow": servers(lambda body: time.sleep(1.5) or _json(answer_batch(body)))[0],
+        "slow": servers(slowly)[0],
         "head is text": servers(lambda body: _json(answer_batch(body, {**INFO, "head": "5"})))[0],
         "not a list": servers(lambda body: _json({"result": INFO}))[0],
     }
@@ -124,9 +131,12 @@ def test_malformed_huge_slow_and_mistyped_answers_mark_a_validator_unreachable(
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             seen = w.snapshot()
-            if len(seen) == len(urls) and all(seen[n].error for n in cases):
-                if len(seen["good"].reports) == 4:
-                    break
+            if (
+                len(seen) == len(urls)
+                and all(seen[n].error for n in cases)
+                and len(seen["good"].reports) == 4
+            ):
+                break
             time.sleep(0.1)
         seen = w.snapshot()
     finally:

@@ -35,7 +35,7 @@ async def _through(delay: Delay, chunks: list[bytes]) -> tuple[bytes, float, lis
         started = time.monotonic()
         received = b""
         first = None
-        done_at = []
+        done_at: list[float] = []
         for chunk in chunks:
             writer.write(chunk)
             await writer.drain()

@@ -67,7 +67,7 @@ def make_tx(chain: Chain, deployed: Deployed, people, spec: Spec) -> bytes:
     holder = "0x" + people[spec.a].address.hex()
     fresh = FRESH[spec.a]
     salt = bytes([spec.a, spec.b]) * 16
-    call = {
+    call: dict[str, tuple[str, *tuple[object, ...]]] = {
         "set": ("set_value", spec.a, spec.b),
         "add": ("add_value", spec.a, spec.b + 1),
         "bump": ("bump",),

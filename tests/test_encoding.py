@@ -64,7 +64,9 @@ def test_fields_pavm_fixes_are_checked():
     with pytest.raises(ValueError, match="field 7"):
         Header.from_rlp(rlp.decode(rlp.encode(fields)))
     fields = sample_header().to_rlp()
-    fields[12] = fields[12][:100]  # extraData of neither size
+    extra_data = fields[12]
+    assert isinstance(extra_data, bytes)
+    fields[12] = extra_data[:100]  # extraData of neither size
     with pytest.raises(ValueError, match="extraData"):
         Header.from_rlp(rlp.decode(rlp.encode(fields)))
 

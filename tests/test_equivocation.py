@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,8 @@ def _at(net: Network, block: Block) -> bool:
 
 def _verdict_on(net: Network, block: Block) -> dict[str, object] | None:
     number = hex(block.header.number)
-    for verdict in call(net.url, "pavm_getVerdicts", [number]):
+    verdicts: list[dict[str, object]] = call(net.url, "pavm_getVerdicts", [number])
+    for verdict in verdicts:
         if verdict["validator"] == "v1" and verdict["block_hash"] == "0x" + block.hash.hex():
             return verdict
     return None
@@ -161,7 +163,7 @@ def test_a_twin_under_the_next_block_is_left_for_the_chain_the_miner_continues(n
     assert net.validator.store.block(number) == block
     assert (number, "0x" + twin.hash.hex(), "0x" + block.hash.hex()) in _evidence(net)
     for mined in (block, child):
-        wait_for(lambda m=mined: _verdict_on(net, m), what="verdicts on the miner's blocks")
+        wait_for(partial(_verdict_on, net, mined), what="verdicts on the miner's blocks")
 
 
 def test_a_high_s_twin_is_dropped_before_any_work_and_the_miner_block_follows(net):

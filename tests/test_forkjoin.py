@@ -19,6 +19,7 @@ import pytest
 import vyper
 from eth_abi import decode, encode
 from eth_hash.auto import keccak
+from eth_typing import Address, Hash32
 from eth_utils import function_signature_to_4byte_selector
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -45,9 +46,9 @@ from tests.test_tamper import with_rwset, without_read_slot
 from validator.validate import InvalidBlock, Validator
 
 CONFIG = ChainConfig()
-MINER = b"\x77" * 20
-A = b"\xaa" * 19 + b"\x01"
-B = b"\xaa" * 19 + b"\x02"
+MINER = Address(b"\x77" * 20)
+A = Address(b"\xaa" * 19 + b"\x01")
+B = Address(b"\xaa" * 19 + b"\x02")
 RUN = function_signature_to_4byte_selector("run(uint256[3][],uint256[3][][])")
 PEOPLE = wallets(2)
 """Funded at genesis (MINER_ADDRESS, the block builder's, is not among them)."""
@@ -99,7 +100,7 @@ nested_steps = st.lists(steps, max_size=3)
 
 
 @st.composite
-def subcall_sets(draw: Any) -> list[SubCall]:
+def subcall_sets(draw: st.DrawFn) -> list[SubCall]:
     n = draw(st.integers(1, 4))
     tids = sorted(draw(st.sets(st.integers(1, 9), min_size=n, max_size=n)))
     calls = []
@@ -155,7 +156,7 @@ def _on_another_replica(computation: Any, calls: list[SubCall], allowance: int) 
     replica of its own at the parent state."""
     chain = parent()
     fork = capture(computation, chain.next_env(MINER), earlier=[])
-    replica = RecordingAccountDB(chain.db, chain.head.state_root)
+    replica = RecordingAccountDB(chain.db, Hash32(chain.head.state_root))
     return speculate_at(fork, chain.db, replica, calls, allowance)
 
 

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from eth_typing import Address
 
 from common.chain.genesis import DEV_BALANCE, default_genesis, load_genesis, parse_genesis
 from common.chain.state import ChainConfig, ChainState
@@ -45,7 +46,7 @@ def test_custom_genesis_file(tmp_path):
     account = spec.alloc[b"\x11" * 20]
     assert (account.balance, account.code, dict(account.storage)) == (16, b"\x60\x00", {1: 42})
     state = ChainState.genesis(spec.alloc, spec.config)
-    assert state.account_db().get_storage(b"\x11" * 20, 1) == 42
+    assert state.account_db().get_storage(Address(b"\x11" * 20), 1) == 42
 
 
 @pytest.mark.parametrize(

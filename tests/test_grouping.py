@@ -10,7 +10,7 @@ A, B, C, D = (bytes([i]) * 20 for i in range(1, 5))
 
 
 def rw(reads=(), writes=(), slots_read=(), slots_written=(), beneficiary=False) -> TxRWSet:
-    read_map = dict.fromkeys(reads, (2, ()))
+    read_map: dict[bytes, tuple[int, tuple[int, ...]]] = dict.fromkeys(reads, (2, ()))
     for a, s in slots_read:
         read_map[a] = (0, tuple(sorted({*read_map.get(a, (0, ()))[1], s})))
     write_map = {a: AccountWrite(BALANCE, 1) for a in writes}

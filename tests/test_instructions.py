@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from eth.vm.forks.prague.computation import PragueComputation
+from eth_typing import Address, Hash32
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,7 +44,7 @@ from tests.test_forkjoin import (
 from tests.test_tamper import with_rwset, without_read_slot
 from validator.validate import InvalidBlock, Validator
 
-D = b"\xdd" * 19 + b"\x01"
+D = Address(b"\xdd" * 19 + b"\x01")
 """Where the driver under test lives."""
 ALL_GAS = 2**40
 """A join's gas operand that forwards all it may (all but 1/64)."""
@@ -124,7 +125,7 @@ def run_reference(chain: ChainState, gas: int = 3_000_000) -> tuple[Any, Any, in
 def _elsewhere(chain: ChainState) -> Any:
     def speculate(computation: Any, calls: list[SubCall], allowance: int) -> Any:
         fork = capture(computation, chain.next_env(MINER), earlier=[])
-        replica = RecordingAccountDB(chain.db, chain.head.state_root)
+        replica = RecordingAccountDB(chain.db, Hash32(chain.head.state_root))
         return speculate_at(fork, chain.db, replica, calls, allowance)
 
     return speculate
@@ -134,7 +135,7 @@ def _elsewhere(chain: ChainState) -> Any:
 
 
 @st.composite
-def queued_sets(draw: Any, burn: bool = True) -> list[SubCall]:
+def queued_sets(draw: st.DrawFn, burn: bool = True) -> list[SubCall]:
     """1-4 sub-calls in any listing order; some wait for a lower thread, some are
     named by REVERTT. Without ``burn``, no step depends on the gas it is given."""
     program = steps if burn else steps.map(lambda s: [x for x in s if x[0] != 7])
@@ -210,7 +211,7 @@ def test_sub_calls_leave_the_state_that_plain_calls_in_thread_id_order_leave(cal
     for s, c in ((state, chain), (ours, parent)):
         s.lock_changes()
         s.apply_transaction(decode_transaction(_tx(config=c.config)))
-    wallets = [(4096 + i).to_bytes(20, "big") for i in range(3)]
+    wallets = [Address((4096 + i).to_bytes(20, "big")) for i in range(3)]
     for address in (A, B, D, *wallets):
         assert state.get_balance(address) == ours.get_balance(address)
         for key in range(4):
@@ -224,7 +225,7 @@ def test_sub_calls_leave_the_state_that_plain_calls_in_thread_id_order_leave(cal
 
 
 def _results(calls: list[SubCall], **kwargs: bool) -> tuple[TxOutcome, list[Any]]:
-    outcome, state = run_pavm(chain_with(driver(calls, **kwargs)), Serial())
+    outcome, _ = run_pavm(chain_with(driver(calls, **kwargs)), Serial())
     _, computation, _ = run_reference(chain_with(driver(calls, **kwargs)))
     return outcome, decode_results(computation.output) if computation.output else []
 
@@ -274,7 +275,7 @@ def test_a_sub_call_that_queues_and_joins_sub_calls_of_its_own_gives_the_same_an
             SubCall(2, A, run_data([(1, 5, 0), (2, 6, 0)], []), discard=True),
         ]
     )
-    e = b"\xee" * 19 + b"\x01"
+    e = Address(b"\xee" * 19 + b"\x01")
     outer = driver(
         [
             SubCall(1, A, run_data([(2, 5, 9)], [])),

@@ -1,6 +1,8 @@
 """A scenario's numbers from collected data: percentiles, throughput bins, latency
 and propagation per link class, what each fault did, and the two checks."""
 
+from typing import Any
+
 from loadtest.scenario.links import Shape
 from loadtest.scenario.observe import Sample
 from loadtest.scenario.results import Collected, percentiles, results
@@ -10,7 +12,7 @@ ORIGIN = 1000.0
 V = ["validator-1", "validator-2"]
 
 
-def _times(number: int, via: str, at: float, verdict: float) -> dict:
+def _times(number: int, via: str, at: float, verdict: float) -> dict[str, Any]:
     return {"number": hex(number), "via": via, "at": at, "verdictAt": verdict, "accepted": True}
 
 
@@ -24,7 +26,7 @@ def _data(**changes) -> Collected:
         }
     )
     sealed = {1: ORIGIN + 1.0, 2: ORIGIN + 3.0, 3: ORIGIN + 5.0}
-    fields = {
+    fields: dict[str, Any] = {
         "plan": plan,
         "origin": ORIGIN,
         "events": [{"at": 2, "t": 2.0, "action": "kill", "nodes": ["validator-2"]}],

@@ -26,7 +26,9 @@ def test_the_shipped_scenarios_load():
         "ci-partition-restart",
     }
     partition = load_scenario(ROOT / "scenarios/partition-third.yml")
-    assert partition.nodes(partition.timeline[0].nodes) == ["validator-5", "validator-6"]
+    first = partition.timeline[0].nodes
+    assert first is not None
+    assert partition.nodes(first) == ["validator-5", "validator-6"]
     assert partition.nodes("validators")[-1] == "validator-6"
 
 

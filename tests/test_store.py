@@ -61,9 +61,7 @@ def test_chain_records_survive_reopening(tmp_path, people):
     assert store.head_number() == 3
     state = store.head_state()
     assert state.head == built[-1].block.header
-    assert state.ancestors[:4] == tuple(b.block.hash for b in reversed(built)) + (
-        state.ancestors[3],
-    )
+    assert state.ancestors[:4] == (*(b.block.hash for b in reversed(built)), state.ancestors[3])
     assert state.config == CONFIG
     last = built[-1]
     assert store.block(3) == last.block and store.block(4) is None
@@ -77,7 +75,7 @@ def test_chain_records_survive_reopening(tmp_path, people):
 
 
 def test_validator_on_lmdb_stores_blocks_and_restarts(tmp_path, people):
-    _, genesis, built = _mined_chain(tmp_path, people)
+    _, _, built = _mined_chain(tmp_path, people)
     vdb = LmdbDB(tmp_path / "validator")
     vgenesis = ChainState.genesis(genesis_alloc(people), CONFIG, db=vdb)
     store = ChainStore(vdb)

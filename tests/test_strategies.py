@@ -4,6 +4,8 @@ validation accept the same generated blocks with the miner's receipts and state 
 double-check, and each does the work it claims (tasks per transaction, rounds of
 re-execution)."""
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -62,7 +64,7 @@ def _check_time_line(report, workers):
     assert report.cores and len(report.cores) == workers
     for worker in range(workers):
         mine = sorted((s for s in report.spans if s.worker == worker), key=lambda s: s.start)
-        for earlier, later in zip(mine, mine[1:], strict=False):
+        for earlier, later in itertools.pairwise(mine):
             assert earlier.end <= later.start
     for span in report.spans:
         assert 0 <= span.start <= span.end <= report.execute_s

@@ -2,6 +2,7 @@
 behind loses its oldest pushes, never the newest."""
 
 import threading
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from common.net.transport import HttpFanout
@@ -10,7 +11,7 @@ from tests.services.helpers import wait_for
 
 def _server(received: list[bytes], hold: threading.Event | None) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["content-length"]))
             if hold is not None:
                 hold.wait(30)
@@ -27,6 +28,10 @@ def _server(received: list[bytes], hold: threading.Event | None) -> ThreadingHTT
     return server
 
 
+def _has(got: list[bytes], count: int) -> bool:
+    return len(got) == count
+
+
 def test_a_stuck_peer_delays_only_itself_and_keeps_only_the_newest_pushes():
     release = threading.Event()
     fast_got: list[bytes] = []
@@ -38,7 +43,7 @@ def test_a_stuck_peer_delays_only_itself_and_keeps_only_the_newest_pushes():
         # Every push reaches the answering peer while the stuck one holds its first.
         for n in range(12):
             fanout.send(urls, "/blocks", b"block %d" % n, "application/octet-stream")
-            wait_for(lambda n=n: len(fast_got) == n + 1, timeout=20, what=f"push {n} arrives")
+            wait_for(partial(_has, fast_got, n + 1), timeout=20, what=f"push {n} arrives")
         assert fast_got == [b"block %d" % n for n in range(12)]
         assert stuck_got == []
         release.set()

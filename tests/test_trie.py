@@ -1,8 +1,9 @@
 """The batch trie update gives py-evm's HexaryTrie roots, and HexaryTrie reads its nodes."""
 
+from eth.constants import BLANK_ROOT_HASH
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from trie import HexaryTrie
+from trie.hexary import HexaryTrie
 
 from common.chain import trie
 
@@ -54,7 +55,12 @@ def test_batch_update_matches_hexary_trie(initial, changes, delete_existing):
 def test_resolver_sees_the_old_value():
     db: dict[bytes, bytes] = {}
     key = b"\x01" * 32
-    root = trie.update(db, trie.BLANK_ROOT_HASH, [key], lambda k, old: b"first")
+    root = trie.update(db, BLANK_ROOT_HASH, [key], lambda k, old: b"first")
     seen = []
-    trie.update(db, root, [key], lambda k, old: seen.append(old) or b"second")
+
+    def second(key: bytes, old: bytes | None) -> bytes:
+        seen.append(old)
+        return b"second"
+
+    trie.update(db, root, [key], second)
     assert seen == [b"first"]

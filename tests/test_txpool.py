@@ -85,7 +85,7 @@ def test_transactions_behind_a_gap_do_not_make_the_block_loop_spin(node):
         calls += 1
         return produce()
 
-    node.produce_block = counted  # type: ignore[method-assign]
+    node.produce_block = counted
     node.start()
     time.sleep(1.0)
     assert calls == 1, "the loop kept trying a pool with nothing to mine"

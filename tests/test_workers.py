@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+from typing import cast
 
 import pytest
 
@@ -71,11 +72,16 @@ class _Poison:
     """A job no worker understands: the worker exits on it, like a crash would."""
 
 
+def _poison() -> RunGroups:
+    """A :class:`_Poison` where the pool expects a job."""
+    return cast(RunGroups, _Poison())
+
+
 def test_worker_dying_twice_raises_instead_of_hanging(deployed):
     pool = WorkerPool(1, lambda: (deployed.state.db, deployed.state.head.state_root))
     try:
         with pytest.raises(WorkerFailure, match="died twice"):
-            pool.run([_Poison()])  # type: ignore[list-item]
+            pool.run([_poison()])
         assert pool.restarts == 1
         # The pool is usable again afterwards.
         env = deployed.state.next_env(MINER)
@@ -90,7 +96,7 @@ def test_validator_turns_worker_failure_into_a_rejection(deployed, people, monke
     with Validator(deployed.state, MINER, workers=2) as validator:
         original = validator.workers.run
         monkeypatch.setattr(
-            validator.workers, "run", lambda jobs: original([_Poison() for _ in jobs])
+            validator.workers, "run", lambda jobs: original([_poison() for _ in jobs])
         )
         with pytest.raises(InvalidBlock) as caught:
             validator.validate(first)

@@ -292,7 +292,7 @@ class _Optimistic:
             if run is not None and run.done.outcome is not None:
                 rwset = run.done.outcome.rwset
                 fold(merged, rwset.writes)
-                for key, is_write in rwset.keys():
+                for key, is_write in rwset.conflict_keys():
                     if is_write:
                         writer[key] = (i, run.incarnation)
         order = [tasks[i] for i in sorted(todo, key=lambda i: (-self.gas[i], i))]
@@ -361,7 +361,7 @@ class _Optimistic:
                 stale.append(i)
             outcome = run.done.outcome
             if outcome is not None:
-                for key, is_write in outcome.rwset.keys():
+                for key, is_write in outcome.rwset.conflict_keys():
                     if is_write:
                         writer[key] = (i, run.incarnation)
                         if is_stale:
@@ -372,7 +372,7 @@ class _Optimistic:
 def _read_keys(outcome: TxOutcome | None) -> set[StateKey]:
     if outcome is None:
         return set()
-    return {key for key, is_write in outcome.rwset.keys() if not is_write}
+    return {key for key, is_write in outcome.rwset.conflict_keys() if not is_write}
 
 
 def _optimistic(pool: WorkerPool, env: BlockEnv, block: Block) -> Execution:

@@ -7,6 +7,7 @@ a dead worker is replaced. A job whose worker dies is sent once more to its repl
 a second death on the same job raises :class:`WorkerFailure`.
 """
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -329,10 +330,8 @@ class WorkerPool:
         forked later holds copies of earlier workers' pipe ends, so EOF never comes.
         """
         for worker in self._workers:
-            try:
+            with contextlib.suppress(OSError):
                 worker.conn.send(None)
-            except OSError:
-                pass
             worker.conn.close()
         for worker in self._workers:
             worker.process.join(2)

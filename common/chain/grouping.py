@@ -47,7 +47,7 @@ def group_transactions(rwsets: Sequence[TxRWSet]) -> list[tuple[int, ...]]:
         if rwset.reads_beneficiary:
             for earlier in range(index):
                 uf.union(earlier, index)
-        for key, is_write in rwset.keys():
+        for key, is_write in rwset.conflict_keys():
             accessors.setdefault(key, []).append(index)
             if is_write:
                 written.add(key)
@@ -81,7 +81,7 @@ def find_cross_group_conflict(
         gid = group_of[index]
         if rwset.reads_beneficiary and any(group_of[e] != gid for e in range(index)):
             return index, None
-        for key, is_write in rwset.keys():
+        for key, is_write in rwset.conflict_keys():
             gids = seen.setdefault(key, set())
             gids.add(gid)
             if is_write:

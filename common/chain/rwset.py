@@ -108,7 +108,7 @@ class TxRWSet:
     reads_beneficiary: bool
     """The transaction touched the block beneficiary, so it follows every earlier one."""
 
-    def keys(self) -> Iterator[tuple[StateKey, bool]]:
+    def conflict_keys(self) -> Iterator[tuple[StateKey, bool]]:
         """Conflict keys with ``True`` for a write; any read of an account reads its header."""
         for address, (_, slots) in self.reads.items():
             yield (address, HEADER_SLOT), False

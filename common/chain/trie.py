@@ -33,7 +33,7 @@ class Leaf:
 
 
 class Extension:
-    __slots__ = ("path", "child")
+    __slots__ = ("child", "path")
 
     def __init__(self, path: Nibbles, child: Any) -> None:
         self.path = path

@@ -47,8 +47,10 @@ class PavmComputation(PragueComputation):
     Each frame keeps the sub-calls its SUBSOLs queued (``queued``) until a join, or
     until it ends (``common/evm/instructions.py``)."""
 
-    opcodes = {**PragueComputation.opcodes, **OPCODES}
-    _precompiles = {**PRAGUE_PRECOMPILES, PARALLEL_ADDRESS: parallel_precompile}
+    # Read-only tables shared by every frame. py-evm declares both as instance attributes,
+    # so annotating them ClassVar would clash with its types.
+    opcodes = {**PragueComputation.opcodes, **OPCODES}  # noqa: RUF012
+    _precompiles = {**PRAGUE_PRECOMPILES, PARALLEL_ADDRESS: parallel_precompile}  # noqa: RUF012
 
     def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
         super().__init__(state, message, transaction_context)

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Literal, Protocol, TypeVar
+from typing import Annotated, ClassVar, Literal, Protocol, TypeVar
 
 import typer
 import uvicorn
@@ -91,7 +91,7 @@ class _BoundedHttp(HttpToolsProtocol):
     """
 
     read_timeout = 30.0
-    per_client: Counter[str] = Counter()
+    per_client: ClassVar[Counter[str]] = Counter()
     _read_timer: asyncio.TimerHandle | None = None
     _counted: str | None = None
     """The client this connection is counted for, until it closes or upgrades."""

@@ -40,9 +40,9 @@ def filled(eth: Chain, request: dict[str, Any], sender_address: bytes) -> dict[s
     """The request with what a wallet fills in: chain id, pending nonce, estimated
     gas, and fees from the next block's base fee (legacy when it names gasPrice)."""
     config = eth.config
-    if request.get("chainId") is not None:
-        if parse_quantity(request["chainId"], "chainId") != config.chain_id:
-            raise invalid_params(f"chainId does not match this chain ({config.chain_id})")
+    chain_id = request.get("chainId")
+    if chain_id is not None and parse_quantity(chain_id, "chainId") != config.chain_id:
+        raise invalid_params(f"chainId does not match this chain ({config.chain_id})")
     sender = "0x" + sender_address.hex()
     tx: dict[str, Any] = {
         "chainId": config.chain_id,

@@ -217,13 +217,16 @@ class Subscriptions:
             raise invalid_params(f"invalid argument 1: {kind} takes no options")
         if len(connection.subscriptions) >= MAX_SUBSCRIPTIONS:
             raise RpcError(SERVER_ERROR, f"too many subscriptions: at most {MAX_SUBSCRIPTIONS}")
-        if kind == "logs" and connection.client is not None:
-            if self._log_subscriptions(connection.client) >= MAX_LOG_SUBSCRIPTIONS_PER_CLIENT:
-                raise RpcError(
-                    SERVER_ERROR,
-                    f"too many logs subscriptions from {connection.client}: "
-                    f"at most {MAX_LOG_SUBSCRIPTIONS_PER_CLIENT}",
-                )
+        if (
+            kind == "logs"
+            and connection.client is not None
+            and self._log_subscriptions(connection.client) >= MAX_LOG_SUBSCRIPTIONS_PER_CLIENT
+        ):
+            raise RpcError(
+                SERVER_ERROR,
+                f"too many logs subscriptions from {connection.client}: "
+                f"at most {MAX_LOG_SUBSCRIPTIONS_PER_CLIENT}",
+            )
         if kind == "logs" and self._log_subscriptions() >= MAX_LOG_SUBSCRIPTIONS:
             raise RpcError(
                 SERVER_ERROR, f"too many logs subscriptions on this node: {MAX_LOG_SUBSCRIPTIONS}"

@@ -309,7 +309,7 @@ class WorkloadUser(FastHttpUser):
         self.turn = itertools.cycle(self.accounts)
         try:
             run.enroller.enroll(self.accounts)
-        except Exception as exc:  # noqa: BLE001 - the user cannot send without funds
+        except Exception as exc:  # the user cannot send without funds
             logging.error("pavm: enrolling a user's accounts failed: %s", exc)
             raise StopUser() from exc
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen first
+matplotlib.use("Agg")  # the backend is chosen before pyplot is imported
+import matplotlib.pyplot as plt
 
-from loadtest.scenario.results import ENDS  # noqa: E402
+from loadtest.scenario.results import ENDS
 
 ENDINGS = {"heal": "partition", "start-redis": "stop-redis", "unpause": "pause", "restart": "kill"}
 """A fault's end -> its start: the time between is shaded on the throughput plot."""

@@ -9,6 +9,7 @@ writes its address to ``miner.address``, from which the validators read it; it a
 makes the join token ``join.token``, which validators prove when they register.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -316,10 +317,8 @@ def down(net: Testnet, timeout: float = 10.0) -> list[str]:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def status(net: Testnet, blocks: int = 20) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import docker
 import httpx
@@ -106,8 +107,8 @@ def stack(ports):
         )
 
 
-def _validators() -> dict[str, object]:
-    """hostname -> container of every validator."""
+def _validators() -> dict[str, Any]:
+    """hostname -> container of every validator (docker's objects carry no types)."""
     return {
         n.container.attrs["Config"]["Hostname"]: n.container
         for n in compose.nodes("pavmci")
@@ -163,11 +164,12 @@ def test_every_validator_agrees_on_every_block(stack):
     assert head >= 3
 
 
-def _prometheus(ports, query: str) -> list[dict]:
+def _prometheus(ports, query: str) -> list[dict[str, Any]]:
     answer = httpx.get(
         f"http://127.0.0.1:{ports[2]}/api/v1/query", params={"query": query}, timeout=10
     )
-    return answer.json()["data"]["result"]
+    result: list[dict[str, Any]] = answer.json()["data"]["result"]
+    return result
 
 
 def test_prometheus_scrapes_every_validator_and_records_the_rules(stack, ports):
@@ -175,7 +177,7 @@ def test_prometheus_scrapes_every_validator_and_records_the_rules(stack, ports):
     an `up` target, and so are the miner and Redis' exporter; the recording rules have
     values."""
 
-    def targets() -> Counter | None:
+    def targets() -> Counter[str] | None:
         active = httpx.get(f"http://127.0.0.1:{ports[2]}/api/v1/targets", timeout=10).json()
         up = Counter(
             t["labels"]["job"] for t in active["data"]["activeTargets"] if t["health"] == "up"
@@ -184,7 +186,7 @@ def test_prometheus_scrapes_every_validator_and_records_the_rules(stack, ports):
 
     _wait(targets, 120, f"Prometheus scraping {VALIDATORS} validators, the miner and Redis")
 
-    def recorded() -> dict | None:
+    def recorded() -> dict[str, float] | None:
         values = {}
         for rule in ("pavm:validators_up:count", "pavm:txs:rate1m", "pavm:speedup_estimate:avg"):
             result = _prometheus(ports, rule)
@@ -202,7 +204,7 @@ def test_prometheus_scrapes_every_validator_and_records_the_rules(stack, ports):
 def test_the_dashboard_shows_every_validator(stack):
     """The miner's dashboard reaches every replica at the address it registered."""
 
-    def everyone() -> dict | None:
+    def everyone() -> dict[str, Any] | None:
         overview = httpx.get(f"{stack}/dashboard/api/overview", timeout=10).json()
         rows = overview["validators"]
         reporting = [v for v in rows if v["state"] == "synced" and v["speedup"]]
@@ -219,7 +221,7 @@ def test_locust_load_profile_sends_the_workload(stack, ports):
     assert started.json()["success"], started.text
     try:
 
-        def included() -> dict | None:
+        def included() -> dict[tuple[str, str], Any] | None:
             rows = httpx.get(f"{ui}/stats/requests", timeout=10).json()["stats"]
             by_kind = {(r["method"], r["name"]): r for r in rows}
             inclusion = by_kind.get(("inclusion", "erc20"))

@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ PROJECT = "pavmscn"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _play(name: str, out: Path) -> dict:
+def _play(name: str, out: Path) -> dict[str, Any]:
     done = subprocess.run(
         [
             sys.executable,
@@ -50,7 +51,8 @@ def _play(name: str, out: Path) -> dict:
     for picture in ("throughput.png", "latency.png", "propagation.png"):
         assert (out / picture).read_bytes().startswith(PNG)
     assert "**PASS** every acknowledged transaction mined" in (out / "report.md").read_text()
-    return json.loads((out / "results.json").read_text())
+    results: dict[str, Any] = json.loads((out / "results.json").read_text())
+    return results
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,7 @@ def played(tmp_path_factory):
         )
 
 
-def _always_holds(results: dict) -> None:
+def _always_holds(results: dict[str, Any]) -> None:
     mined = results["checks"]["acknowledged_mined"]
     assert mined["sent"] > 100 and mined["ok"], mined
     roots = results["checks"]["state_roots_equal"]

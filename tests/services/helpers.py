@@ -3,7 +3,7 @@
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 from web3 import AsyncWeb3, Web3
@@ -30,7 +30,7 @@ def web3_for(url: str) -> Web3:
     return w3
 
 
-def poa(w3: AsyncWeb3) -> AsyncWeb3:
+def poa(w3: AsyncWeb3[Any]) -> AsyncWeb3[Any]:
     """An async web3.py set up as :func:`web3_for`."""
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
@@ -39,14 +39,15 @@ def poa(w3: AsyncWeb3) -> AsyncWeb3:
 def wait_for(check: Callable[[], T | None], timeout: float = 60.0, what: str = "condition") -> T:
     """Poll ``check`` until it returns something truthy."""
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: T | Exception | None = None
     while time.monotonic() < deadline:
         try:
             last = check()
         except Exception as exc:  # noqa: BLE001 - nodes may be restarting
             last = exc
         if last:
-            return last  # type: ignore[return-value]
+            # A raised exception is truthy too, and so returned as it is.
+            return cast(T, last)
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 

@@ -70,7 +70,8 @@ def _truncated() -> str:
 
 
 def _non_canonical_rlp() -> str:
-    return "0x" + rlp.encode([b"\x00\x01"]).hex()
+    encoded: bytes = rlp.encode([b"\x00\x01"])
+    return "0x" + encoded.hex()
 
 
 TABLE = [

@@ -14,6 +14,7 @@ import resource
 import socket
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -164,10 +165,11 @@ def test_one_client_at_its_filter_maximum_leaves_room_for_another(node):
         answers = greedy.post(url, json=batch).json()
     assert all("result" in a for a in answers[:-1]) and answers[-1]["error"] == refusal
 
-    async def over_websocket() -> dict:
+    async def over_websocket() -> dict[str, Any]:
         async with connect(f"ws://127.0.0.1:{port}", local_addr=(FILTERING, 0)) as socket_:
             await socket_.send(json.dumps({**new_filter, "id": 1}))
-            return json.loads(await asyncio.wait_for(socket_.recv(), 5))
+            answer: dict[str, Any] = json.loads(await asyncio.wait_for(socket_.recv(), 5))
+            return answer
 
     assert asyncio.run(over_websocket())["error"] == refusal
     other = httpx.post(url, json={**new_filter, "id": 1}, timeout=5).json()

@@ -7,6 +7,7 @@ import json
 import shutil
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,7 +52,7 @@ def _send_independent(url: str) -> list[str]:
     return hashes
 
 
-def _mined(url: str, tx_hash: str) -> dict:
+def _mined(url: str, tx_hash: str) -> dict[str, Any]:
     return wait_for(lambda: call(url, "eth_getTransactionReceipt", [tx_hash]), 30, "mining")
 
 
@@ -62,7 +63,7 @@ def test_the_dashboards_json_is_what_the_nodes_serve(net):
     number = int(receipt["blockNumber"], 16)
     wait_for(lambda: (all_agree(net) or 0) >= number, 60, "verdicts")
 
-    def reported() -> dict | None:
+    def reported() -> dict[str, Any] | None:
         data = httpx.get(f"{url}/dashboard/api/block/{number}", timeout=10).json()
         return data if len(data["reports"]) == 2 else None
 

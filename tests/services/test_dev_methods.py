@@ -3,11 +3,13 @@ miner and a validator): signing for the development accounts, steering mining an
 timestamps. Every block they make must still be agreed by the validator."""
 
 import time
+from typing import Any
 
 import httpx
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
+from web3.types import Wei
 
 from common.chain.accounts import dev_accounts
 from common.evm.forks import decode_transaction
@@ -38,19 +40,20 @@ def net(tmp_path_factory):
     testnet.down(network)
 
 
-def _head(url: str) -> dict:
-    return call(url, "eth_getBlockByNumber", ["latest", False])
+def _head(url: str) -> dict[str, Any]:
+    head: dict[str, Any] = call(url, "eth_getBlockByNumber", ["latest", False])
+    return head
 
 
 def test_accounts_sign_and_send_for_the_dev_accounts(net):
     w3 = web3_for(net.miner.url)
     accounts = w3.eth.accounts
     assert [a.lower() for a in accounts] == ["0x" + w.address.hex() for w in dev_accounts(10)]
-    sender, recipient = accounts[0], accounts[1]
+    sender, recipient = list(accounts)[:2]
     before = w3.eth.get_balance(recipient)
-    tx_hash = w3.eth.send_transaction({"from": sender, "to": recipient, "value": 12345})
+    tx_hash = w3.eth.send_transaction({"from": sender, "to": recipient, "value": Wei(12345)})
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
-    assert receipt.status == 1 and w3.eth.get_balance(recipient) == before + 12345
+    assert receipt["status"] == 1 and w3.eth.get_balance(recipient) == before + 12345
     assert w3.eth.get_transaction(tx_hash)["from"] == sender
 
     raw = call(
@@ -134,9 +137,10 @@ def test_state_changes_outside_transactions_are_refused_with_the_reason(net):
         assert "validators" in answer["error"]["message"], answer
 
 
-def call_raw(url: str, method: str) -> dict:
+def call_raw(url: str, method: str) -> dict[str, Any]:
     body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": []}
-    return httpx.post(url, json=body, timeout=10).json()
+    answer: dict[str, Any] = httpx.post(url, json=body, timeout=10).json()
+    return answer
 
 
 def test_validators_offer_no_signing(net):

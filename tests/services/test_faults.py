@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -135,7 +136,7 @@ def _idle_head(net) -> tuple[Block, testnet.NodeProcess]:
     return Block.decode(data), validator
 
 
-def _empty_child(parent: Block, **changes: object) -> Header:
+def _empty_child(parent: Block, **changes: Any) -> Header:
     """The header of a correct empty block on ``parent``, with ``changes``."""
     empty = receipt_commitments([], [])
     header = Header(
@@ -172,6 +173,7 @@ def _miner_key(net: testnet.Testnet) -> bytes:
 @contextmanager
 def _verdicts(net: testnet.Testnet) -> Iterator[redis.client.PubSub]:
     """A subscription to pavm:verdicts for the duration of the block."""
+    assert net.redis_url is not None
     with redis.Redis.from_url(net.redis_url, password=net.redis_password()) as client:
         channel = client.pubsub(ignore_subscribe_messages=True)
         channel.subscribe("pavm:verdicts")
@@ -181,7 +183,7 @@ def _verdicts(net: testnet.Testnet) -> Iterator[redis.client.PubSub]:
 def _verdict_on(channel: redis.client.PubSub, block_hash: str) -> dict[str, object] | None:
     message = channel.get_message(timeout=0.5)
     if message and message["type"] == "message":
-        verdict = json.loads(message["data"])
+        verdict: dict[str, object] = json.loads(message["data"])
         if verdict["block_hash"] == block_hash:
             return verdict
     return None
@@ -215,7 +217,8 @@ def test_tampered_block_gets_a_reject_verdict(net):
             lambda: _verdict_on(channel, "0x" + tampered.hash.hex()), what="the reject verdict"
         )
     assert published["validator"] == validator.name and not published["agree"]
-    assert published["reason"].startswith("state_root_mismatch")
+    reason = published["reason"]
+    assert isinstance(reason, str) and reason.startswith("state_root_mismatch")
     # The miner keeps verdicts on the blocks it mined only: not on this one.
     verdicts = call(net.miner.url, "pavm_getVerdicts", [hex(tampered.header.number)])
     assert all(v["block_hash"] != published["block_hash"] for v in verdicts)

@@ -11,6 +11,7 @@ and go on mining and agreeing on the blocks that follow.
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -127,9 +128,11 @@ def test_redis_answers_no_one_without_the_password(net):
         ):
             with pytest.raises(redis.AuthenticationError):
                 stranger.execute_command(*command)
-    with redis.Redis.from_url(net.redis_url, password="0" * 64) as guesser:
-        with pytest.raises(redis.AuthenticationError):
-            guesser.ping()
+    with (
+        redis.Redis.from_url(net.redis_url, password="0" * 64) as guesser,
+        pytest.raises(redis.AuthenticationError),
+    ):
+        guesser.ping()
     _still_serving(net)
 
 
@@ -187,7 +190,7 @@ def probe(net):
     assert answer.status_code == 200, answer.text
 
 
-def _verdict(net: testnet.Testnet, key: bytes = PROBE_KEY, **fields: object) -> dict[str, object]:
+def _verdict(net: testnet.Testnet, key: bytes = PROBE_KEY, **fields: object) -> dict[str, Any]:
     """A verdict by "probe" on the miner's latest block, signed by ``key``, then with
     ``fields`` replaced (after signing: a changed field breaks the signature unless it
     is one the signature does not cover)."""

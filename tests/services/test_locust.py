@@ -45,7 +45,8 @@ def test_pavm_loadtest_runs_locust_headless_without_failures(net, tmp_path, work
         ],
     )
     assert result.exit_code == 0, result.output
-    rows = {(r["Type"], r["Name"]): r for r in csv.DictReader(open(out / "locust_stats.csv"))}
+    with open(out / "locust_stats.csv", newline="") as stats:
+        rows = {(r["Type"], r["Name"]): r for r in csv.DictReader(stats)}
     sent = rows[("POST", "eth_sendRawTransaction")]
     inclusion = rows[("inclusion", workload)]
     assert int(sent["Request Count"]) > 5 and int(sent["Failure Count"]) == 0

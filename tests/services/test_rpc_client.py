@@ -58,7 +58,7 @@ def test_a_batch_raises_for_the_call_that_failed(miner_url):
 
 
 class _ProxyPage(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers["content-length"]))
         body = b"<html>502 Bad Gateway</html>" if self.path == "/" else b'{"detail": "nope"}'
         self.send_response(502 if self.path == "/" else 200)

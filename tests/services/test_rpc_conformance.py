@@ -10,6 +10,7 @@ WebSocket provider receiving new heads and logs of blocks mined during the test.
 """
 
 import asyncio
+import itertools
 import json
 import zlib
 
@@ -721,7 +722,7 @@ def test_the_opcode_logger_steps_through_the_transfer(chain):
     assert int(trace["returnValue"], 16) == 1
     logs = trace["structLogs"]
     assert logs[0]["pc"] == 0 and logs[0]["depth"] == 1 and logs[-1]["op"] in ("RETURN", "STOP")
-    for entry, after in zip(logs, logs[1:], strict=False):
+    for entry, after in itertools.pairwise(logs):
         if entry["depth"] == after["depth"] and entry["op"].startswith("PUSH"):
             assert after["gas"] == entry["gas"] - entry["gasCost"]
     stores = [e for e in logs if e["op"] == "SSTORE"]

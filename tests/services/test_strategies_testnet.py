@@ -2,7 +2,7 @@
 ETH transfers, half of them to one hot receiver (a chain of conflicts), half to
 receivers of their own, over several blocks."""
 
-from common.chain.accounts import dev_accounts, sign
+from common.chain.accounts import Wallet, dev_accounts, sign
 from common.chain.state import ChainConfig
 from common.rpc.client import call
 from loadtest.testnet import process as testnet
@@ -10,7 +10,7 @@ from tests.services.helpers import all_agree, start_testnet, wait_for
 from validator.strategies import STRATEGIES
 
 
-def _mined(net: testnet.Testnet, senders: list, count: int) -> bool:
+def _mined(net: testnet.Testnet, senders: list[Wallet], count: int) -> bool:
     return all(
         int(call(net.miner.url, "eth_getTransactionCount", ["0x" + w.address.hex()]), 16) == count
         for w in senders

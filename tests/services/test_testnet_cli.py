@@ -35,6 +35,7 @@ def test_ctrl_c_stops_every_process(tmp_path):
         # a background job, whose shell makes children ignore SIGINT.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+    assert process.stdout is not None
     try:
         lines = []
         deadline = time.monotonic() + 60

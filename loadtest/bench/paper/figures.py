@@ -10,11 +10,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on a server or in CI
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from loadtest.workloads.table import WORKLOADS  # noqa: E402
+from loadtest.workloads.table import WORKLOADS
 
 SERIAL: dict[str, Any] = {"color": "0.45", "label": "py-evm, serial (Geth's role)"}
 PARALLEL: dict[str, Any] = {"color": "tab:blue", "label": "pavm, parallel validation"}
