@@ -3,7 +3,7 @@
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import httpx
 from web3 import AsyncWeb3, Web3
@@ -37,17 +37,20 @@ def poa(w3: AsyncWeb3[Any]) -> AsyncWeb3[Any]:
 
 
 def wait_for(check: Callable[[], T | None], timeout: float = 60.0, what: str = "condition") -> T:
-    """Poll ``check`` until it returns something truthy."""
+    """Poll ``check`` until it returns something truthy; a check that raises (a node
+    restarting, a page redrawn) is tried again, and its exception is what a timeout
+    reports."""
     deadline = time.monotonic() + timeout
     last: T | Exception | None = None
     while time.monotonic() < deadline:
         try:
-            last = check()
+            result = check()
         except Exception as exc:  # noqa: BLE001 - nodes may be restarting
             last = exc
-        if last:
-            # A raised exception is truthy too, and so returned as it is.
-            return cast(T, last)
+        else:
+            if result:
+                return result
+            last = result
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
