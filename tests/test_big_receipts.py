@@ -14,15 +14,15 @@ from eth_hash.auto import keccak
 from fastapi.testclient import TestClient
 
 from common.chain.accounts import dev_accounts, sign
-from common.chain.genesis import default_genesis
 from common.chain.state import ChainConfig
 from common.rpc import calls, timed_call
 from common.rpc.dispatch import MAX_BATCH_RESPONSE, Dispatcher
 from common.rpc.views import LOG_JSON, RECEIPT_JSON, receipts_json_bytes
 from miner.app import create_app, rpc_methods
 from miner.dashboard.overview import SHOWN, Dashboard
-from miner.node import MinerNode, MinerSettings
+from miner.node import MinerNode
 from tests.evm_asm import Item, assemble
+from tests.nodes import held_miner
 from validator.app import rpc_methods as validator_methods
 
 (ALICE,) = dev_accounts(1)
@@ -43,15 +43,7 @@ def log_loop(count: int) -> bytes:
 @pytest.fixture(scope="module")
 def mined(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MinerNode, str]]:
     """A miner whose block 1 holds the transaction with ``LOGS`` logs, and its hash."""
-    settings = MinerSettings(
-        data_dir=tmp_path_factory.mktemp("logs"),
-        key=b"\x07" * 32,
-        genesis=default_genesis(),
-        block_txs=10_000,
-        block_interval=3600,
-        subcall_helpers=0,
-    )
-    node = MinerNode(settings)
+    node = held_miner(tmp_path_factory.mktemp("logs"))
     raw = sign(ALICE, 0, None, config=ChainConfig(), data=log_loop(LOGS), gas=29_500_000)
     node.submit(raw)
     assert node.produce_block() is not None

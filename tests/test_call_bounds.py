@@ -25,7 +25,6 @@ from eth.vm.computation import BaseComputation
 from eth_hash.auto import keccak
 
 from common.chain.accounts import dev_accounts, sign
-from common.chain.genesis import default_genesis
 from common.chain.state import ChainConfig
 from common.rpc import calls, timed_call
 from common.rpc import pavm as pavm_module
@@ -33,7 +32,8 @@ from common.rpc.calls import MAX_CALLS
 from common.rpc.dispatch import Dispatcher
 from common.rpc.eth import EthApi
 from miner.app import rpc_methods
-from miner.node import MinerNode, MinerSettings
+from miner.node import MinerNode
+from tests.nodes import held_miner
 from validator.app import rpc_methods as validator_methods
 
 ALICE, BOB = dev_accounts(2)
@@ -72,16 +72,7 @@ TYPED = {
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MinerNode]:
     """A dev miner whose block 1 holds a loop transaction (it runs out of gas)."""
-    settings = MinerSettings(
-        data_dir=tmp_path_factory.mktemp("bounds"),
-        key=b"\x07" * 32,
-        genesis=default_genesis(),
-        block_txs=10_000,
-        block_interval=3600,
-        subcall_helpers=0,
-        dev=True,
-    )
-    miner = MinerNode(settings)
+    miner = held_miner(tmp_path_factory.mktemp("bounds"), dev=True)
     miner.submit(sign(ALICE, 0, None, config=ChainConfig(), data=LOOP, gas=LOOP_GAS))
     assert miner.produce_block() is not None
     yield miner

@@ -22,16 +22,16 @@ from eth_hash.auto import keccak
 
 from common.chain.accounts import address_of, dev_accounts, sign
 from common.chain.block import Block
-from common.chain.genesis import default_genesis
 from common.chain.state import ChainConfig
 from common.rpc.client import call
 from loadtest.testnet.process import free_base_port
 from miner.app import create_app
-from miner.node import MinerNode, MinerSettings
+from miner.node import MinerNode
+from tests.nodes import held_miner, offline_validator
 from tests.services.helpers import wait_for
 from tests.signing import high_s_twin
 from validator.app import rpc_methods
-from validator.node import ValidatorNode, ValidatorSettings
+from validator.node import ValidatorNode
 
 MINER_KEY = b"\x0b" * 32
 TOKEN = b"j" * 32
@@ -46,31 +46,17 @@ class Network:
 
 
 def _miner(data_dir: Path) -> MinerNode:
-    return MinerNode(
-        MinerSettings(
-            data_dir=data_dir,
-            key=MINER_KEY,
-            genesis=default_genesis(),
-            block_interval=3600,
-            join_token=TOKEN,
-            subcall_helpers=0,
-        )
-    )
+    return held_miner(data_dir, key=MINER_KEY, block_txs=300, join_token=TOKEN)
 
 
 def _validator(data_dir: Path, url: str) -> ValidatorNode:
-    return ValidatorNode(
-        ValidatorSettings(
-            name="v1",
-            data_dir=data_dir,
-            genesis=default_genesis(),
-            miner_address=address_of(MINER_KEY),
-            miner_url=url,
-            workers=1,
-            key=b"\x0c" * 32,
-            join_token=TOKEN,
-            poll_interval=3600,
-        )
+    return offline_validator(
+        data_dir,
+        miner_address=address_of(MINER_KEY),
+        miner_url=url,
+        key=b"\x0c" * 32,
+        join_token=TOKEN,
+        poll_interval=3600,
     )
 
 

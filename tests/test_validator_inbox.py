@@ -1,25 +1,14 @@
 """A validator's inbox of pushed blocks is bounded: beyond it, pushes are dropped and
 counted (catch-up fetches what they carried), and the node's own signals still work."""
 
-from common.chain.genesis import default_genesis
+from tests.nodes import offline_validator
 from validator import node as node_module
-from validator.node import INBOX, ValidatorNode, ValidatorSettings
+from validator.node import INBOX
 
 
 def test_pushes_beyond_the_inbox_are_dropped_and_counted(tmp_path, monkeypatch):
     monkeypatch.setattr(node_module, "GENESIS_ATTEMPTS", 1)  # no miner to compare with here
-    node = ValidatorNode(
-        ValidatorSettings(
-            name="v1",
-            data_dir=tmp_path,
-            genesis=default_genesis(),
-            miner_address=b"\x01" * 20,
-            miner_url="http://127.0.0.1:9",
-            workers=1,
-            key=b"\x02" * 32,
-            join_token=b"t" * 32,
-        )
-    )
+    node = offline_validator(tmp_path)
     try:
         for _ in range(INBOX + 10):
             node.receive(b"\xc0")  # the work thread is not running: nothing drains
@@ -34,18 +23,7 @@ def test_pushes_beyond_the_inbox_bytes_are_dropped(tmp_path, monkeypatch):
     bounded in bytes too, and a body taken out gives its bytes back."""
     monkeypatch.setattr(node_module, "GENESIS_ATTEMPTS", 1)
     monkeypatch.setattr(node_module, "INBOX_BYTES", 1000)
-    node = ValidatorNode(
-        ValidatorSettings(
-            name="v1",
-            data_dir=tmp_path,
-            genesis=default_genesis(),
-            miner_address=b"\x01" * 20,
-            miner_url="http://127.0.0.1:9",
-            workers=1,
-            key=b"\x02" * 32,
-            join_token=b"t" * 32,
-        )
-    )
+    node = offline_validator(tmp_path)
     try:
         for _ in range(3):
             node.receive(b"\xc0" * 400)

@@ -15,10 +15,9 @@ from eth_hash.auto import keccak
 from fastapi.testclient import TestClient
 
 from common.chain.accounts import Wallet, dev_accounts, sign
-from common.chain.genesis import default_genesis
 from common.chain.state import ChainConfig
 from miner.app import create_app
-from miner.node import MinerNode, MinerSettings
+from tests.nodes import held_miner
 
 CONFIG = ChainConfig()
 ALICE, BOB = dev_accounts(2)
@@ -27,14 +26,7 @@ POOR = Wallet(b"\x42" * 32)
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    settings = MinerSettings(
-        data_dir=tmp_path_factory.mktemp("miner"),
-        key=b"\x07" * 32,
-        genesis=default_genesis(),
-        block_txs=10_000,
-        block_interval=3600,
-    )
-    return MinerNode(settings)
+    return held_miner(tmp_path_factory.mktemp("miner"), subcall_helpers=None)
 
 
 @pytest.fixture(scope="module")
