@@ -78,16 +78,17 @@ def create_app(node: MinerNode) -> FastAPI:
 
     eth, methods = rpc_methods(node)
     dashboard = Dashboard(node, methods)
-    app = FastAPI(title="pavm-net miner", lifespan=node_lifespan(node, dashboard))
-    app.include_router(dashboard_router(dashboard))
     dispatcher = Dispatcher(methods, refused=REFUSED, limits=eth.response_limits())
+    app = FastAPI(title="pavm-net miner", lifespan=node_lifespan(node, dashboard, dispatcher))
+    app.include_router(dashboard_router(dashboard))
     app.include_router(jsonrpc_router(dispatcher))
     app.include_router(websocket_router(dispatcher, eth.subscriptions))
     app.include_router(metrics_router(_MinerCollector(node), lambda: dispatcher.calls))
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
-        """Ready when the store is open and the block loop runs."""
+    async def health() -> dict[str, Any]:
+        """Ready when the store is open and the block loop runs. On the event loop, no
+        thread: it reads fields in memory, so it answers however busy the threads are."""
         return {"status": "ok", "role": "miner", "head": node.state.head.number}
 
     @app.get("/blocks/{number}")

@@ -16,6 +16,7 @@ own process, bounded by the block's gas: the guard does not see it, as it should
 import json
 import math
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -28,8 +29,8 @@ from common.chain.accounts import dev_accounts, sign
 from common.chain.state import ChainConfig
 from common.rpc import calls, timed_call
 from common.rpc import pavm as pavm_module
-from common.rpc.calls import MAX_CALLS
-from common.rpc.dispatch import Dispatcher
+from common.rpc.calls import MAX_CALLS, MAX_CALLS_PER_CLIENT
+from common.rpc.dispatch import Dispatcher, client_address
 from common.rpc.eth import EthApi
 from miner.app import rpc_methods
 from miner.node import MinerNode
@@ -328,3 +329,34 @@ def test_operations_come_in_pages_that_add_up_to_the_whole(tables, monkeypatch):
     for bad in ({"limit": 3}, {"limit": 0}, {"offset": -1}, {"offset": "0x1"}, [], {"x": 1}):
         answer = ask(dispatcher, "pavm_getOperationReceipt", [loop_hash(), bad])
         assert answer["error"]["code"] == -32602, bad
+
+
+def test_one_client_has_at_most_its_share_of_the_call_slots(tables):
+    """A client with ``MAX_CALLS_PER_CLIENT`` calls running or waiting is refused at
+    once (no thread held waiting for a slot); another client still gets a slot."""
+    eth, dispatcher = tables["miner"]
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        client_address.set("127.0.0.2")
+        with ExitStack() as stack:
+            for _ in range(MAX_CALLS_PER_CLIENT):
+                stack.enter_context(eth.calls.bounded())
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    call = {"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [{"data": "0x"}]}
+    try:
+        start = time.monotonic()
+        greedy = json.loads(dispatcher.handle(json.dumps(call).encode(), "127.0.0.2") or b"")
+        assert time.monotonic() - start < timed_call.CALL_TIMEOUT  # refused, not timed out
+        other = json.loads(dispatcher.handle(json.dumps(call).encode(), "127.0.0.3") or b"")
+    finally:
+        release.set()
+        holder.join(10)
+    message = f"node busy: 127.0.0.2 has {MAX_CALLS_PER_CLIENT} calls running or waiting"
+    assert greedy["error"] == {"code": -32000, "message": message}
+    assert other["result"] == "0x"

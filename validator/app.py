@@ -194,7 +194,6 @@ def _ms(seconds: float) -> float:
 def create_app(node: ValidatorNode) -> FastAPI:
     """Assemble the validator's routes around ``node`` (started and stopped with the app)."""
 
-    app = FastAPI(title="pavm-net validator", lifespan=node_lifespan(node))
     eth, methods = rpc_methods(
         node.store,
         node.lock,
@@ -204,6 +203,7 @@ def create_app(node: ValidatorNode) -> FastAPI:
         node.times,
     )
     dispatcher = Dispatcher(methods, limits=eth.response_limits())
+    app = FastAPI(title="pavm-net validator", lifespan=node_lifespan(node, dispatcher))
     app.include_router(jsonrpc_router(dispatcher))
     app.include_router(websocket_router(dispatcher, eth.subscriptions))
     app.include_router(metrics_router(_ValidatorCollector(node), lambda: dispatcher.calls))
@@ -215,8 +215,10 @@ def create_app(node: ValidatorNode) -> FastAPI:
         return {"status": "queued"}
 
     @app.get("/health")
-    def health(response: Response) -> dict[str, Any]:
-        """200 when at the miner's head, 503 while catching up or without the miner."""
+    async def health(response: Response) -> dict[str, Any]:
+        """200 when at the miner's head, 503 while catching up or without the miner. On
+        the event loop, no thread: it reads fields in memory, so it answers however busy
+        the threads are."""
         if not node.synced:
             response.status_code = 503
         return {

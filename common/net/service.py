@@ -9,6 +9,7 @@ what is the same for both.
 import asyncio
 import ipaddress
 import logging
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -67,6 +68,23 @@ KEEP_ALIVE_TIMEOUT = 5
 """Seconds an idle keep-alive connection stays open after its last answer (uvicorn's
 default, made explicit): shorter than go-ethereum's 120 s, since every idle connection
 holds one of its client's slots."""
+WRITE_TIMEOUT = 10.0
+"""Seconds a connection's answer may wait for its client to read (the server's buffer
+full, asyncio's writing paused) before the connection is aborted and the answer
+dropped. As the WebSocket's ``SEND_TIMEOUT`` (``common/rpc/ws.py``), so both ways in
+agree; go-ethereum's ``WriteTimeout`` is 30 s, but counts the whole request, execution
+included, while this counts only time the client reads too little, and every second
+of it holds a whole answer (up to ~36 MB) in memory. A client reading 2.5 MB/s takes
+the largest (25 MB) answer within it."""
+MAX_UNSENT_PER_CLIENT = 64 * 1024 * 1024
+"""Bytes of answers one client's connections may have waiting to be written, together;
+the connection that passes it is aborted. Two answers at the 25 MB limit fit."""
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread may hold the GIL while another waits for it (Python's default is
+5 ms). Calls executing (up to ``MAX_CALLS`` threads, CPU-bound) otherwise make the
+event loop wait ~5 ms for the GIL after every socket operation: with one client
+keeping its calls running on 200 connections, the node accepted ~4 connections a
+second and a new client's first answer took ~20 s; at 0.5 ms it takes well under 1 s."""
 MAX_WS_MESSAGE = 1024 * 1024
 """Largest WebSocket message a client may send (JSON-RPC over WebSocket)."""
 _TOO_MANY = (
@@ -76,8 +94,9 @@ _TOO_MANY = (
 
 
 class _BoundedHttp(HttpToolsProtocol):
-    """uvicorn's HTTP protocol with a deadline for reading each request and a cap on the
-    connections of each client.
+    """uvicorn's HTTP protocol with a deadline for reading each request and one for
+    writing its answer, a cap on the connections of each client and one on the bytes
+    they have waiting to be written.
 
     uvicorn times out idle keep-alive connections only, so a client that opens a
     connection and never finishes its request (slow loris) would hold it for ever.
@@ -88,11 +107,22 @@ class _BoundedHttp(HttpToolsProtocol):
     connection beyond ``MAX_CONNECTIONS_PER_CLIENT`` is refused before it is read.
     ``per_client`` counts the open connections of each client, shared by a server's
     connections (:func:`server_config` gives each server its own).
+
+    uvicorn has no write timeout: an answer its client never reads stays in the
+    transport's buffer for as long as the connection lives, which a client that does
+    not read keeps open. asyncio pauses the protocol's writing while the buffer is
+    full (``pause_writing``) and resumes it once drained; a connection paused for
+    ``write_timeout`` seconds is aborted, which frees the buffer. ``unsent`` holds the
+    paused connections of each client: when their buffers together pass
+    ``MAX_UNSENT_PER_CLIENT``, the connection that paused last is aborted at once.
     """
 
     read_timeout = 30.0
+    write_timeout = WRITE_TIMEOUT
     per_client: ClassVar[Counter[str]] = Counter()
+    unsent: ClassVar[dict[str, set["_BoundedHttp"]]] = {}
     _read_timer: asyncio.TimerHandle | None = None
+    _write_timer: asyncio.TimerHandle | None = None
     _counted: str | None = None
     """The client this connection is counted for, until it closes or upgrades."""
 
@@ -121,13 +151,46 @@ class _BoundedHttp(HttpToolsProtocol):
         """The socket is the WebSocket layer's from here: its own per-client cap and idle
         timeout apply (``common.rpc.ws``), and this protocol hears no more of it."""
         self._disarm()
+        self._writing()
         self._uncount()
         super().handle_websocket_upgrade()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._writing()
         self._uncount()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.write_timeout, self._not_read)
+        if self._counted is None:
+            return
+        paused = self.unsent.setdefault(self._counted, set())
+        paused.add(self)
+        if sum(p.transport.get_write_buffer_size() for p in paused) > MAX_UNSENT_PER_CLIENT:
+            self._writing()
+            self.transport.abort()
+
+    def resume_writing(self) -> None:
+        self._writing()
+        super().resume_writing()
+
+    def _writing(self) -> None:
+        """The connection writes again (or is gone): no deadline, nothing held unsent."""
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+        if self._counted is not None and self in self.unsent.get(self._counted, ()):
+            self.unsent[self._counted].discard(self)
+            if not self.unsent[self._counted]:
+                del self.unsent[self._counted]
+
+    def _not_read(self) -> None:
+        self._write_timer = None
+        self._writing()
+        self.transport.abort()
 
     def _uncount(self) -> None:
         if self._counted is not None:
@@ -227,7 +290,9 @@ def server_config(
     proxy stands before a node, and a client naming itself anew in every request would
     escape its per-client caps."""
     protocol = type(
-        "BoundedHttp", (_BoundedHttp,), {"read_timeout": read_timeout, "per_client": Counter()}
+        "BoundedHttp",
+        (_BoundedHttp,),
+        {"read_timeout": read_timeout, "per_client": Counter(), "unsent": {}},
     )
     return uvicorn.Config(
         HostCheck(app, allowed_hosts),
@@ -252,13 +317,15 @@ def serve(
     allowed_hosts: str = "",
 ) -> None:
     """Build the node (bad settings become a usage error naming the problem) and serve
-    its app until the process is stopped, with the HTTP limits every port needs."""
+    its app until the process is stopped, with the HTTP limits every port needs and
+    the GIL passed on every ``SWITCH_INTERVAL`` seconds."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     try:
         node = make_node()
     except (PavmError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from exc
     config = server_config(create_app(node), host, port, log_level, read_timeout, allowed_hosts)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     server = uvicorn.Server(config)
     server.run()
     if not server.started:  # the port was taken, say

@@ -1,13 +1,15 @@
 """``eth_call``, ``eth_estimateGas`` and ``eth_createAccessList``: a call run on a
 snapshot of a block's state, outside the node's lock (so it never holds up mining or
 validation), in the timed EVM (``common/rpc/timed_call.py``): at most ``MAX_CALLS`` at
-once, each within ``CALL_TIMEOUT`` seconds and ``RPC_GAS_CAP`` gas. Tracing,
+once, at most ``MAX_CALLS_PER_CLIENT`` of them running or waiting for one client, each
+within ``CALL_TIMEOUT`` seconds and ``RPC_GAS_CAP`` gas. Tracing,
 simulation and operation receipts take their slots and deadline from here too
 (:meth:`Calls.bounded`), as every method that executes code must (invariant 9,
 docs/architecture.md).
 """
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -21,6 +23,7 @@ from eth_typing import Address
 from common.chain.block import Block
 from common.chain.state import ChainConfig
 from common.evm.forks import FORKS, BlockEnv, gas_used_by
+from common.rpc.dispatch import client_address
 from common.rpc.errors import EXECUTION_REVERTED, SERVER_ERROR, RpcError, invalid_params
 from common.rpc.hexcodec import parse_address, parse_data, parse_quantity, to_data, to_quantity
 from common.rpc.namespace import Namespace, method
@@ -35,6 +38,10 @@ MAX_ACCESS_LIST_ROUNDS = 4
 """Runs eth_createAccessList makes at most before its list stops changing."""
 MAX_CALLS = 4
 """eth_call/eth_estimateGas executions running at once."""
+MAX_CALLS_PER_CLIENT = 2
+"""Calls one client (``dispatch.client_address``) may have running or waiting for a slot
+at once, half of ``MAX_CALLS``: one more is refused at once, without waiting, so one
+client never holds every slot, nor every RPC thread waiting for one."""
 AccessList = tuple[tuple[bytes, tuple[int, ...]], ...]
 """(address, sorted storage slots) pairs, sorted by address."""
 
@@ -54,6 +61,9 @@ class Calls(Namespace):
         self.config = config
         self._block_at = block_at
         self._calls = threading.BoundedSemaphore(MAX_CALLS)
+        self._per_client: Counter[str] = Counter()
+        """Calls of each client running or waiting for a slot."""
+        self._per_client_lock = threading.Lock()
 
     def _run_call(self, call: Any, block: int | str | bytes, gas: int | None = None) -> Any:
         return self._execute(call, block, gas)[0]
@@ -197,15 +207,41 @@ class Calls(Namespace):
     @contextmanager
     def _call_slot(self) -> Iterator[None]:
         """One of ``MAX_CALLS`` places for a running call; a call that finds none free
-        within the timeout is refused, so calls cannot take every server thread."""
-        if not self._calls.acquire(timeout=CALL_TIMEOUT):
-            raise RpcError(SERVER_ERROR, f"node busy: {MAX_CALLS} calls are running")
+        within the timeout is refused, so calls cannot take every server thread. A
+        client's call beyond its ``MAX_CALLS_PER_CLIENT`` is refused before it waits."""
+        with self._client_share():
+            if not self._calls.acquire(timeout=CALL_TIMEOUT):
+                raise RpcError(SERVER_ERROR, f"node busy: {MAX_CALLS} calls are running")
+            try:
+                yield
+            except CallTimeout as exc:
+                raise RpcError(SERVER_ERROR, str(exc)) from None
+            finally:
+                self._calls.release()
+
+    @contextmanager
+    def _client_share(self) -> Iterator[None]:
+        """Counts the calling client's call while it runs or waits; refuses it when the
+        client already has ``MAX_CALLS_PER_CLIENT``. A caller in process (no client) is
+        not counted."""
+        client = client_address.get()
+        if client is None:
+            yield
+            return
+        with self._per_client_lock:
+            if self._per_client[client] >= MAX_CALLS_PER_CLIENT:
+                raise RpcError(
+                    SERVER_ERROR,
+                    f"node busy: {client} has {MAX_CALLS_PER_CLIENT} calls running or waiting",
+                )
+            self._per_client[client] += 1
         try:
             yield
-        except CallTimeout as exc:
-            raise RpcError(SERVER_ERROR, str(exc)) from None
         finally:
-            self._calls.release()
+            with self._per_client_lock:
+                self._per_client[client] -= 1
+                if not self._per_client[client]:
+                    del self._per_client[client]
 
 
 def _access_list(touched: Touched, excluded: set[bytes]) -> AccessList:

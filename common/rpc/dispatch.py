@@ -6,12 +6,18 @@ become JSON-RPC error objects (limits follow go-ethereum: 1000 requests per batc
 25 MB per batch response). A single answer is held to 25 MB too, unless its method
 has a limit of its own: one whose answers are bounded otherwise and must be readable
 whole, such as a block's receipts.
+
+Requests run on the dispatcher's own ``RPC_THREADS`` threads (:meth:`Dispatcher.serve`),
+not the server's shared pool: calls waiting for a slot there would leave the node's
+other routes (health, blocks, verdicts, metrics) no thread.
 """
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import Any
 
@@ -36,6 +42,11 @@ client_address: ContextVar[str | None] = ContextVar("client_address", default=No
 ``None`` for a caller in process: handlers keep per-client limits by it (filters), and
 their signature stays the spec's parameter list."""
 
+RPC_THREADS = 32
+"""Threads running JSON-RPC requests (HTTP and WebSocket) at once; more wait their turn.
+Calls hold at most ``MAX_CALLS`` of them running and, waiting for a slot, at most
+``MAX_CALLS_PER_CLIENT`` per client (``common/rpc/calls.py``), so one client leaves the
+rest to others."""
 MAX_BATCH = 1000
 MAX_BATCH_RESPONSE = 25_000_000
 """Bytes of one response, batch or single."""
@@ -73,6 +84,27 @@ class Dispatcher:
         self._traced: set[tuple[str, str]] = set()
         """(method, exception type) whose traceback was logged: later ones get a line,
         so a batch of a thousand failing calls cannot flood the log."""
+        self._threads: ThreadPoolExecutor | None = None
+        """Where :meth:`serve` runs requests; made on first use (its threads on demand)."""
+
+    async def serve(self, body: bytes, client: str | None = None) -> bytes | None:
+        """:meth:`handle` run on one of the dispatcher's ``RPC_THREADS`` threads, for the
+        server's event loop: never one of the threads the server's other routes use."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(RPC_THREADS, thread_name_prefix="pavm-rpc")
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, self.handle, body, client
+        )
+
+    def start(self) -> None:
+        """Nothing to start: the threads come with the first request (``node_lifespan``)."""
+
+    def stop(self) -> None:
+        """Lets the threads go once their requests are done; requests still queued are
+        dropped (the server is shutting down)."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads = None
 
     def handle(self, body: bytes, client: str | None = None) -> bytes | None:
         """Response body for ``body``, or ``None`` when it held only notifications.

@@ -1,11 +1,11 @@
 """The JSON-RPC endpoint (``POST /``) both services mount, with go-ethereum's HTTP limits:
 bodies over 5 MiB get 413, a content type other than JSON gets 415, other verbs 405.
-Handlers learn the calling client from ``dispatch.client_address``."""
+Handlers learn the calling client from ``dispatch.client_address``; they run on the
+dispatcher's own threads (``Dispatcher.serve``)."""
 
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from common.encoding.untrusted import load_json
@@ -71,7 +71,7 @@ def jsonrpc_router(dispatcher: Dispatcher) -> APIRouter:
             return Response(status_code=415, content=b"content type must be application/json")
         body = await read_body(request)
         client = client_key(request.client.host if request.client else None)
-        answer = await run_in_threadpool(dispatcher.handle, body, client)
+        answer = await dispatcher.serve(body, client)
         if answer is None:
             return Response(status_code=200)
         return Response(content=answer, media_type="application/json")

@@ -389,7 +389,7 @@ async def _answer(
         except RpcError as exc:
             return _dump({"jsonrpc": "2.0", "id": request.get("id"), "error": exc.to_json()})
         return _dump({"jsonrpc": "2.0", "id": request.get("id"), "result": result})
-    body = await run_in_threadpool(dispatcher.handle, data, connection.client)
+    body = await dispatcher.serve(data, connection.client)
     return None if body is None else body.decode()
 
 
