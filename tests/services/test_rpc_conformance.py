@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import json
 import zlib
+from typing import Any, cast
 
 import httpx
 import jsonschema
@@ -26,10 +27,13 @@ from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
 from eth.vm.forks.prague.receipts import PragueTypedReceipt
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_hash.auto import keccak
+from eth_typing import Address, BlockNumber, Hash32, HexStr
+from hexbytes import HexBytes
 from rlp.sedes import big_endian_int
 from trie.hexary import HexaryTrie
 from web3 import AsyncWeb3, Web3
 from web3.providers.persistent import WebSocketProvider
+from web3.types import AccessList, BlockData, LogReceipt, Nonce, TxParams, Wei
 
 from common.chain.accounts import dev_accounts, sign
 from common.chain.roots import trie_root
@@ -46,16 +50,17 @@ ERC20 = load("erc20")
 TRANSFER = Web3.keccak(text="Transfer(address,address,uint256)")
 
 
-def _raw(url: str, method: str, params: list) -> dict:
+def _raw(url: str, method: str, params: list[Any]) -> dict[str, Any]:
     body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-    return httpx.post(url, json=body, timeout=30).json()
+    answer: dict[str, Any] = httpx.post(url, json=body, timeout=30).json()
+    return answer
 
 
 def _w3(url: str) -> Web3:
     return web3_for(url)
 
 
-def _send(w3: Web3, account, tx: dict) -> bytes:
+def _send(w3: Web3, account, tx: TxParams) -> HexBytes:
     tx.setdefault("chainId", 31337)
     tx.setdefault("nonce", w3.eth.get_transaction_count(account.checksum, "pending"))
     tx.setdefault("gas", 100_000)
@@ -87,31 +92,38 @@ def chain(tmp_path_factory):
             {"from": owner.checksum, "gas": 3_000_000, "nonce": 0, "chainId": 31337}
         )
         receipt = w3.eth.wait_for_transaction_receipt(_send(w3, owner, deploy), timeout=60)
-        address = receipt.contractAddress
+        address = receipt["contractAddress"]
+        assert address is not None
         erc20 = w3.eth.contract(address=address, abi=list(ERC20.abi))
-        fee = w3.eth.gas_price * 2
+        fee = Wei(w3.eth.gas_price * 2)
         transfer = erc20.functions.transfer(alice.checksum, 5).build_transaction(
-            {"from": owner.checksum, "gas": 100_000, "maxFeePerGas": fee, "nonce": 1}
+            {"from": owner.checksum, "gas": 100_000, "maxFeePerGas": fee, "nonce": Nonce(1)}
         )
         hashes = [
             _send(w3, owner, transfer),
-            _send(w3, alice, {"to": owner.checksum, "value": 1, "gasPrice": fee, "nonce": 0}),
+            _send(
+                w3,
+                alice,
+                {"to": owner.checksum, "value": Wei(1), "gasPrice": fee, "nonce": Nonce(0)},
+            ),
             _send(
                 w3,
                 alice,
                 {
                     "to": address,
-                    "value": 0,
+                    "value": Wei(0),
                     "gasPrice": fee,
-                    "nonce": 1,
+                    "nonce": Nonce(1),
                     "type": 1,
-                    "accessList": [{"address": address, "storageKeys": ["0x" + "00" * 32]}],
+                    "accessList": AccessList(
+                        [{"address": address, "storageKeys": [HexStr("0x" + "00" * 32)]}]
+                    ),
                     "data": erc20.encode_abi("balanceOf", [owner.checksum]),
                 },
             ),
         ]
         receipts = [w3.eth.wait_for_transaction_receipt(h, timeout=60) for h in hashes]
-        head = max(r.blockNumber for r in receipts)
+        head = max(r["blockNumber"] for r in receipts)
         wait_for(
             lambda: int(call(net.validators[0].url, "eth_blockNumber"), 16) >= head,
             what="the validator at the head",
@@ -122,14 +134,14 @@ def chain(tmp_path_factory):
             "owner": owner.checksum.lower(),
             "alice": alice.checksum.lower(),
             "hashes": ["0x" + h.hex() for h in hashes],
-            "block": receipts[0].blockNumber,
-            "block_hash": "0x" + receipts[0].blockHash.hex(),
+            "block": receipts[0]["blockNumber"],
+            "block_hash": "0x" + receipts[0]["blockHash"].hex(),
         }
     finally:
         testnet.down(net)
 
 
-def _cases(c: dict, url: str) -> dict[str, list[list]]:
+def _cases(c: dict[str, Any], url: str) -> dict[str, list[list[Any]]]:
     """Spec-valid parameter lists for every implemented method, on this chain."""
     sender = dev_accounts(4)[3]
     nonce = int(call(url, "eth_getTransactionCount", ["0x" + sender.address.hex(), "pending"]), 16)
@@ -333,19 +345,21 @@ def test_web3_filter_lifecycle(chain):
     transfers = token.events.Transfer.create_filter(from_block="latest")
     assert blocks.get_new_entries() == [] and transfers.get_new_entries() == []
     tx = token.functions.transfer(owner.checksum, 1).build_transaction(
-        {"from": owner.checksum, "gas": 100_000, "maxFeePerGas": w3.eth.gas_price * 2}
+        {"from": owner.checksum, "gas": 100_000, "maxFeePerGas": Wei(w3.eth.gas_price * 2)}
     )
     tx_hash = _send(w3, owner, tx)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
-    assert tx_hash in pending.get_new_entries()
+    # a block or pending filter's entries are hashes, not the logs web3.py's types say
+    assert tx_hash in cast(list[HexBytes], pending.get_new_entries())
     assert pending.get_new_entries() == []
-    new_blocks = wait_for(blocks.get_new_entries, what="new blocks")
-    assert receipt.blockHash in new_blocks
+    new_blocks = cast(list[HexBytes], wait_for(blocks.get_new_entries, what="new blocks"))
+    assert receipt["blockHash"] in new_blocks
     events = transfers.get_new_entries()
     assert [e.transactionHash for e in events] == [tx_hash]
-    assert events[0].args.value == 1 and events[0].blockNumber == receipt.blockNumber
+    assert events[0].args.value == 1 and events[0]["blockNumber"] == receipt["blockNumber"]
     assert transfers.get_new_entries() == []
     assert any(e.transactionHash == tx_hash for e in transfers.get_all_entries())
+    assert blocks.filter_id is not None
     assert w3.eth.uninstall_filter(blocks.filter_id) is True
     assert w3.eth.uninstall_filter(blocks.filter_id) is False
     with pytest.raises(Exception, match="filter not found"):
@@ -358,7 +372,7 @@ def test_websocket_subscriptions_deliver_heads_and_logs(chain):
     owner = _Account(dev_accounts(1)[0])
     token = Web3.to_checksum_address(chain["token"])
 
-    async def run() -> tuple[list, list, str]:
+    async def run() -> tuple[list[BlockData], list[LogReceipt], str]:
         async with AsyncWeb3(WebSocketProvider(f"ws://127.0.0.1:{port}")) as w3:
             poa(w3)
             heads = await w3.eth.subscribe("newHeads")
@@ -369,7 +383,7 @@ def test_websocket_subscriptions_deliver_heads_and_logs(chain):
                 {
                     "from": owner.checksum,
                     "gas": 100_000,
-                    "maxFeePerGas": sync.eth.gas_price * 2,
+                    "maxFeePerGas": Wei(sync.eth.gas_price * 2),
                     "nonce": sync.eth.get_transaction_count(owner.checksum, "pending"),
                     "chainId": 31337,
                 }
@@ -399,11 +413,12 @@ def test_websocket_subscriptions_deliver_heads_and_logs(chain):
 def test_websocket_refuses_foreign_origins_and_bounds_subscriptions(chain):
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
+    from websockets.typing import Origin
 
     url = chain["net"].miner.url.replace("http", "ws")
     with pytest.raises(InvalidStatus):
-        connect(url, origin="https://evil.example").close()
-    with connect(url, origin="http://localhost:3000") as socket:
+        connect(url, origin=Origin("https://evil.example")).close()
+    with connect(url, origin=Origin("http://localhost:3000")) as socket:
         for i in range(MAX_SUBSCRIPTIONS + 1):
             socket.send(
                 json.dumps(
@@ -418,7 +433,7 @@ def test_websocket_refuses_foreign_origins_and_bounds_subscriptions(chain):
         call(chain["net"].miner.url, "eth_subscribe", ["newHeads"])
 
 
-def _token_slots(url: str, chain: dict) -> list[int]:
+def _token_slots(url: str, chain: dict[str, Any]) -> list[int]:
     """The token's storage slots the ERC20 transfer of the fixture wrote."""
     rwsets = call(url, "pavm_getBlockRWSet", [hex(chain["block"])])
     return sorted(
@@ -477,18 +492,18 @@ def test_create_access_list_gives_the_gas_a_listed_transaction_uses(chain):
     (entry,) = answer["accessList"]
     assert entry["address"] == chain["token"] and len(entry["storageKeys"]) == 1
     assert int(entry["storageKeys"][0], 16) in _token_slots(net.miner.url, chain)
-    tx = {
+    tx: TxParams = {
         "to": erc20.address,
         "data": data,
-        "gasPrice": w3.eth.gas_price * 2,
+        "gasPrice": Wei(w3.eth.gas_price * 2),
         "type": 1,
         "gas": 100_000,
-        "accessList": [{"address": erc20.address, "storageKeys": entry["storageKeys"]}],
+        "accessList": AccessList([{"address": erc20.address, "storageKeys": entry["storageKeys"]}]),
     }
     receipt = w3.eth.wait_for_transaction_receipt(_send(w3, sender, tx), timeout=60)
-    assert hex(receipt.gasUsed) == answer["gasUsed"]
+    assert hex(receipt["gasUsed"]) == answer["gasUsed"]
     without = call(net.miner.url, "eth_estimateGas", [request])
-    assert int(without, 16) != receipt.gasUsed  # the list changes the cost
+    assert int(without, 16) != receipt["gasUsed"]  # the list changes the cost
     reverted = call(net.miner.url, "eth_createAccessList", [{**request, "input": "0x12"}])
     assert reverted["error"] == "execution reverted"
 
@@ -529,13 +544,13 @@ def test_traces_show_the_transaction_as_tools_expect(chain):
     assert answer["error"]["code"] == -32602
 
 
-def _py_evm_transaction(tx: dict):
+def _py_evm_transaction(tx: dict[str, Any]):
     """The transaction rebuilt with unmodified py-evm from the fields a node reports."""
     q = lambda name: int(tx[name], 16)  # noqa: E731
-    to = bytes.fromhex(tx["to"][2:]) if tx["to"] else b""
+    to = Address(bytes.fromhex(tx["to"][2:]) if tx["to"] else b"")
     data = bytes.fromhex(tx["input"][2:])
     access = [
-        (bytes.fromhex(e["address"][2:]), [int(k, 16) for k in e["storageKeys"]])
+        (Address(bytes.fromhex(e["address"][2:])), [int(k, 16) for k in e["storageKeys"]])
         for e in tx.get("accessList", [])
     ]
     kind = q("type")
@@ -554,11 +569,11 @@ def _py_evm_transaction(tx: dict):
     )  # fmt: skip
 
 
-def _py_evm_receipt(receipt: dict):
+def _py_evm_receipt(receipt: dict[str, Any]):
     logs = [
         Log(
-            bytes.fromhex(entry["address"][2:]),
-            [int(t, 16) for t in entry["topics"]],
+            Address(bytes.fromhex(entry["address"][2:])),
+            tuple(int(t, 16) for t in entry["topics"]),
             bytes.fromhex(entry["data"][2:]),
         )
         for entry in receipt["logs"]
@@ -573,21 +588,22 @@ def _py_evm_receipt(receipt: dict):
     return plain if kind == 0 else PragueTypedReceipt(kind, plain)
 
 
-def _py_evm_header(block: dict) -> PragueBlockHeader:
+def _py_evm_header(block: dict[str, Any]) -> PragueBlockHeader:
     """The header rebuilt with unmodified py-evm from a reported block object."""
     q = lambda name: int(block[name], 16)  # noqa: E731
     h = lambda name: bytes.fromhex(block[name][2:])  # noqa: E731
+    k = lambda name: Hash32(h(name))  # noqa: E731
     return PragueBlockHeader(
-        parent_hash=h("parentHash"), uncles_hash=h("sha3Uncles"), coinbase=h("miner"),
-        state_root=h("stateRoot"), transaction_root=h("transactionsRoot"),
-        receipt_root=h("receiptsRoot"), bloom=q("logsBloom"), difficulty=q("difficulty"),
-        block_number=q("number"), gas_limit=q("gasLimit"), gas_used=q("gasUsed"),
-        timestamp=q("timestamp"), extra_data=h("extraData"), mix_hash=h("mixHash"),
+        parent_hash=k("parentHash"), uncles_hash=k("sha3Uncles"), coinbase=Address(h("miner")),
+        state_root=k("stateRoot"), transaction_root=k("transactionsRoot"),
+        receipt_root=k("receiptsRoot"), bloom=q("logsBloom"), difficulty=q("difficulty"),
+        block_number=BlockNumber(q("number")), gas_limit=q("gasLimit"), gas_used=q("gasUsed"),
+        timestamp=q("timestamp"), extra_data=h("extraData"), mix_hash=k("mixHash"),
         nonce=h("nonce"), base_fee_per_gas=q("baseFeePerGas"),
-        withdrawals_root=h("withdrawalsRoot"), blob_gas_used=q("blobGasUsed"),
+        withdrawals_root=k("withdrawalsRoot"), blob_gas_used=q("blobGasUsed"),
         excess_blob_gas=q("excessBlobGas"),
-        parent_beacon_block_root=h("parentBeaconBlockRoot"),
-        requests_hash=h("requestsHash"),
+        parent_beacon_block_root=k("parentBeaconBlockRoot"),
+        requests_hash=k("requestsHash"),
     )  # fmt: skip
 
 
@@ -646,7 +662,7 @@ RETURN_NUMBER = "0x435f5260205ff3"  # NUMBER PUSH0 MSTORE PUSH1 32 PUSH0 RETURN
 REVERT = "0x5f5ffd"  # PUSH0 PUSH0 REVERT
 
 
-def _transfers(balance: int = 1000, **fields: str) -> dict:
+def _transfers(balance: int = 1000, **fields: str) -> dict[str, Any]:
     """One block: C0 (given ``balance`` wei by an override) pays C1 1000 wei, which
     pays them on to C2."""
     calls = [
@@ -657,7 +673,7 @@ def _transfers(balance: int = 1000, **fields: str) -> dict:
     return {"blockStateCalls": [{"stateOverrides": overrides, "calls": calls}]}
 
 
-def _simulate(url: str, payload: dict, tag: str = "latest") -> dict:
+def _simulate(url: str, payload: dict[str, Any], tag: str = "latest") -> dict[str, Any]:
     return _raw(url, "eth_simulateV1", [payload, tag])
 
 
@@ -697,7 +713,7 @@ def test_simulate_validation_fails_with_the_specs_codes(chain):
     owner = chain["owner"]
     nonce = int(call(url, "eth_getTransactionCount", [owner, "latest"]), 16)
 
-    def one(call_object: dict, validation: bool = True) -> dict:
+    def one(call_object: dict[str, Any], validation: bool = True) -> dict[str, Any]:
         payload = {"blockStateCalls": [{"calls": [call_object]}], "validation": validation}
         return _simulate(url, payload)
 
