@@ -12,6 +12,7 @@ makes the join token ``join.token``, which validators prove when they register.
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -88,13 +89,14 @@ class Testnet:
 
 
 def free_base_port(span: int = 64) -> int:
-    """A port p with p..p+span and p+1000 free on 127.0.0.1 (checked, then released)."""
+    """A port p with p..p+span and p+1000 free on 127.0.0.1 (checked, then released).
+
+    Chosen below the kernel's ephemeral range, where no outgoing connection takes a
+    port by itself: a node restarted on its port (after a kill) must find it free,
+    which a port among the ephemeral ones is not once any process connects from it."""
+    low = _ephemeral_low()
     for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + 1000 + span > 65535:
-            continue
+        base = random.randrange(10_000, max(10_001, low - 1000 - span))
         taken = []
         try:
             for port in [*range(base, base + span), base + 1000]:
@@ -108,6 +110,14 @@ def free_base_port(span: int = 64) -> int:
                 sock.close()
         return base
     raise PavmError("no free range of ports on 127.0.0.1")
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux's default 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def _alive(pid: int) -> bool:
