@@ -1,10 +1,19 @@
 """Nodes run inside a test process, with nothing running on its own: the test decides
 when a block is mined and which blocks a validator sees."""
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+
 from common.chain.genesis import default_genesis
+from common.net.service import server_config
+from loadtest.testnet.process import free_base_port
+from miner.app import create_app
 from miner.node import MinerNode, MinerSettings
 from validator.node import ValidatorNode, ValidatorSettings
 
@@ -38,3 +47,24 @@ def offline_validator(data_dir: Path, **settings: Any) -> ValidatorNode:
         "join_token": b"t" * 32,
     }
     return ValidatorNode(ValidatorSettings(data_dir=data_dir, **{**defaults, **settings}))
+
+
+@contextmanager
+def served(miner: MinerNode) -> Iterator[tuple[str, int, Any]]:
+    """``miner``'s app under uvicorn on a free port of 127.0.0.1, with the limits the
+    services run with (``server_config``), in a thread of this process: its URL, port
+    and HTTP protocol class (whose limits a test may change)."""
+    port = free_base_port(span=1)
+    config = server_config(create_app(miner), "127.0.0.1", port, "warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the node did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", port, config.http
+    finally:
+        server.should_exit = True
+        thread.join(10)

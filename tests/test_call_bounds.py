@@ -233,14 +233,16 @@ class Guard:
 
 
 @contextmanager
-def all_slots_held(eth: EthApi) -> Iterator[None]:
-    """Every call slot of ``eth`` taken by another thread, as by ``MAX_CALLS`` calls
-    running long."""
+def slots_held(eth: EthApi, count: int = MAX_CALLS, client: str | None = None) -> Iterator[None]:
+    """``count`` call slots of ``eth`` taken by another thread (for ``client`` when
+    given), as by that many calls running long; every slot by default."""
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
+        if client is not None:
+            client_address.set(client)
         with ExitStack() as stack:
-            for _ in range(MAX_CALLS):
+            for _ in range(count):
                 stack.enter_context(eth.calls.bounded())
             held.set()
             release.wait(30)
@@ -275,7 +277,7 @@ def test_every_method_that_executes_code_is_bounded_like_eth_call(node, tables, 
             else:
                 assert "error" not in answer, (name, method, answer)
 
-        with Guard().installed() as guard, all_slots_held(eth):
+        with Guard().installed() as guard, slots_held(eth):
             for method in sorted(EXECUTES & set(dispatcher.methods)):
                 guard.method = method
                 assert ask(dispatcher, method, params[method]).get("error") == BUSY, method
@@ -335,28 +337,12 @@ def test_one_client_has_at_most_its_share_of_the_call_slots(tables):
     """A client with ``MAX_CALLS_PER_CLIENT`` calls running or waiting is refused at
     once (no thread held waiting for a slot); another client still gets a slot."""
     eth, dispatcher = tables["miner"]
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        client_address.set("127.0.0.2")
-        with ExitStack() as stack:
-            for _ in range(MAX_CALLS_PER_CLIENT):
-                stack.enter_context(eth.calls.bounded())
-            held.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert held.wait(10)
     call = {"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [{"data": "0x"}]}
-    try:
+    with slots_held(eth, MAX_CALLS_PER_CLIENT, "127.0.0.2"):
         start = time.monotonic()
         greedy = json.loads(dispatcher.handle(json.dumps(call).encode(), "127.0.0.2") or b"")
         assert time.monotonic() - start < timed_call.CALL_TIMEOUT  # refused, not timed out
         other = json.loads(dispatcher.handle(json.dumps(call).encode(), "127.0.0.3") or b"")
-    finally:
-        release.set()
-        holder.join(10)
     message = f"node busy: 127.0.0.2 has {MAX_CALLS_PER_CLIENT} calls running or waiting"
     assert greedy["error"] == {"code": -32000, "message": message}
     assert other["result"] == "0x"

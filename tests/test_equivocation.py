@@ -9,7 +9,6 @@ decides which copy of each block reaches it first, as an attacker who keeps its
 inbox busy would.
 """
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -17,17 +16,14 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-import uvicorn
 from eth_hash.auto import keccak
 
 from common.chain.accounts import address_of, dev_accounts, sign
 from common.chain.block import Block
 from common.chain.state import ChainConfig
 from common.rpc.client import call
-from loadtest.testnet.process import free_base_port
-from miner.app import create_app
 from miner.node import MinerNode
-from tests.nodes import held_miner, offline_validator
+from tests.nodes import held_miner, offline_validator, served
 from tests.services.helpers import wait_for
 from tests.signing import high_s_twin
 from validator.app import rpc_methods
@@ -63,22 +59,13 @@ def _validator(data_dir: Path, url: str) -> ValidatorNode:
 @pytest.fixture(scope="module")
 def net(tmp_path_factory) -> Iterator[Network]:
     miner = _miner(tmp_path_factory.mktemp("miner"))
-    port = free_base_port(1)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(miner), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, what="the miner's server")
-    url = f"http://127.0.0.1:{port}"
-    validator = _validator(tmp_path_factory.mktemp("validator"), url)
-    validator.start()
-    try:
-        yield Network(miner, url, validator)
-    finally:
-        validator.stop()
-        server.should_exit = True
-        thread.join(10)
+    with served(miner) as (url, _, _):
+        validator = _validator(tmp_path_factory.mktemp("validator"), url)
+        validator.start()
+        try:
+            yield Network(miner, url, validator)
+        finally:
+            validator.stop()
 
 
 def _at(net: Network, block: Block) -> bool:

@@ -19,16 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from common.chain.accounts import genesis_alloc, wallets
 from common.chain.genesis import GenesisSpec
 from common.chain.state import ChainConfig, GenesisAccount
 from common.net import service
-from common.net.service import server_config
-from loadtest.testnet import process as testnet
-from miner.app import create_app
 from miner.node import MinerNode, MinerSettings
+from tests.nodes import served
 
 GREEDY = "127.0.0.2"
 OTHER = "127.0.0.3"
@@ -56,20 +53,8 @@ def node(tmp_path_factory) -> Iterator[tuple[str, int, Any]]:
         block_interval=3600,
         subcall_helpers=0,
     )
-    port = testnet.free_base_port(span=1)
-    config = server_config(create_app(MinerNode(settings)), "127.0.0.1", port, "warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the node did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", port, config.http  # the protocol class
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with served(MinerNode(settings)) as node:
+        yield node
 
 
 def _rpc(method: str, *params: object) -> dict[str, object]:

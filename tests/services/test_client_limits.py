@@ -12,24 +12,21 @@ import asyncio
 import json
 import resource
 import socket
-import threading
 import time
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from common.chain.accounts import genesis_alloc, wallets
 from common.chain.genesis import GenesisSpec
 from common.chain.state import ChainConfig
-from common.net.service import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, server_config
+from common.net.service import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT
 from common.rpc import filters, ws
-from loadtest.testnet import process as testnet
-from miner.app import create_app
 from miner.node import MinerNode, MinerSettings
+from tests.nodes import served
 
 GREEDY = "127.0.0.2"
 FILTERING = "127.0.0.3"
@@ -49,20 +46,10 @@ def node(tmp_path_factory):
         block_interval=3600,
         subcall_helpers=0,
     )
-    port = testnet.free_base_port(span=1)
-    app = create_app(MinerNode(settings))
-    server = uvicorn.Server(server_config(app, "127.0.0.1", port, "warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the node did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", port
+        with served(MinerNode(settings)) as (url, port, _):
+            yield url, port
     finally:
-        server.should_exit = True
-        thread.join(10)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
