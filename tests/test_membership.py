@@ -45,6 +45,16 @@ def test_a_verdict_signature_covers_every_field_the_miner_keeps():
     assert same.signer() == address_of(KEY)
 
 
+def test_a_verdict_has_one_form_only():
+    """An integral time written without its fraction would sign as the float does:
+    refused, so no second spelling of a signed verdict exists."""
+    signed = Verdict("validator-1", 7, "0x" + "ab" * 32, True, "", 5.0).signed_by(KEY)
+    with pytest.raises(ValueError, match="validation_ms"):
+        Verdict.from_json({**signed.to_json(), "validation_ms": 5})
+    with pytest.raises(ValueError, match="validation_ms"):
+        Verdict.from_json({**signed.to_json(), "validation_ms": True})
+
+
 def test_a_high_s_twin_of_a_verdict_signature_is_refused():
     signed = Verdict("validator-1", 7, "0x" + "ab" * 32, True, "", 3.0).signed_by(KEY)
     twin = replace(signed, signature="0x" + high_s_twin(bytes.fromhex(signed.signature[2:])).hex())

@@ -162,7 +162,7 @@ def verdict_hash(
                     bytes.fromhex(block_hash.removeprefix("0x")),
                     b"\x01" if agree else b"",
                     reason.encode(),
-                    struct.pack(">d", float(validation_ms)),
+                    struct.pack(">d", validation_ms),
                 ]
             )
         )

@@ -107,8 +107,9 @@ class Verdict:
         if not isinstance(self.reason, str) or len(self.reason) > MAX_REASON:
             return f"reason must be a string of at most {MAX_REASON} characters"
         ms = self.validation_ms
-        if type(ms) not in (int, float) or not math.isfinite(ms) or ms < 0:
-            return "validation_ms must be a finite number >= 0"
+        # A float only: 5 and 5.0 would sign alike, two forms of one verdict.
+        if type(ms) is not float or not math.isfinite(ms) or ms < 0:
+            return "validation_ms must be a finite number >= 0 with a fraction (5.0, not 5)"
         if not isinstance(self.signature, str) or not _SIGNATURE.fullmatch(self.signature):
             return "signature must be 0x and 130 hex digits (verdicts are signed)"
         return ""
